@@ -1,0 +1,94 @@
+// c-ares on the EventLoop: ARES_OPT_SOCK_STATE_CB tells us which sockets to watch, ares_timeout()
+// arms one loop timer, ares_process_fd() runs when either fires (c-ares 1.18 has no event thread).
+//
+// One DnsResolver owns one channel. The agent's default resolver reads /etc/resolv.conf and
+// /etc/hosts; checks that ask a specific server (DNS propagation, split horizon) get their own
+// resolver for that server from ForServer().
+//
+// Thread-safety: loop thread only (a c-ares 1.18 channel is not thread-safe).
+#pragma once
+
+#include <ares.h>
+#include <netinet/in.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/event_loop.h"
+
+namespace gatewatch {
+
+// Calls ares_library_init once per process.
+void AresGlobalInit();
+
+struct ResolvedAddress {
+  int family;            // AF_INET or AF_INET6
+  std::string address;   // numeric form, e.g. "127.0.0.1" or "::1"
+  int ttl_seconds;
+};
+
+struct ResolveResult {
+  int status = ARES_SUCCESS;  // ARES_SUCCESS, ARES_ENOTFOUND, ARES_ENODATA, ARES_ESERVFAIL, ...
+  std::vector<ResolvedAddress> addresses;
+  Duration elapsed{};
+};
+
+// Cancellation of one query: destroying the handle guarantees its callback is not called.
+class DnsQuery {
+ public:
+  virtual ~DnsQuery() = default;
+};
+
+class DnsResolver {
+ public:
+  struct Options {
+    std::string servers;  // "" = system resolv.conf; else "ip[:port],..." (ares csv form)
+    Duration timeout = std::chrono::seconds(2);  // per try
+    int tries = 2;
+    bool no_recurse = false;
+    bool report_errors = true;  // ARES_FLAG_NOCHECKRESP: SERVFAIL/REFUSED are results, not retried
+  };
+
+  DnsResolver(EventLoop& loop, Options options);
+  ~DnsResolver();  // cancels every pending query without calling callbacks
+  DnsResolver(const DnsResolver&) = delete;
+  DnsResolver& operator=(const DnsResolver&) = delete;
+
+  // True if the channel was created; otherwise every query fails with init_status().
+  bool ok() const { return channel_ != nullptr; }
+  int init_status() const { return init_status_; }
+
+  using ResolveCallback = std::function<void(const ResolveResult&)>;
+  // Resolves `host` (also via /etc/hosts when using the system config) to addresses of `family`
+  // (AF_UNSPEC, AF_INET or AF_INET6). The callback runs on the loop, never before this returns.
+  [[nodiscard]] std::unique_ptr<DnsQuery> Resolve(const std::string& host, int family,
+                                                  ResolveCallback cb);
+
+  using RawCallback = std::function<void(int status, const unsigned char* reply, int len)>;
+  // Sends one question (class IN) and hands the raw reply to the callback, for the DNS check.
+  [[nodiscard]] std::unique_ptr<DnsQuery> Query(const std::string& name, int type, RawCallback cb);
+
+  // Returns true if `host` is a numeric IPv4/IPv6 literal (then no query is needed).
+  static bool IsIpLiteral(const std::string& host);
+
+ private:
+  struct Pending;
+  class QueryHandle;
+  static void OnSockState(void* data, ares_socket_t fd, int readable, int writable);
+  void ArmTimer();
+  void Process(ares_socket_t read_fd, ares_socket_t write_fd);
+
+  EventLoop& loop_;
+  ares_channel channel_ = nullptr;
+  int init_status_ = ARES_SUCCESS;
+  TimerId timer_ = 0;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending_;
+  // Set while the destructor runs, so callbacks from ares_destroy are ignored.
+  bool destroying_ = false;
+};
+
+}  // namespace gatewatch

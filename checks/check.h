@@ -1,0 +1,156 @@
+// The contract between the scheduler and every check type.
+//
+// A check type lives in one unit under checks/ (e.g. http_check.cc) and registers itself with
+// GATEWATCH_REGISTER_CHECK_TYPE. The core knows nothing else about it.
+//
+// Flow of one run (all on the loop thread):
+//   1. the scheduler calls Check::Start(ctx, done) and keeps the returned CheckRun;
+//   2. the run does its I/O through ctx.services (curl multi, c-ares, files) and returns at once;
+//   3. when it finishes it calls done(Result) exactly once; or, if the deadline passes first, the
+//      scheduler calls CheckRun::Abort(), which stops all I/O and returns the Result instead (done
+//      is then never called).
+//
+// Checks never know about Prometheus: they describe what they measured as Observations against
+// MetricDescs, and exporters decide how to expose them.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "agent/clock.h"
+#include "agent/config_node.h"
+#include "checks/reason.h"
+
+namespace gatewatch {
+
+class EventLoop;
+class CurlMulti;
+class DnsResolver;
+
+// ----- What a run reports ------------------------------------------------------------------------
+
+enum class MetricKind { kGauge, kCounter, kHistogram };
+
+// Describes one metric a check type reports. Exporters add the `gatewatch_` prefix and a leading
+// `check` label. Instances have static storage duration (Observations point at them).
+struct MetricDesc {
+  std::string_view name;                // e.g. "http_phase_seconds"
+  MetricKind kind;
+  std::string_view help;
+  std::vector<std::string_view> labels;  // label names after `check`; values must be bounded
+  std::vector<double> buckets = {};      // histograms only
+};
+
+// One measured value. Gauges are set, counters are incremented by `value`, histograms observe it.
+// A gauge series of a check that a later result no longer reports is removed (e.g. a backend that
+// left the DNS answer), so gauges describe only the current state.
+struct Observation {
+  const MetricDesc* desc;
+  std::vector<std::string> label_values;  // same order as desc->labels
+  double value;
+};
+
+struct Result {
+  bool success = false;
+  Reason reason = Reason::kNone;  // kNone exactly when success
+  Duration duration{};
+  // One line for humans (logs, status page, `gatewatch probe`). Never contains credentials.
+  std::string detail;
+  std::vector<Observation> observations;
+  // Ordered key/value facts for `gatewatch probe` and the status API, e.g. {"status", "502"}.
+  std::vector<std::pair<std::string, std::string>> report;
+
+  static Result Success() { return Result{.success = true}; }
+  static Result Failure(Reason reason, std::string detail) {
+    return Result{.success = false, .reason = reason, .detail = std::move(detail)};
+  }
+};
+
+// ----- What a check is given -------------------------------------------------------------------
+
+// The loop's services. Owned by the agent; they outlive every check run.
+struct CheckServices {
+  EventLoop& loop;
+  CurlMulti& curl;
+  DnsResolver& dns;
+  const Clock& clock;
+};
+
+struct RunContext {
+  CheckServices& services;
+  TimePoint started;
+  TimePoint deadline;  // the run must be over by then; the scheduler enforces it with Abort()
+};
+
+// Settings shared by every check type.
+struct CheckSpec {
+  std::string name;  // unique, [a-zA-Z0-9_.-]+
+  std::string type;
+  Duration interval{};
+  Duration timeout{};  // < interval
+  std::map<std::string, std::string> labels;
+};
+
+// One run in flight. Destroying it stops all of its I/O without calling `done`.
+class CheckRun {
+ public:
+  virtual ~CheckRun() = default;
+  // Deadline reached: stop all I/O now and describe how far the run got (e.g. connect_timeout vs
+  // timeout). After Abort(), `done` is never called.
+  virtual Result Abort() = 0;
+};
+
+using DoneCallback = std::function<void(Result)>;
+
+// A configured check. Immutable after construction; shared by the scheduler across runs and, when
+// a reload keeps it unchanged, across configs.
+class Check {
+ public:
+  explicit Check(CheckSpec spec) : spec_(std::move(spec)) {}
+  virtual ~Check() = default;
+  const CheckSpec& spec() const { return spec_; }
+
+  // Starts a run. `done` is called exactly once, on the loop thread, unless the run is aborted or
+  // destroyed first. `done` may be called before Start() returns (checks with no I/O); the callee
+  // must not touch the run after calling `done`, because the caller may destroy it.
+  virtual std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const = 0;
+
+ private:
+  CheckSpec spec_;
+};
+
+// ----- Registry of check types -----------------------------------------------------------------
+
+// Builds a check from its spec and the check's config node. The factory reads its own keys from
+// `node` (the common keys name/type/interval/timeout/labels are already read) and throws
+// ConfigError with the node's path on any invalid value. Unknown keys are rejected by the caller.
+using CheckFactory = std::function<std::unique_ptr<Check>(const CheckSpec&, const ConfigNode&)>;
+
+struct CheckType {
+  std::string_view name;
+  CheckFactory factory;
+  std::vector<const MetricDesc*> metrics;  // every metric this type may report
+};
+
+class CheckRegistry {
+ public:
+  static CheckRegistry& Instance();
+  bool Register(CheckType type);
+  const CheckType* Find(std::string_view name) const;
+  std::vector<std::string_view> Names() const;
+  std::vector<const MetricDesc*> AllMetrics() const;
+
+ private:
+  std::vector<CheckType> types_;
+};
+
+// Registers every built-in check type once (idempotent). Adding a type adds one line to
+// checks/check_types.cc and nothing else outside its own unit.
+void RegisterBuiltinCheckTypes();
+
+}  // namespace gatewatch

@@ -1,0 +1,17 @@
+// The one place that lists the built-in check types. A new type adds its line here.
+#include "checks/check.h"
+
+namespace gatewatch {
+
+CheckType HttpCheckType();
+
+void RegisterBuiltinCheckTypes() {
+  static const bool registered = [] {
+    auto& registry = CheckRegistry::Instance();
+    registry.Register(HttpCheckType());
+    return true;
+  }();
+  (void)registered;
+}
+
+}  // namespace gatewatch
