@@ -1,1 +1,250 @@
-// placeholder: being written
+#include "agent/dns_resolver.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+
+#include <mutex>
+
+namespace gatewatch {
+
+void AresGlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+}
+
+// One query's state. Owned by pending_; the c-ares callback argument only carries its id, so a
+// cancelled query's late callback finds nothing and does nothing.
+struct DnsResolver::Pending {
+  ResolveCallback resolve_cb;
+  RawCallback raw_cb;
+  TimePoint started;
+  TimerId deferred_timer = 0;  // set when c-ares answered synchronously (e.g. from /etc/hosts)
+};
+
+namespace {
+
+struct CallbackArg {
+  DnsResolver* self;
+  uint64_t id;
+};
+
+}  // namespace
+
+class DnsResolver::QueryHandle final : public DnsQuery {
+ public:
+  QueryHandle(DnsResolver* self, uint64_t id) : self_(self), id_(id) {}
+  ~QueryHandle() override {
+    auto it = self_->pending_.find(id_);
+    if (it == self_->pending_.end()) return;
+    if (it->second->deferred_timer != 0) self_->loop_.CancelTimer(it->second->deferred_timer);
+    self_->pending_.erase(it);
+  }
+
+ private:
+  DnsResolver* self_;
+  uint64_t id_;
+};
+
+DnsResolver::DnsResolver(EventLoop& loop, Options options) : loop_(loop) {
+  AresGlobalInit();
+  ares_options opts{};
+  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
+  opts.sock_state_cb = &DnsResolver::OnSockState;
+  opts.sock_state_cb_data = this;
+  opts.timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count());
+  opts.tries = options.tries;
+  opts.flags = ARES_FLAG_STAYOPEN;
+  if (options.report_errors) opts.flags |= ARES_FLAG_NOCHECKRESP;
+  if (options.no_recurse) opts.flags |= ARES_FLAG_NORECURSE;
+  init_status_ = ares_init_options(&channel_, &opts, mask);
+  if (init_status_ != ARES_SUCCESS) {
+    channel_ = nullptr;
+    return;
+  }
+  if (!options.servers.empty()) {
+    init_status_ = ares_set_servers_ports_csv(channel_, options.servers.c_str());
+    if (init_status_ != ARES_SUCCESS) {
+      ares_destroy(channel_);
+      channel_ = nullptr;
+    }
+  }
+}
+
+DnsResolver::~DnsResolver() {
+  destroying_ = true;
+  for (auto& [id, p] : pending_) {
+    if (p->deferred_timer != 0) loop_.CancelTimer(p->deferred_timer);
+  }
+  pending_.clear();
+  if (timer_ != 0) loop_.CancelTimer(timer_);
+  // Calls every outstanding callback with ARES_EDESTRUCTION; they find nothing pending.
+  if (channel_ != nullptr) ares_destroy(channel_);
+}
+
+bool DnsResolver::IsIpLiteral(const std::string& host) {
+  std::string h = host;
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+
+std::unique_ptr<DnsQuery> DnsResolver::Resolve(const std::string& host, int family,
+                                               ResolveCallback cb) {
+  uint64_t id = next_id_++;
+  auto pending = std::make_shared<Pending>();
+  pending->resolve_cb = std::move(cb);
+  pending->started = loop_.clock().Now();
+  pending_.emplace(id, pending);
+  auto handle = std::make_unique<QueryHandle>(this, id);
+
+  if (channel_ == nullptr) {
+    int status = init_status_;
+    pending->deferred_timer = loop_.AddTimer(loop_.clock().Now(), [this, id, status] {
+      auto it = pending_.find(id);
+      if (it == pending_.end()) return;
+      auto p = it->second;
+      pending_.erase(it);
+      ResolveResult r;
+      r.status = status;
+      p->resolve_cb(r);
+    });
+    return handle;
+  }
+
+  ares_addrinfo_hints hints{};
+  hints.ai_family = family;
+  auto* arg = new CallbackArg{this, id};
+  in_submit_ = true;
+  ares_getaddrinfo(
+      channel_, host.c_str(), nullptr, &hints,
+      [](void* a, int status, int /*timeouts*/, ares_addrinfo* info) {
+        std::unique_ptr<CallbackArg> arg(static_cast<CallbackArg*>(a));
+        DnsResolver* self = arg->self;
+        ResolveResult r;
+        r.status = status;
+        if (info != nullptr) {
+          for (ares_addrinfo_node* n = info->nodes; n != nullptr; n = n->ai_next) {
+            char buf[INET6_ADDRSTRLEN] = {};
+            const void* addr = n->ai_family == AF_INET
+                                   ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(n->ai_addr)->sin_addr)
+                                   : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr);
+            if (inet_ntop(n->ai_family, addr, buf, sizeof buf) != nullptr) {
+              r.addresses.push_back({n->ai_family, buf, n->ai_ttl});
+            }
+          }
+          ares_freeaddrinfo(info);
+        }
+        if (self->destroying_) return;
+        self->Deliver(arg->id, [r = std::move(r)](Pending& p, Duration elapsed) mutable {
+          r.elapsed = elapsed;
+          p.resolve_cb(r);
+        });
+      },
+      arg);
+  in_submit_ = false;
+  ArmTimer();
+  return handle;
+}
+
+std::unique_ptr<DnsQuery> DnsResolver::Query(const std::string& name, int type, RawCallback cb) {
+  uint64_t id = next_id_++;
+  auto pending = std::make_shared<Pending>();
+  pending->raw_cb = std::move(cb);
+  pending->started = loop_.clock().Now();
+  pending_.emplace(id, pending);
+  auto handle = std::make_unique<QueryHandle>(this, id);
+  if (channel_ == nullptr) {
+    int status = init_status_;
+    pending->deferred_timer = loop_.AddTimer(loop_.clock().Now(), [this, id, status] {
+      auto it = pending_.find(id);
+      if (it == pending_.end()) return;
+      auto p = it->second;
+      pending_.erase(it);
+      p->raw_cb(status, nullptr, 0);
+    });
+    return handle;
+  }
+  auto* arg = new CallbackArg{this, id};
+  in_submit_ = true;
+  ares_query(
+      channel_, name.c_str(), ns_c_in, type,
+      [](void* a, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+        std::unique_ptr<CallbackArg> arg(static_cast<CallbackArg*>(a));
+        DnsResolver* self = arg->self;
+        if (self->destroying_) return;
+        std::vector<unsigned char> reply;
+        if (abuf != nullptr && alen > 0) reply.assign(abuf, abuf + alen);
+        self->Deliver(arg->id, [status, reply = std::move(reply)](Pending& p, Duration) {
+          p.raw_cb(status, reply.empty() ? nullptr : reply.data(), static_cast<int>(reply.size()));
+        });
+      },
+      arg);
+  in_submit_ = false;
+  ArmTimer();
+  return handle;
+}
+
+void DnsResolver::Deliver(uint64_t id, std::function<void(Pending&, Duration)> invoke) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;  // cancelled
+  if (in_submit_) {
+    // Answered before Resolve()/Query() returned (hosts file, bad name): keep the promise that
+    // callbacks never run re-entrantly by delivering from a timer.
+    it->second->deferred_timer =
+        loop_.AddTimer(loop_.clock().Now(), [this, id, invoke = std::move(invoke)]() mutable {
+          auto it = pending_.find(id);
+          if (it == pending_.end()) return;
+          auto p = it->second;
+          pending_.erase(it);
+          invoke(*p, loop_.clock().Now() - p->started);
+        });
+    return;
+  }
+  auto p = it->second;
+  pending_.erase(it);
+  invoke(*p, loop_.clock().Now() - p->started);
+}
+
+void DnsResolver::OnSockState(void* data, ares_socket_t fd, int readable, int writable) {
+  auto* self = static_cast<DnsResolver*>(data);
+  if (self->destroying_) {
+    self->loop_.Unwatch(fd);
+    return;
+  }
+  if (!readable && !writable) {
+    self->loop_.Unwatch(fd);
+    return;
+  }
+  uint32_t events = 0;
+  if (readable) events |= EventLoop::kReadable;
+  if (writable) events |= EventLoop::kWritable;
+  self->loop_.Watch(fd, events, [self, fd](uint32_t ev) {
+    self->Process((ev & (EventLoop::kReadable | EventLoop::kError)) ? fd : ARES_SOCKET_BAD,
+                  (ev & EventLoop::kWritable) ? fd : ARES_SOCKET_BAD);
+  });
+}
+
+void DnsResolver::Process(ares_socket_t read_fd, ares_socket_t write_fd) {
+  ares_process_fd(channel_, read_fd, write_fd);
+  ArmTimer();
+}
+
+void DnsResolver::ArmTimer() {
+  if (timer_ != 0) {
+    loop_.CancelTimer(timer_);
+    timer_ = 0;
+  }
+  if (channel_ == nullptr) return;
+  timeval tv{};
+  // Without a maximum, ares_timeout returns null when no query is outstanding (cancelled queries
+  // still count: they need their timeouts processed to be released).
+  timeval* next = ares_timeout(channel_, nullptr, &tv);
+  if (next == nullptr) return;
+  auto delay = std::chrono::seconds(next->tv_sec) + std::chrono::microseconds(next->tv_usec);
+  timer_ = loop_.AddTimerAfter(delay, [this] {
+    timer_ = 0;
+    Process(ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  });
+}
+
+}  // namespace gatewatch

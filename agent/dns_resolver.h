@@ -37,6 +37,7 @@ struct ResolveResult {
 };
 
 // Cancellation of one query: destroying the handle guarantees its callback is not called.
+// A handle must not outlive the resolver that made it.
 class DnsQuery {
  public:
   virtual ~DnsQuery() = default;
@@ -61,6 +62,7 @@ class DnsResolver {
   bool ok() const { return channel_ != nullptr; }
   int init_status() const { return init_status_; }
 
+  // Callbacks may destroy their DnsQuery handle but not this resolver.
   using ResolveCallback = std::function<void(const ResolveResult&)>;
   // Resolves `host` (also via /etc/hosts when using the system config) to addresses of `family`
   // (AF_UNSPEC, AF_INET or AF_INET6). The callback runs on the loop, never before this returns.
@@ -80,6 +82,7 @@ class DnsResolver {
   static void OnSockState(void* data, ares_socket_t fd, int readable, int writable);
   void ArmTimer();
   void Process(ares_socket_t read_fd, ares_socket_t write_fd);
+  void Deliver(uint64_t id, std::function<void(Pending&, Duration)> invoke);
 
   EventLoop& loop_;
   ares_channel channel_ = nullptr;
@@ -89,6 +92,7 @@ class DnsResolver {
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending_;
   // Set while the destructor runs, so callbacks from ares_destroy are ignored.
   bool destroying_ = false;
+  bool in_submit_ = false;  // inside ares_getaddrinfo/ares_query: answers must be deferred
 };
 
 }  // namespace gatewatch

@@ -65,9 +65,16 @@ struct Result {
   // Ordered key/value facts for `gatewatch probe` and the status API, e.g. {"status", "502"}.
   std::vector<std::pair<std::string, std::string>> report;
 
-  static Result Success() { return Result{.success = true}; }
+  static Result Success() {
+    Result r;
+    r.success = true;
+    return r;
+  }
   static Result Failure(Reason reason, std::string detail) {
-    return Result{.success = false, .reason = reason, .detail = std::move(detail)};
+    Result r;
+    r.reason = reason;
+    r.detail = std::move(detail);
+    return r;
   }
 };
 

@@ -1,0 +1,71 @@
+// Runs every configured check on its interval, on the loop thread.
+//
+// - First runs are spread uniformly over each check's interval (no thundering herd at start or
+//   after a reload); later runs keep a fixed rate (due += interval), not "interval after the end".
+// - Each run has a hard deadline (spec.timeout): when it passes, the run is Abort()ed and its
+//   Result reported as the check describes it.
+// - A check never runs twice at once: a run due while the previous one is in flight is skipped
+//   and reported (ResultSink::OnSkipped), as is a run that would exceed max_in_flight.
+// - Lag (how late a due run was picked up) is reported for every due run.
+// - Time and randomness are injected: tests drive a TimerQueue with a FakeClock.
+//
+// Thread-safety: loop thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/clock.h"
+#include "agent/timer_queue.h"
+#include "checks/check.h"
+#include "exporters/result_sink.h"
+
+namespace gatewatch {
+
+struct ScheduledCheck {
+  std::shared_ptr<const Check> check;
+  std::string fingerprint;  // equal fingerprints = unchanged across a reload
+};
+
+class Scheduler {
+ public:
+  // All references must outlive the scheduler.
+  Scheduler(TimerQueue& timers, const Clock& clock, Random& random, CheckServices& services,
+            ResultSink& sink);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Replaces the set of checks. A check with the same name and fingerprint as before keeps its
+  // schedule and its run in flight; a changed one restarts with a new spread; a removed one stops
+  // (its run in flight is dropped without a result).
+  void SetChecks(std::vector<ScheduledCheck> checks, size_t max_in_flight);
+  // Stops scheduling and drops every run in flight (their I/O is cancelled, nothing is reported).
+  void Stop();
+
+  size_t in_flight() const { return in_flight_; }
+  size_t size() const { return slots_.size(); }
+
+ private:
+  struct Slot;
+  void ScheduleFirst(Slot& slot);
+  void OnDue(Slot& slot);
+  void StartRun(Slot& slot, TimePoint now);
+  void OnDone(Slot& slot, uint64_t seq, Result result);
+  void OnDeadline(Slot& slot, uint64_t seq);
+  void Finish(Slot& slot, Result result);
+  void Drop(Slot& slot);
+
+  TimerQueue& timers_;
+  const Clock& clock_;
+  Random& random_;
+  CheckServices& services_;
+  ResultSink& sink_;
+  size_t max_in_flight_ = 1000;
+  size_t in_flight_ = 0;
+  std::unordered_map<std::string, std::unique_ptr<Slot>> slots_;
+};
+
+}  // namespace gatewatch

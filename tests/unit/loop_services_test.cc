@@ -1,0 +1,232 @@
+// The event loop and the services it drives (c-ares, curl multi), against sockets the test owns
+// on 127.0.0.1. Waits are bounded by the loop's own timers, never by sleeping.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "agent/curl_multi.h"
+#include "agent/dns_resolver.h"
+#include "agent/event_loop.h"
+
+namespace gatewatch {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Runs the loop until `done` or until `limit` passes (a safety net, not an assertion on time).
+void RunUntil(EventLoop& loop, const bool& done, Duration limit = seconds(10)) {
+  TimePoint end = loop.clock().Now() + limit;
+  while (!done && loop.clock().Now() < end) loop.RunOnce(milliseconds(50));
+}
+
+UniqueFd BindUdp(int* port) {
+  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+UniqueFd ListenTcp(int* port) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  EXPECT_EQ(listen(fd.get(), 16), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+TEST(EventLoopTest, RunsTimersInOrderAndPostedTasksFromOtherThreads) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  std::vector<int> order;
+  loop.AddTimerAfter(milliseconds(20), [&] { order.push_back(2); });
+  loop.AddTimerAfter(milliseconds(5), [&] { order.push_back(1); });
+  std::thread poster([&] { loop.Post([&] { order.push_back(0); }); });
+  poster.join();
+  bool done = false;
+  loop.AddTimerAfter(milliseconds(30), [&] { done = true; });
+  RunUntil(loop, done);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(EventLoopTest, WatchedFdCallbackMayUnwatchItself) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  UniqueFd r(fds[0]), w(fds[1]);
+  int calls = 0;
+  loop.Watch(r.get(), EventLoop::kReadable, [&](uint32_t events) {
+    EXPECT_TRUE(events & EventLoop::kReadable);
+    ++calls;
+    loop.Unwatch(r.get());
+  });
+  ASSERT_EQ(write(w.get(), "x", 1), 1);
+  loop.RunOnce(milliseconds(100));
+  loop.RunOnce(milliseconds(10));
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(EventLoopTest, StopFromAnotherThreadEndsRun) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  std::thread stopper([&] { loop.Post([&] { loop.Stop(); }); });
+  loop.Run();  // returns only because of Stop()
+  stopper.join();
+  SUCCEED();
+}
+
+TEST(DnsResolverTest, IpLiteralsNeedNoQuery) {
+  EXPECT_TRUE(DnsResolver::IsIpLiteral("127.0.0.1"));
+  EXPECT_TRUE(DnsResolver::IsIpLiteral("::1"));
+  EXPECT_TRUE(DnsResolver::IsIpLiteral("[::1]"));
+  EXPECT_FALSE(DnsResolver::IsIpLiteral("localhost"));
+  EXPECT_FALSE(DnsResolver::IsIpLiteral("127.0.0.1.example"));
+}
+
+TEST(DnsResolverTest, ResolvesLocalhostFromHostsFileWithoutReentrantCallback) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  DnsResolver dns(loop, {});
+  ASSERT_TRUE(dns.ok());
+  bool returned = false, done = false;
+  ResolveResult result;
+  auto q = dns.Resolve("localhost", AF_INET, [&](const ResolveResult& r) {
+    EXPECT_TRUE(returned) << "callback ran inside Resolve()";
+    result = r;
+    done = true;
+  });
+  returned = true;
+  RunUntil(loop, done);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(result.status, ARES_SUCCESS);
+  ASSERT_FALSE(result.addresses.empty());
+  EXPECT_EQ(result.addresses[0].address, "127.0.0.1");
+}
+
+TEST(DnsResolverTest, SilentServerIsATimeoutNotAHang) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  int port = 0;
+  UniqueFd silent = BindUdp(&port);
+  DnsResolver::Options opts;
+  opts.servers = "127.0.0.1:" + std::to_string(port);
+  opts.timeout = milliseconds(200);
+  opts.tries = 2;
+  DnsResolver dns(loop, opts);
+  ASSERT_TRUE(dns.ok());
+  bool done = false;
+  int status = -1;
+  auto q = dns.Resolve("www.example.test", AF_INET, [&](const ResolveResult& r) {
+    status = r.status;
+    done = true;
+  });
+  RunUntil(loop, done);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(status, ARES_ETIMEOUT);
+}
+
+TEST(DnsResolverTest, CancelledQueryNeverCallsBack) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  int port = 0;
+  UniqueFd silent = BindUdp(&port);
+  DnsResolver::Options opts;
+  opts.servers = "127.0.0.1:" + std::to_string(port);
+  opts.timeout = milliseconds(50);
+  opts.tries = 1;
+  DnsResolver dns(loop, opts);
+  bool called = false;
+  auto q = dns.Resolve("www.example.test", AF_INET, [&](const ResolveResult&) { called = true; });
+  q.reset();
+  bool done = false;
+  loop.AddTimerAfter(milliseconds(300), [&] { done = true; });
+  RunUntil(loop, done);
+  EXPECT_FALSE(called);
+}
+
+TEST(CurlMultiTest, CompletesATransferAndReportsRefusedConnections) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  CurlMulti curl(loop);
+
+  // A listener that accepts and answers one minimal HTTP response, driven by the same loop.
+  int port = 0;
+  UniqueFd listener = ListenTcp(&port);
+  UniqueFd conn;
+  loop.Watch(listener.get(), EventLoop::kReadable, [&](uint32_t) {
+    conn.reset(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    const char kReply[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
+    ASSERT_GT(write(conn.get(), kReply, sizeof kReply - 1), 0);
+    conn.reset();
+  });
+
+  CurlEasyPtr ok(curl_easy_init());
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  curl_easy_setopt(ok.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(ok.get(), CURLOPT_TIMEOUT_MS, 5000L);
+  bool ok_done = false;
+  CURLcode ok_code = CURLE_OK;
+  curl.Add(ok.get(), [&](CURLcode code) {
+    ok_code = code;
+    ok_done = true;
+  });
+  RunUntil(loop, ok_done);
+  ASSERT_TRUE(ok_done);
+  EXPECT_EQ(ok_code, CURLE_OK);
+  long status = 0;
+  curl_easy_getinfo(ok.get(), CURLINFO_RESPONSE_CODE, &status);
+  EXPECT_EQ(status, 204);
+
+  loop.Unwatch(listener.get());
+  listener.reset();  // now nothing listens on the port
+  CurlEasyPtr refused(curl_easy_init());
+  curl_easy_setopt(refused.get(), CURLOPT_URL, url.c_str());
+  curl_easy_setopt(refused.get(), CURLOPT_TIMEOUT_MS, 5000L);
+  bool refused_done = false;
+  CURLcode refused_code = CURLE_OK;
+  curl.Add(refused.get(), [&](CURLcode code) {
+    refused_code = code;
+    refused_done = true;
+  });
+  RunUntil(loop, refused_done);
+  EXPECT_EQ(refused_code, CURLE_COULDNT_CONNECT);
+  EXPECT_EQ(curl.running(), 0u);
+}
+
+TEST(CurlMultiTest, RemovedTransferNeverCallsBack) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  CurlMulti curl(loop);
+  int port = 0;
+  UniqueFd listener = ListenTcp(&port);  // accepts into the backlog, never answers
+  CurlEasyPtr easy(curl_easy_init());
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+  bool called = false;
+  curl.Add(easy.get(), [&](CURLcode) { called = true; });
+  loop.RunOnce(milliseconds(50));
+  curl.Remove(easy.get());
+  bool done = false;
+  loop.AddTimerAfter(milliseconds(100), [&] { done = true; });
+  RunUntil(loop, done);
+  EXPECT_FALSE(called);
+  EXPECT_EQ(curl.running(), 0u);
+}
+
+}  // namespace
+}  // namespace gatewatch
