@@ -1,1 +1,278 @@
-// placeholder: being written
+#include "agent/agent.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <unordered_map>
+
+#include "agent/config.h"
+#include "agent/curl_multi.h"
+#include "agent/dns_resolver.h"
+#include "agent/event_loop.h"
+#include "agent/logging.h"
+#include "agent/scheduler.h"
+#include "agent/version.h"
+#include "exporters/prometheus_exporter.h"
+#include "exporters/web_server.h"
+
+namespace gatewatch {
+namespace {
+
+// Healthy means the loop still turns: it wakes at least once a second even when idle.
+constexpr Duration kLoopStallLimit = std::chrono::seconds(10);
+
+// Forwards results to the exporter and logs each check's transitions (ok -> failing and back),
+// not every run: a check failing every 10 s must not flood the log.
+class LoggingSink final : public ResultSink {
+ public:
+  explicit LoggingSink(ResultSink& next) : next_(next) {}
+
+  void OnConfig(const std::vector<const CheckSpec*>& checks) override {
+    std::unordered_map<std::string, Reason> kept;
+    for (const auto* spec : checks) {
+      auto it = last_.find(spec->name);
+      if (it != last_.end()) kept.emplace(spec->name, it->second);
+    }
+    last_ = std::move(kept);
+    next_.OnConfig(checks);
+  }
+
+  void OnResult(const CheckSpec& check, const Result& result) override {
+    auto [it, first] = last_.try_emplace(check.name, Reason::kNone);
+    if (first || it->second != result.reason) {
+      if (result.success) {
+        Log(first ? LogLevel::kDebug : LogLevel::kInfo, "check ok",
+            {{"check", check.name}, {"type", check.type}});
+      } else {
+        Log(LogLevel::kWarn, "check failing",
+            {{"check", check.name},
+             {"type", check.type},
+             {"reason", std::string(ReasonName(result.reason))},
+             {"cause", std::string(CauseName(ReasonCause(result.reason)))},
+             {"detail", result.detail}});
+      }
+      it->second = result.reason;
+    }
+    next_.OnResult(check, result);
+  }
+
+  void OnSkipped(const CheckSpec& check) override {
+    Log(LogLevel::kDebug, "run skipped: previous run still in flight or cap reached",
+        {{"check", check.name}});
+    next_.OnSkipped(check);
+  }
+
+  void OnSchedulerLag(Duration lag) override { next_.OnSchedulerLag(lag); }
+
+ private:
+  ResultSink& next_;
+  std::unordered_map<std::string, Reason> last_;
+};
+
+std::vector<ScheduledCheck> ToScheduled(const Config& config) {
+  std::vector<ScheduledCheck> out;
+  out.reserve(config.checks.size());
+  for (const auto& entry : config.checks) out.push_back({entry.check, entry.fingerprint});
+  return out;
+}
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options)
+      : options_(std::move(options)),
+        loop_(clock_),
+        curl_(loop_),
+        dns_(loop_, DnsResolver::Options{}),
+        services_{loop_, curl_, dns_, clock_},
+        exporter_(BuildInfo{kVersion, kRevision, kCompiler}),
+        logging_sink_(exporter_),
+        scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {}
+
+  int Run() {
+    // The first config must be valid: a typo must fail the deploy, not run an empty agent.
+    std::optional<Config> config;
+    if (!options_.config_file.empty()) {
+      try {
+        config = LoadConfigFile(options_.config_file);
+      } catch (const ConfigError& e) {
+        Log(LogLevel::kError, "invalid config",
+            {{"file", options_.config_file}, {"error", e.what()}});
+        return 1;
+      }
+    }
+
+    WebServer::Handlers handlers;
+    handlers.metrics = [this] { return exporter_.Render(); };
+    handlers.healthy = [this] { return clock_.Now() - loop_.last_iteration() < kLoopStallLimit; };
+    handlers.ready = [this] { return ready_.load(); };
+    handlers.reload = [this] { return ReloadFromOtherThread(); };
+    handlers.status = [this] { return exporter_.StatusJson(); };
+    web_ = std::make_unique<WebServer>(options_.listen_address, std::move(handlers));
+    std::string error;
+    if (!web_->Start(&error)) {
+      Log(LogLevel::kError, "cannot serve",
+          {{"address", options_.listen_address}, {"error", error}});
+      return 1;
+    }
+
+    if (!config) {
+      std::string self = SelfHealthUrl(options_.listen_address, web_->port());
+      try {
+        config = ParseConfig(DefaultConfigYaml(self), "<embedded default>");
+      } catch (const ConfigError& e) {
+        Log(LogLevel::kError, "embedded default config is invalid", {{"error", e.what()}});
+        return 1;
+      }
+    }
+    Apply(*config);
+
+    UniqueFd signals = WatchSignals();
+    if (!signals.valid()) return 1;
+    TimerId gauges = 0;
+    std::function<void()> refresh = [&] {
+      exporter_.SetRunsInFlight(scheduler_.in_flight());
+      gauges = loop_.AddTimerAfter(std::chrono::seconds(1), refresh);
+    };
+    refresh();
+
+    Log(LogLevel::kInfo, "gatewatch started",
+        {{"version", kVersion},
+         {"config", config->source},
+         {"checks", std::to_string(config->checks.size())},
+         {"metrics", "http://" + HostForUrl() + ":" + std::to_string(web_->port()) + "/metrics"}});
+    loop_.Run();
+
+    loop_.CancelTimer(gauges);
+    scheduler_.Stop();
+    ready_ = false;
+    web_->Stop();
+    Log(LogLevel::kInfo, "gatewatch stopped");
+    return 0;
+  }
+
+ private:
+  std::string HostForUrl() const {
+    auto colon = options_.listen_address.rfind(':');
+    std::string host = colon == std::string::npos ? "" : options_.listen_address.substr(0, colon);
+    return host.empty() || host == "0.0.0.0" ? "127.0.0.1" : host;
+  }
+
+  void Apply(const Config& config) {
+    scheduler_.SetChecks(ToScheduled(config), config.max_in_flight);
+    exporter_.SetReloadResult(true, clock_.WallNow());
+    ready_ = true;
+  }
+
+  // Loop thread. A bad file keeps the running config.
+  WebServer::ReloadOutcome Reload() {
+    std::string file = options_.config_file;
+    if (file.empty()) {
+      // Nothing to re-read: the embedded default cannot change. Report success honestly.
+      return {true, ""};
+    }
+    try {
+      Config config = LoadConfigFile(file);
+      Apply(config);
+      Log(LogLevel::kInfo, "config reloaded",
+          {{"file", file}, {"checks", std::to_string(config.checks.size())}});
+      return {true, ""};
+    } catch (const ConfigError& e) {
+      exporter_.SetReloadResult(false, clock_.WallNow());
+      Log(LogLevel::kError, "config reload failed; keeping the running config",
+          {{"file", file}, {"error", e.what()}});
+      return {false, e.what()};
+    }
+  }
+
+  // Web-server thread: the reload runs on the loop, which owns the scheduler.
+  WebServer::ReloadOutcome ReloadFromOtherThread() {
+    auto promise = std::make_shared<std::promise<WebServer::ReloadOutcome>>();
+    auto future = promise->get_future();
+    loop_.Post([this, promise] { promise->set_value(Reload()); });
+    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      return {false, "reload timed out: the event loop did not answer"};
+    }
+    return future.get();
+  }
+
+  UniqueFd WatchSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    UniqueFd fd(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!fd.valid()) {
+      Log(LogLevel::kError, "signalfd failed", {{"error", std::strerror(errno)}});
+      return fd;
+    }
+    int raw = fd.get();
+    loop_.Watch(raw, EventLoop::kReadable, [this, raw](uint32_t) {
+      signalfd_siginfo info;
+      while (::read(raw, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {
+          Reload();
+        } else {
+          Log(LogLevel::kInfo, "stopping",
+              {{"signal", strsignal(static_cast<int>(info.ssi_signo))}});
+          // Stop scheduling and abort transfers now; the loop returns after this iteration.
+          scheduler_.Stop();
+          loop_.Stop();
+        }
+      }
+    });
+    return fd;
+  }
+
+  AgentOptions options_;
+  SystemClock clock_;
+  SystemRandom random_;
+  EventLoop loop_;
+  CurlMulti curl_;
+  DnsResolver dns_;
+  CheckServices services_;
+  PrometheusExporter exporter_;
+  LoggingSink logging_sink_;
+  Scheduler scheduler_;
+  std::unique_ptr<WebServer> web_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace
+
+std::string SelfHealthUrl(const std::string& listen_address, int bound_port) {
+  std::string host = "127.0.0.1";
+  if (listen_address.rfind("[", 0) == 0) {
+    auto end = listen_address.find(']');
+    if (end != std::string::npos) host = listen_address.substr(0, end + 1);
+    if (host == "[::]") host = "[::1]";
+  } else {
+    auto colon = listen_address.rfind(':');
+    std::string h = colon == std::string::npos ? "" : listen_address.substr(0, colon);
+    if (!h.empty() && h != "0.0.0.0") host = h;
+  }
+  return "http://" + host + ":" + std::to_string(bound_port) + "/-/healthy";
+}
+
+int RunAgent(const AgentOptions& options) {
+  // Only the loop's signalfd may see these; threads started later (civetweb) inherit the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // curl runs with CURLOPT_NOSIGNAL; a peer closing mid-write must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
+  CurlGlobalInit();
+  AresGlobalInit();
+  Agent agent(options);
+  return agent.Run();
+}
+
+}  // namespace gatewatch

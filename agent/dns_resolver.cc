@@ -51,7 +51,8 @@ DnsResolver::DnsResolver(EventLoop& loop, Options options) : loop_(loop) {
   int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
   opts.sock_state_cb = &DnsResolver::OnSockState;
   opts.sock_state_cb_data = this;
-  opts.timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count());
+  opts.timeout = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count());
   opts.tries = options.tries;
   opts.flags = ARES_FLAG_STAYOPEN;
   if (options.report_errors) opts.flags |= ARES_FLAG_NOCHECKRESP;
@@ -126,8 +127,10 @@ std::unique_ptr<DnsQuery> DnsResolver::Resolve(const std::string& host, int fami
           for (ares_addrinfo_node* n = info->nodes; n != nullptr; n = n->ai_next) {
             char buf[INET6_ADDRSTRLEN] = {};
             const void* addr = n->ai_family == AF_INET
-                                   ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(n->ai_addr)->sin_addr)
-                                   : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr);
+                                   ? static_cast<const void*>(
+                                         &reinterpret_cast<sockaddr_in*>(n->ai_addr)->sin_addr)
+                                   : static_cast<const void*>(
+                                         &reinterpret_cast<sockaddr_in6*>(n->ai_addr)->sin6_addr);
             if (inet_ntop(n->ai_family, addr, buf, sizeof buf) != nullptr) {
               r.addresses.push_back({n->ai_family, buf, n->ai_ttl});
             }

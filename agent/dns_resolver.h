@@ -25,8 +25,8 @@ namespace gatewatch {
 void AresGlobalInit();
 
 struct ResolvedAddress {
-  int family;            // AF_INET or AF_INET6
-  std::string address;   // numeric form, e.g. "127.0.0.1" or "::1"
+  int family;           // AF_INET or AF_INET6
+  std::string address;  // numeric form, e.g. "127.0.0.1" or "::1"
   int ttl_seconds;
 };
 

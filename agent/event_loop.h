@@ -35,7 +35,9 @@ class EventLoop {
   void Watch(int fd, uint32_t events, FdCallback cb);
   void Unwatch(int fd);
 
-  TimerId AddTimer(TimePoint when, TimerQueue::Callback cb) { return timers_.Add(when, std::move(cb)); }
+  TimerId AddTimer(TimePoint when, TimerQueue::Callback cb) {
+    return timers_.Add(when, std::move(cb));
+  }
   TimerId AddTimerAfter(Duration d, TimerQueue::Callback cb) {
     return timers_.Add(clock_.Now() + d, std::move(cb));
   }

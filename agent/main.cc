@@ -1,1 +1,91 @@
-int main() { return 0; }
+// gatewatch: flags in Prometheus style, then either the long-running agent or a subcommand.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/logging.h"
+#include "agent/probe.h"
+#include "agent/version.h"
+
+int main(int argc, char** argv) {
+  using namespace gatewatch;
+  CLI::App app{
+      "gatewatch: watches a reverse proxy and everything behind it, and says why it fails"};
+  app.set_version_flag("--version", std::string("gatewatch ") + kVersion + " (" + kRevision + ")");
+
+  AgentOptions agent;
+  bool check_only = false;
+  std::string log_level = "info", log_format = "logfmt";
+  app.add_option("--config.file", agent.config_file,
+                 "YAML or JSON config file (default: the embedded default config)");
+  app.add_flag("--config.check", check_only, "Validate the config file and exit (0 valid, 1 not)");
+  app.add_option("--web.listen-address", agent.listen_address,
+                 "Address for /metrics, /-/healthy, /-/ready, /-/reload and the status API")
+      ->capture_default_str();
+  app.add_option("--log.level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--log.format", log_format, "logfmt or json")->capture_default_str();
+
+  ProbeOptions probe;
+  std::string probe_timeout = "10s";
+  CLI::App* probe_cmd = app.add_subcommand("probe", "Run one HTTP check now and print what it saw");
+  probe_cmd->add_option("url", probe.url, "http:// or https:// URL")->required();
+  probe_cmd->add_option("-X,--method", probe.method, "GET or HEAD")->capture_default_str();
+  probe_cmd->add_flag(
+      "-I,--head", [&](int64_t) { probe.method = "HEAD"; }, "Same as --method HEAD");
+  probe_cmd->add_option("-H,--header", probe.headers,
+                        "Request header \"Name: value\" (repeatable)");
+  probe_cmd->add_option("--host", probe.host, "Host header override");
+  probe_cmd->add_option("--timeout", probe_timeout, "Deadline for the whole run")
+      ->capture_default_str();
+  probe_cmd->add_option("--expect-status", probe.expect_status,
+                        "Accepted status or class (repeatable)");
+  probe_cmd->add_option("--body-regex", probe.body_regex, "Extended regex the body must match");
+  probe_cmd->add_option("--max-redirects", probe.max_redirects, "Redirects to follow")
+      ->capture_default_str();
+  probe_cmd->add_flag("-k,--insecure", probe.insecure, "Do not verify TLS certificates");
+  probe_cmd->add_flag("--json", probe.json, "Print JSON instead of a table");
+
+  CLI11_PARSE(app, argc, argv);
+
+  LogLevel level;
+  LogFormat format;
+  if (!ParseLogLevel(log_level, &level)) {
+    std::fprintf(stderr, "--log.level: must be debug, info, warn or error (got \"%s\")\n",
+                 log_level.c_str());
+    return 2;
+  }
+  if (!ParseLogFormat(log_format, &format)) {
+    std::fprintf(stderr, "--log.format: must be logfmt or json (got \"%s\")\n", log_format.c_str());
+    return 2;
+  }
+  SetLogLevel(level);
+  SetLogFormat(format);
+
+  if (probe_cmd->parsed()) {
+    auto timeout = ParseDuration(probe_timeout);
+    if (!timeout || *timeout <= Duration::zero()) {
+      std::fprintf(stderr, "--timeout: must be a duration like 500ms, 30s or 5m\n");
+      return 2;
+    }
+    probe.timeout = *timeout;
+    return RunProbe(probe);
+  }
+
+  if (check_only) {
+    try {
+      Config config =
+          agent.config_file.empty()
+              ? ParseConfig(DefaultConfigYaml(SelfHealthUrl(agent.listen_address, 9142)),
+                            "<embedded default>")
+              : LoadConfigFile(agent.config_file);
+      std::printf("%s: ok (%zu checks)\n", config.source.c_str(), config.checks.size());
+      return 0;
+    } catch (const ConfigError& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    }
+  }
+  return RunAgent(agent);
+}

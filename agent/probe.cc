@@ -1,1 +1,110 @@
-// placeholder: being written
+#include "agent/probe.h"
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "agent/config_node.h"
+#include "agent/curl_multi.h"
+#include "agent/dns_resolver.h"
+#include "agent/event_loop.h"
+#include "agent/logging.h"
+#include "checks/check.h"
+
+namespace gatewatch {
+namespace {
+
+// The probe goes through the check type's own factory, so flags are validated exactly like the
+// config file's keys.
+YAML::Node ProbeNode(const ProbeOptions& o) {
+  YAML::Node node;
+  node["url"] = o.url;
+  node["method"] = o.method;
+  if (!o.host.empty()) node["host"] = o.host;
+  node["max_redirects"] = o.max_redirects;
+  node["insecure"] = o.insecure;
+  for (const auto& h : o.headers) {
+    auto colon = h.find(':');
+    std::string name = h.substr(0, colon);
+    std::string value = colon == std::string::npos ? "" : h.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    node["headers"][name] = value;
+  }
+  if (!o.expect_status.empty() || !o.body_regex.empty()) {
+    YAML::Node expect;
+    for (const auto& s : o.expect_status) expect["status"].push_back(s);
+    if (!o.body_regex.empty()) expect["body_regex"] = o.body_regex;
+    node["expect"] = expect;
+  }
+  return node;
+}
+
+void PrintTable(const std::string& url, const Result& r) {
+  std::printf("%-12s %s\n", "PROBE", RedactUrl(url).c_str());
+  for (const auto& [key, value] : r.report) std::printf("  %-12s %s\n", key.c_str(), value.c_str());
+  std::printf("  %-12s %.1f ms\n", "duration", ToSeconds(r.duration) * 1000);
+  if (r.success) {
+    std::printf("%-12s OK\n", "RESULT");
+  } else {
+    std::printf("%-12s FAIL  reason=%s cause=%s\n", "RESULT",
+                std::string(ReasonName(r.reason)).c_str(),
+                std::string(CauseName(ReasonCause(r.reason))).c_str());
+    if (!r.detail.empty()) std::printf("  %-12s %s\n", "detail", r.detail.c_str());
+  }
+}
+
+}  // namespace
+
+int RunProbe(const ProbeOptions& options) {
+  RegisterBuiltinCheckTypes();
+  const CheckType* type = CheckRegistry::Instance().Find("http");
+  CheckSpec spec;
+  spec.name = "probe";
+  spec.type = "http";
+  spec.timeout = options.timeout;
+  spec.interval = options.timeout * 2;
+  std::unique_ptr<Check> check;
+  try {
+    ConfigNode node(ProbeNode(options), "probe");
+    check = type->factory(spec, node);
+    node.RejectUnknownKeys();
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "gatewatch probe: %s\n", e.what());
+    return 2;
+  }
+
+  SystemClock clock;
+  EventLoop loop(clock);
+  CurlMulti curl(loop);
+  DnsResolver dns(loop, DnsResolver::Options{});
+  CheckServices services{loop, curl, dns, clock};
+  TimePoint start = clock.Now();
+  RunContext ctx{services, start, start + options.timeout};
+
+  std::optional<Result> result;
+  auto run = check->Start(ctx, [&](Result r) { result = std::move(r); });
+  TimerId deadline = loop.AddTimer(ctx.deadline, [&] {
+    if (!result) result = run->Abort();
+  });
+  while (!result) loop.RunOnce(std::chrono::milliseconds(100));
+  loop.CancelTimer(deadline);
+  run.reset();
+  result->duration = clock.Now() - start;
+
+  if (options.json) {
+    nlohmann::json j;
+    j["url"] = RedactUrl(options.url);
+    j["success"] = result->success;
+    j["reason"] = ReasonName(result->reason);
+    j["cause"] = CauseName(ReasonCause(result->reason));
+    j["detail"] = result->detail;
+    j["duration_seconds"] = ToSeconds(result->duration);
+    for (const auto& [k, v] : result->report) j["report"][k] = v;
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    PrintTable(options.url, *result);
+  }
+  return result->success ? 0 : 1;
+}
+
+}  // namespace gatewatch

@@ -14,7 +14,7 @@ struct Scheduler::Slot {
   std::unique_ptr<CheckRun> run;
   TimerId deadline_timer = 0;
   TimePoint run_started;
-  uint64_t run_seq = 0;  // identifies the current run; late callbacks of older runs are ignored
+  uint64_t run_seq = 0;   // identifies the current run; late callbacks of older runs are ignored
   bool starting = false;  // inside Check::Start()
   std::optional<Result> early_result;  // `done` called from inside Start()
 
@@ -104,8 +104,7 @@ void Scheduler::StartRun(Slot& slot, TimePoint now) {
     return;
   }
   slot.run = std::move(run);
-  slot.deadline_timer =
-      timers_.Add(ctx.deadline, [this, s = &slot, seq] { OnDeadline(*s, seq); });
+  slot.deadline_timer = timers_.Add(ctx.deadline, [this, s = &slot, seq] { OnDeadline(*s, seq); });
 }
 
 void Scheduler::OnDone(Slot& slot, uint64_t seq, Result result) {

@@ -39,7 +39,7 @@ enum class MetricKind { kGauge, kCounter, kHistogram };
 // Describes one metric a check type reports. Exporters add the `gatewatch_` prefix and a leading
 // `check` label. Instances have static storage duration (Observations point at them).
 struct MetricDesc {
-  std::string_view name;                // e.g. "http_phase_seconds"
+  std::string_view name;  // e.g. "http_phase_seconds"
   MetricKind kind;
   std::string_view help;
   std::vector<std::string_view> labels;  // label names after `check`; values must be bounded

@@ -24,15 +24,24 @@ Cause ReasonCause(Reason r) { return kReasons[static_cast<size_t>(r)].cause; }
 
 std::string_view CauseName(Cause c) {
   switch (c) {
-    case Cause::kNone: return "none";
-    case Cause::kUpstreamDown: return "upstream_down";
-    case Cause::kOverloaded: return "overloaded";
-    case Cause::kDns: return "dns";
-    case Cause::kNetwork: return "network";
-    case Cause::kMisconfiguration: return "misconfiguration";
-    case Cause::kCdnPath: return "cdn_path";
-    case Cause::kResources: return "resources";
-    case Cause::kAgent: return "agent";
+    case Cause::kNone:
+      return "none";
+    case Cause::kUpstreamDown:
+      return "upstream_down";
+    case Cause::kOverloaded:
+      return "overloaded";
+    case Cause::kDns:
+      return "dns";
+    case Cause::kNetwork:
+      return "network";
+    case Cause::kMisconfiguration:
+      return "misconfiguration";
+    case Cause::kCdnPath:
+      return "cdn_path";
+    case Cause::kResources:
+      return "resources";
+    case Cause::kAgent:
+      return "agent";
   }
   return "agent";
 }

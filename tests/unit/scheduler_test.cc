@@ -91,10 +91,17 @@ class FakeCheck final : public Check {
     state_.starts++;
     auto run = std::make_unique<FakeRun>(state_);
     switch (behaviour_) {
-      case Behaviour::kSucceedAtOnce: done(Result::Success()); break;
-      case Behaviour::kFailAtOnce: done(Result::Failure(Reason::kHttp502, "502")); break;
-      case Behaviour::kNeverFinish: break;
-      case Behaviour::kFinishAfter: state_.pending_done = std::move(done); break;
+      case Behaviour::kSucceedAtOnce:
+        done(Result::Success());
+        break;
+      case Behaviour::kFailAtOnce:
+        done(Result::Failure(Reason::kHttp502, "502"));
+        break;
+      case Behaviour::kNeverFinish:
+        break;
+      case Behaviour::kFinishAfter:
+        state_.pending_done = std::move(done);
+        break;
     }
     return run;
   }
@@ -275,7 +282,7 @@ TEST_F(SchedulerTest, AStalledLoopDoesNotFireMissedRunsBackToBack) {
   checks.push_back(Make("api", seconds(10), seconds(5), Behaviour::kSucceedAtOnce, state));
   scheduler.SetChecks(std::move(checks), 100);
   timers_.RunDue(clock_.Now());  // run at t0
-  clock_.Advance(seconds(35));    // stalled past three due times
+  clock_.Advance(seconds(35));   // stalled past three due times
   timers_.RunDue(clock_.Now());
   EXPECT_EQ(state.starts, 2);
   Advance(seconds(4));  // next due stays on the original phase: t0 + 40 s

@@ -1,0 +1,28 @@
+// `gatewatch probe URL`: one HTTP check, run now on a private loop, printed as a table (or JSON).
+// The same check code as the agent runs, so what it prints is what the agent would export.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "agent/clock.h"
+
+namespace gatewatch {
+
+struct ProbeOptions {
+  std::string url;
+  std::string method = "GET";
+  Duration timeout = std::chrono::seconds(10);
+  std::vector<std::string> headers;        // "Name: value"
+  std::vector<std::string> expect_status;  // "200", "2xx"; empty = the check's default
+  std::string body_regex;
+  std::string host;
+  int max_redirects = 10;
+  bool insecure = false;
+  bool json = false;
+};
+
+// Returns the exit code: 0 success, 1 check failed, 2 invalid options.
+int RunProbe(const ProbeOptions& options);
+
+}  // namespace gatewatch
