@@ -1,1 +1,174 @@
-// placeholder: being written
+#include "agent/config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+namespace gatewatch {
+namespace {
+
+constexpr Duration kMinInterval = std::chrono::milliseconds(100);
+
+// Label names gatewatch itself uses on some series; a user label of that name would collide.
+const std::set<std::string> kReservedLabels = {
+    "check",    "type",     "reason",   "phase",    "code",       "result", "le",
+    "quantile", "resolver", "address",  "upstream", "mountpoint", "side",   "status",
+    "verdict",  "alert",    "severity", "job",      "instance"};
+
+bool ValidCheckName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (unsigned char c : name) {
+    if (!std::isalnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+bool ValidLabelName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (unsigned char c : name) {
+    if (!std::isalnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+std::map<std::string, std::string> ParseLabels(const ConfigNode& node) {
+  std::map<std::string, std::string> labels;
+  if (!node.IsDefined()) return labels;
+  node.ExpectMap();
+  for (const auto& key : node.Keys()) {
+    ConfigNode value = node.Child(key);
+    if (!ValidLabelName(key)) value.Fail("invalid label name (must match [a-zA-Z_][a-zA-Z0-9_]*)");
+    if (key.rfind("__", 0) == 0) value.Fail("label names starting with __ are reserved");
+    if (kReservedLabels.contains(key)) value.Fail("label name is reserved");
+    labels[key] = value.AsString();
+  }
+  return labels;
+}
+
+CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
+                      std::unordered_map<std::string, std::string>& names) {
+  if (!node.IsMap()) node.Fail("must be a map");
+  CheckSpec spec;
+  ConfigNode name = node.Required("name");
+  spec.name = name.AsString();
+  if (!ValidCheckName(spec.name))
+    name.Fail("must match [a-zA-Z0-9_.-]{1,128} (got \"" + spec.name + "\")");
+  auto [it, inserted] = names.emplace(spec.name, node.path());
+  if (!inserted)
+    name.Fail("duplicate check name \"" + spec.name + "\" (first at " + it->second + ")");
+
+  ConfigNode type = node.Required("type");
+  spec.type = type.AsString();
+  const CheckType* check_type = CheckRegistry::Instance().Find(spec.type);
+  if (check_type == nullptr) {
+    std::string known;
+    for (auto n : CheckRegistry::Instance().Names())
+      known += (known.empty() ? "" : ", ") + std::string(n);
+    type.Fail("unknown check type \"" + spec.type + "\" (known: " + known + ")");
+  }
+
+  ConfigNode interval = node.Child("interval");
+  spec.interval = interval.IsDefined() ? interval.AsDuration() : config.default_interval;
+  if (spec.interval < kMinInterval)
+    interval.Fail("must be at least " + FormatDuration(kMinInterval));
+  ConfigNode timeout = node.Child("timeout");
+  spec.timeout = timeout.IsDefined() ? timeout.AsDuration() : config.default_timeout;
+  if (spec.timeout <= Duration::zero()) timeout.Fail("must be greater than 0");
+  if (spec.timeout >= spec.interval) {
+    timeout.Fail("must be less than interval (" + FormatDuration(spec.interval) + ")");
+  }
+  spec.labels = ParseLabels(node.Child("labels"));
+
+  std::unique_ptr<Check> check = check_type->factory(spec, node);
+  node.RejectUnknownKeys();
+  return {std::shared_ptr<const Check>(std::move(check)), node.Fingerprint() + "|" +
+                                                              FormatDuration(spec.interval) + "|" +
+                                                              FormatDuration(spec.timeout)};
+}
+
+Config ParseDocument(const YAML::Node& doc, const std::string& source) {
+  Config config;
+  config.source = source;
+  if (!doc.IsDefined() || doc.IsNull()) return config;  // an empty file: no checks
+  ConfigNode root(doc, "");
+  if (!doc.IsMap()) throw ConfigError("", source + ": the config must be a map with a checks list");
+
+  ConfigNode defaults = root.Child("defaults");
+  defaults.ExpectMap();
+  config.default_interval = defaults.DurationOr("interval", config.default_interval);
+  config.default_timeout = defaults.DurationOr("timeout", config.default_timeout);
+  if (config.default_interval < kMinInterval) {
+    defaults.Child("interval").Fail("must be at least " + FormatDuration(kMinInterval));
+  }
+  if (config.default_timeout <= Duration::zero())
+    defaults.Child("timeout").Fail("must be greater than 0");
+  if (config.default_timeout >= config.default_interval) {
+    defaults.Child("timeout").Fail("must be less than interval (" +
+                                   FormatDuration(config.default_interval) + ")");
+  }
+  defaults.RejectUnknownKeys();
+
+  ConfigNode scheduler = root.Child("scheduler");
+  scheduler.ExpectMap();
+  config.max_in_flight = static_cast<size_t>(scheduler.IntOr("max_in_flight", 1000, 1, 1'000'000));
+  scheduler.RejectUnknownKeys();
+
+  ConfigNode checks = root.Child("checks");
+  if (checks.IsDefined()) {
+    if (!checks.IsSequence()) checks.Fail("must be a list");
+    std::unordered_map<std::string, std::string> names;
+    config.checks.reserve(checks.size());
+    for (size_t i = 0; i < checks.size(); ++i)
+      config.checks.push_back(ParseCheck(checks.At(i), config, names));
+  }
+  root.RejectUnknownKeys();
+  return config;
+}
+
+}  // namespace
+
+Config ParseConfig(const std::string& text, const std::string& source) {
+  RegisterBuiltinCheckTypes();
+  YAML::Node doc;
+  try {
+    doc = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError("", source + ":" + std::to_string(e.mark.line + 1) + ":" +
+                              std::to_string(e.mark.column + 1) + ": " + e.msg);
+  } catch (const YAML::Exception& e) {
+    // DeepRecursion and friends: refuse the document, never crash on it.
+    throw ConfigError("", source + ": " + e.what());
+  }
+  try {
+    return ParseDocument(doc, source);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("", source + ": " + e.what());
+  }
+}
+
+Config LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
+  return ParseConfig(text.str(), path);
+}
+
+std::string DefaultConfigYaml(const std::string& self_url) {
+  return R"(# gatewatch embedded default config: what runs without --config.file.
+defaults: {interval: 15s, timeout: 5s}
+checks:
+  - name: gatewatch-self
+    type: http
+    url: ")" +
+         self_url + R"("
+    expect: {status: [200], body_regex: "Healthy"}
+)";
+}
+
+}  // namespace gatewatch

@@ -1,1 +1,328 @@
-// placeholder: being written
+#include "agent/config_node.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace gatewatch {
+namespace {
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s.substr(0, 64)) out += (c == '"' ? '\'' : c);
+  if (s.size() > 64) out += "...";
+  return out + "\"";
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+void Emit(YAML::Emitter& out, const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      // Sorted keys: two configs that differ only in key order are the same check.
+      std::vector<std::pair<std::string, YAML::Node>> entries;
+      for (const auto& kv : node) entries.emplace_back(kv.first.Scalar(), kv.second);
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      out << YAML::BeginMap;
+      for (const auto& [k, v] : entries) {
+        out << YAML::Key << k << YAML::Value;
+        Emit(out, v);
+      }
+      out << YAML::EndMap;
+      break;
+    }
+    case YAML::NodeType::Sequence:
+      out << YAML::BeginSeq;
+      for (const auto& item : node) Emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Scalar:
+      out << YAML::DoubleQuoted << node.Scalar();
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const std::string& path, const std::string& message)
+    : std::runtime_error(path.empty() ? message : path + ": " + message),
+      path_(path),
+      message_(message) {}
+
+std::optional<Duration> ParseDuration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (text == "0") return Duration::zero();
+  using namespace std::chrono;
+  Duration total{};
+  size_t i = 0;
+  // Units must come in decreasing order, each at most once (like Prometheus).
+  int last_rank = 100;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == start) return std::nullopt;
+    uint64_t n = 0;
+    auto [ptr, ec] = std::from_chars(text.data() + start, text.data() + i, n);
+    if (ec != std::errc() || n > 1'000'000'000ULL) return std::nullopt;
+    size_t unit_start = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    std::string_view unit = text.substr(unit_start, i - unit_start);
+    Duration d;
+    int rank;
+    if (unit == "h")
+      d = hours(n), rank = 6;
+    else if (unit == "m")
+      d = minutes(n), rank = 5;
+    else if (unit == "s")
+      d = seconds(n), rank = 4;
+    else if (unit == "ms")
+      d = milliseconds(n), rank = 3;
+    else if (unit == "us" || unit == "µs")
+      d = microseconds(n), rank = 2;
+    else if (unit == "ns")
+      d = nanoseconds(n), rank = 1;
+    else
+      return std::nullopt;
+    if (rank >= last_rank) return std::nullopt;
+    last_rank = rank;
+    total += d;
+  }
+  return total;
+}
+
+std::string FormatDuration(Duration d) {
+  using namespace std::chrono;
+  if (d == Duration::zero()) return "0s";
+  std::string out;
+  auto take = [&](auto unit, const char* suffix) {
+    auto n = duration_cast<decltype(unit)>(d);
+    if (n.count() > 0) {
+      out += std::to_string(n.count()) + suffix;
+      d -= duration_cast<Duration>(n);
+    }
+  };
+  take(hours(1), "h");
+  take(minutes(1), "m");
+  take(seconds(1), "s");
+  take(milliseconds(1), "ms");
+  take(microseconds(1), "us");
+  take(nanoseconds(1), "ns");
+  return out;
+}
+
+std::optional<uint64_t> ParseBytes(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0) return std::nullopt;
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, n);
+  if (ec != std::errc()) return std::nullopt;
+  std::string_view unit = text.substr(i);
+  uint64_t mult;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KiB")
+    mult = 1ULL << 10;
+  else if (unit == "MiB")
+    mult = 1ULL << 20;
+  else if (unit == "GiB")
+    mult = 1ULL << 30;
+  else if (unit == "KB" || unit == "kB")
+    mult = 1000;
+  else if (unit == "MB")
+    mult = 1000 * 1000;
+  else if (unit == "GB")
+    mult = 1000 * 1000 * 1000;
+  else
+    return std::nullopt;
+  if (n > std::numeric_limits<uint64_t>::max() / mult) return std::nullopt;
+  return n * mult;
+}
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path)
+    : ConfigNode(std::move(node), std::move(path), std::make_shared<std::set<std::string>>()) {}
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path,
+                       std::shared_ptr<std::set<std::string>> seen)
+    : node_(std::move(node)), path_(std::move(path)), seen_(std::move(seen)) {}
+
+void ConfigNode::Fail(const std::string& message) const { throw ConfigError(path_, message); }
+
+void ConfigNode::ExpectMap() const {
+  if (IsDefined() && !node_.IsMap()) Fail("must be a map");
+}
+
+bool ConfigNode::Has(const std::string& key) const {
+  seen_->insert(key);
+  const YAML::Node& n = node_;  // const access never inserts
+  return n.IsMap() && n[key].IsDefined() && !n[key].IsNull();
+}
+
+ConfigNode ConfigNode::Child(const std::string& key) const {
+  seen_->insert(key);
+  std::string path = path_.empty() ? key : path_ + "." + key;
+  if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), path);
+  const YAML::Node& n = node_;
+  return ConfigNode(n[key], path);
+}
+
+ConfigNode ConfigNode::Required(const std::string& key) const {
+  ConfigNode child = Child(key);
+  if (!child.IsDefined()) child.Fail("is required");
+  return child;
+}
+
+std::vector<std::string> ConfigNode::Keys() const {
+  std::vector<std::string> keys;
+  if (!node_.IsMap()) return keys;
+  for (const auto& kv : node_) keys.push_back(kv.first.Scalar());
+  return keys;
+}
+
+size_t ConfigNode::size() const { return node_.IsSequence() || node_.IsMap() ? node_.size() : 0; }
+
+ConfigNode ConfigNode::At(size_t i) const {
+  const YAML::Node& n = node_;
+  return ConfigNode(n[i], path_ + "[" + std::to_string(i) + "]");
+}
+
+std::string ConfigNode::AsString() const {
+  if (!node_.IsScalar()) Fail("must be a string");
+  return node_.Scalar();
+}
+
+bool ConfigNode::AsBool() const {
+  if (node_.IsScalar()) {
+    const std::string& s = node_.Scalar();
+    if (s == "true") return true;
+    if (s == "false") return false;
+  }
+  Fail("must be a boolean (true or false)");
+}
+
+int64_t ConfigNode::AsInt(int64_t min, int64_t max) const {
+  std::string range =
+      "must be an integer between " + std::to_string(min) + " and " + std::to_string(max);
+  if (!node_.IsScalar()) Fail(range);
+  const std::string& s = node_.Scalar();
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || v < min || v > max) {
+    Fail(range + " (got " + Quote(s) + ")");
+  }
+  return v;
+}
+
+double ConfigNode::AsDouble(double min, double max) const {
+  auto fmt = [](double d) {
+    std::string s = std::to_string(d);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  };
+  std::string range = "must be a number between " + fmt(min) + " and " + fmt(max);
+  if (!node_.IsScalar()) Fail(range);
+  const std::string& s = node_.Scalar();
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || !std::isfinite(v) || v < min || v > max) {
+    Fail(range + " (got " + Quote(s) + ")");
+  }
+  return v;
+}
+
+Duration ConfigNode::AsDuration() const {
+  std::string s = node_.IsScalar() ? node_.Scalar() : "";
+  auto d = ParseDuration(s);
+  if (!node_.IsScalar() || !d)
+    Fail("must be a duration like 500ms, 30s or 5m (got " + Quote(s) + ")");
+  return *d;
+}
+
+uint64_t ConfigNode::AsBytes() const {
+  std::string s = node_.IsScalar() ? node_.Scalar() : "";
+  auto b = ParseBytes(s);
+  if (!node_.IsScalar() || !b)
+    Fail("must be a size like 65536, 64KiB or 1MiB (got " + Quote(s) + ")");
+  return *b;
+}
+
+std::vector<std::string> ConfigNode::AsStringList() const {
+  std::vector<std::string> out;
+  if (node_.IsScalar()) {
+    out.push_back(node_.Scalar());
+    return out;
+  }
+  if (!node_.IsSequence()) Fail("must be a string or a list of strings");
+  for (size_t i = 0; i < node_.size(); ++i) out.push_back(At(i).AsString());
+  return out;
+}
+
+std::string ConfigNode::StringOr(const std::string& key, const std::string& fallback) const {
+  auto c = Child(key);
+  return c.IsDefined() ? c.AsString() : fallback;
+}
+
+bool ConfigNode::BoolOr(const std::string& key, bool fallback) const {
+  auto c = Child(key);
+  return c.IsDefined() ? c.AsBool() : fallback;
+}
+
+Duration ConfigNode::DurationOr(const std::string& key, Duration fallback) const {
+  auto c = Child(key);
+  return c.IsDefined() ? c.AsDuration() : fallback;
+}
+
+uint64_t ConfigNode::BytesOr(const std::string& key, uint64_t fallback) const {
+  auto c = Child(key);
+  return c.IsDefined() ? c.AsBytes() : fallback;
+}
+
+int64_t ConfigNode::IntOr(const std::string& key, int64_t fallback, int64_t min,
+                          int64_t max) const {
+  auto c = Child(key);
+  return c.IsDefined() ? c.AsInt(min, max) : fallback;
+}
+
+void ConfigNode::RejectUnknownKeys() const {
+  if (!node_.IsMap()) return;
+  for (const auto& kv : node_) {
+    const std::string key = kv.first.Scalar();
+    if (seen_->contains(key)) continue;
+    std::string best;
+    size_t best_distance = 3;
+    for (const auto& known : *seen_) {
+      size_t d = EditDistance(key, known);
+      if (d < best_distance) best_distance = d, best = known;
+    }
+    std::string path = path_.empty() ? key : path_ + "." + key;
+    throw ConfigError(
+        path, best.empty() ? "unknown key" : "unknown key (did you mean \"" + best + "\"?)");
+  }
+}
+
+std::string ConfigNode::Fingerprint() const {
+  YAML::Emitter out;
+  out.SetMapFormat(YAML::Flow);
+  out.SetSeqFormat(YAML::Flow);
+  Emit(out, node_);
+  return out.c_str();
+}
+
+}  // namespace gatewatch

@@ -25,14 +25,18 @@ CurlMulti::CurlMulti(EventLoop& loop) : loop_(loop), multi_(curl_multi_init()) {
 CurlMulti::~CurlMulti() {
   for (auto& [easy, cb] : transfers_) curl_multi_remove_handle(multi_, easy);
   transfers_.clear();
+  for (auto& [easy, timer] : failed_) loop_.CancelTimer(timer);
   if (timer_ != 0) loop_.CancelTimer(timer_);
   curl_multi_cleanup(multi_);
 }
 
 void CurlMulti::Add(CURL* easy, DoneCallback on_done) {
   if (curl_multi_add_handle(multi_, easy) != CURLM_OK) {
-    // Report through the normal path, on the loop and never re-entrantly.
-    loop_.AddTimer(loop_.clock().Now(), [cb = std::move(on_done)] { cb(CURLE_FAILED_INIT); });
+    // Report through the normal path, on the loop and never re-entrantly; Remove() cancels it.
+    failed_[easy] = loop_.AddTimer(loop_.clock().Now(), [this, easy, cb = std::move(on_done)] {
+      failed_.erase(easy);
+      cb(CURLE_FAILED_INIT);
+    });
     return;
   }
   // curl_multi_add_handle schedules a 0 ms timeout through OnTimer; the transfer starts then.
@@ -41,6 +45,10 @@ void CurlMulti::Add(CURL* easy, DoneCallback on_done) {
 
 void CurlMulti::Remove(CURL* easy) {
   if (transfers_.erase(easy) > 0) curl_multi_remove_handle(multi_, easy);
+  if (auto it = failed_.find(easy); it != failed_.end()) {
+    loop_.CancelTimer(it->second);
+    failed_.erase(it);
+  }
 }
 
 int CurlMulti::OnSocket(CURL*, curl_socket_t s, int what, void* userp, void*) {

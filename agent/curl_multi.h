@@ -58,6 +58,7 @@ class CurlMulti {
   CURLM* multi_;
   TimerId timer_ = 0;
   std::unordered_map<CURL*, DoneCallback> transfers_;
+  std::unordered_map<CURL*, TimerId> failed_;  // Add() failures waiting to be reported
 };
 
 }  // namespace gatewatch

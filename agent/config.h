@@ -1,0 +1,37 @@
+// The typed configuration: built and fully validated from YAML (or JSON) before anything uses it,
+// so a reload with a bad file can be refused while the running config goes on.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/clock.h"
+#include "agent/config_node.h"
+#include "checks/check.h"
+
+namespace gatewatch {
+
+struct CheckEntry {
+  std::shared_ptr<const Check> check;
+  // Equal fingerprints across a reload mean "unchanged": the check keeps its schedule.
+  std::string fingerprint;
+};
+
+struct Config {
+  Duration default_interval = std::chrono::seconds(30);
+  Duration default_timeout = std::chrono::seconds(10);
+  size_t max_in_flight = 1000;  // scheduler.max_in_flight
+  std::vector<CheckEntry> checks;
+  std::string source;  // file path, or "<embedded default>"
+};
+
+// Both throw ConfigError naming the exact path of the first problem.
+Config ParseConfig(const std::string& text, const std::string& source);
+Config LoadConfigFile(const std::string& path);
+
+// The embedded default config: useful on any machine with nothing configured. `self_url` is the
+// agent's own /-/healthy.
+std::string DefaultConfigYaml(const std::string& self_url);
+
+}  // namespace gatewatch

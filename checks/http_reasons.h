@@ -1,0 +1,41 @@
+// Pure mappings from what libcurl and the server said to the bounded Reason taxonomy, so that an
+// HTTP failure ("502 Bad Gateway", a refused connect, a bad certificate) names its cause.
+//
+// No I/O and no state: table-tested in tests/unit/http_reasons_test.cc.
+#pragma once
+
+#include <curl/curl.h>
+
+#include <string>
+
+#include "checks/reason.h"
+
+namespace gatewatch {
+
+// Reason for a transfer that ended with `code` != CURLE_OK.
+//   os_errno:  CURLINFO_OS_ERRNO (0 if unknown); refines CURLE_COULDNT_CONNECT and TLS errors.
+//   connected: TCP was established (CONNECT_TIME_T > 0, or a PRIMARY_IP recorded: curl 7.88
+//              reports CONNECT_TIME_T only once TLS is done too); splits
+//              CURLE_OPERATION_TIMEDOUT into connect_timeout and timeout.
+//   is_https:  the failing request was https; a TLS-level error on an established https
+//              connection (no socket errno) is a TLS problem, not a reset.
+// Returns Reason::kNone for CURLE_OK. Codes of protocols other than http/https (which the check
+// never enables) fall into the documented default, protocol_error.
+Reason ReasonForCurlError(CURLcode code, long os_errno, bool connected, bool is_https);
+
+// Reason for a final status the check did not expect: 502, 503, 504 exactly, other 5xx, 4xx, and
+// unexpected_status for everything else (1xx, 2xx, 3xx, or no valid status).
+Reason ReasonForStatus(long status);
+
+// Reason for a failed name lookup, from the c-ares status: ARES_ENOTFOUND -> dns_nxdomain,
+// ARES_ENODATA -> dns_nodata, ARES_ESERVFAIL -> dns_servfail, ARES_EREFUSED -> dns_refused,
+// ARES_ETIMEOUT -> dns_timeout, anything else but ARES_SUCCESS -> dns_error.
+// Returns Reason::kNone for ARES_SUCCESS (an empty answer is the caller's dns_nodata).
+Reason ReasonForResolveStatus(int ares_status);
+
+// Bounded value of the `code` label of http_responses_total: "502", "503" and "504" exactly (the
+// gateway codes this agent exists for), the class "1xx".."5xx" otherwise, "none" when there was no
+// response (status 0 or outside 100..599).
+std::string ResponseCodeLabel(long status);
+
+}  // namespace gatewatch

@@ -1,0 +1,374 @@
+// The http check's config (every error names its exact path) and the pure helpers it is built
+// from: status matching, regexes, final-response headers, phase arithmetic, certificate dates.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <time.h>
+#include <yaml-cpp/yaml.h>
+
+#include <optional>
+#include <string>
+
+#include "checks/http_check.h"
+
+namespace gatewatch {
+namespace {
+
+using std::chrono::microseconds;
+
+// The way the config loader calls a factory: the check's node, then the caller's own
+// RejectUnknownKeys for the check-level keys.
+std::optional<ConfigError> LoadError(const std::string& yaml) {
+  ConfigNode node(YAML::Load(yaml), "checks[0]");
+  CheckSpec spec;
+  spec.name = "api";
+  spec.type = "http";
+  try {
+    auto check = HttpCheckType().factory(spec, node);
+    node.RejectUnknownKeys();
+  } catch (const ConfigError& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::string ErrorText(const std::string& yaml) {
+  auto e = LoadError(yaml);
+  return e ? e->what() : "(no error)";
+}
+
+std::shared_ptr<const HttpCheckConfig> Parse(const std::string& yaml) {
+  ConfigNode node(YAML::Load(yaml), "checks[0]");
+  return ParseHttpCheckConfig(node);
+}
+
+// ----- Errors, with their exact text -----------------------------------------------------------
+
+TEST(HttpCheckConfigTest, UrlIsRequired) {
+  EXPECT_EQ(ErrorText("method: GET"), "checks[0].url: is required");
+}
+
+TEST(HttpCheckConfigTest, UrlMustBeHttpOrHttps) {
+  EXPECT_EQ(ErrorText("url: ftp://example.com/file"),
+            "checks[0].url: must be an http or https URL");
+  EXPECT_EQ(ErrorText("url: file:///etc/passwd"), "checks[0].url: must be an http or https URL");
+  EXPECT_EQ(ErrorText("url: example.com/healthz"), "checks[0].url: must be an http or https URL");
+  EXPECT_EQ(ErrorText("url: 'http://'"), "checks[0].url: must be an http or https URL");
+}
+
+TEST(HttpCheckConfigTest, MethodIsGetOrHead) {
+  EXPECT_EQ(ErrorText("{url: 'http://127.0.0.1/', method: POST}"),
+            "checks[0].method: must be GET or HEAD");
+  EXPECT_EQ(ErrorText("{url: 'http://127.0.0.1/', method: get}"),
+            "checks[0].method: must be GET or HEAD");
+}
+
+TEST(HttpCheckConfigTest, StatusCodesAndClasses) {
+  const std::string form = "must be a status code 100-599 or a class \"1xx\"..\"5xx\"";
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {status: [200, '6xx']}}"),
+            "checks[0].expect.status[1]: " + form);
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {status: 99}}"),
+            "checks[0].expect.status: " + form);
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {status: [600]}}"),
+            "checks[0].expect.status[0]: " + form);
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {status: ['2x']}}"),
+            "checks[0].expect.status[0]: " + form);
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {status: []}}"),
+            "checks[0].expect.status: must not be empty");
+}
+
+TEST(HttpCheckConfigTest, RegexesCompileAtLoad) {
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_regex: 'ok('}}"),
+            "checks[0].expect.body_regex: invalid regular expression: Unmatched ( or \\(");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_not_regex: 'a{1'}}"),
+            "checks[0].expect.body_not_regex: invalid regular expression: Unmatched \\{");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {headers: {Content-Type: '[json'}}}"),
+            "checks[0].expect.headers.Content-Type: invalid regular expression: "
+            "Unmatched [, [^, [:, [., or [=");
+}
+
+TEST(HttpCheckConfigTest, HeadHasNoBodyToMatch) {
+  EXPECT_EQ(ErrorText("{url: 'http://h/', method: HEAD, expect: {body_regex: ok}}"),
+            "checks[0].expect.body_regex: method HEAD receives no body to match");
+}
+
+TEST(HttpCheckConfigTest, MaxRedirectsRange) {
+  EXPECT_EQ(ErrorText("{url: 'http://h/', max_redirects: 51}"),
+            "checks[0].max_redirects: must be an integer between 0 and 50 (got \"51\")");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', max_redirects: -1}"),
+            "checks[0].max_redirects: must be an integer between 0 and 50 (got \"-1\")");
+  EXPECT_FALSE(LoadError("{url: 'http://h/', max_redirects: 0}"));
+  EXPECT_FALSE(LoadError("{url: 'http://h/', max_redirects: 50}"));
+}
+
+TEST(HttpCheckConfigTest, BodyLimit) {
+  EXPECT_EQ(ErrorText("{url: 'http://h/', body_limit: lots}"),
+            "checks[0].body_limit: must be a size like 65536, 64KiB or 1MiB (got \"lots\")");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', body_limit: 1GiB}"),
+            "checks[0].body_limit: must be at most 64MiB");
+  EXPECT_EQ(Parse("{url: 'http://h/', body_limit: 1MiB}")->body_limit, 1024u * 1024u);
+  EXPECT_EQ(Parse("{url: 'http://h/', body_limit: 64MiB}")->body_limit, 64u * 1024u * 1024u);
+}
+
+TEST(HttpCheckConfigTest, UnknownKeyInsideExpect) {
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {status: [200], bdy_regex: ok}}"),
+            "checks[0].expect.bdy_regex: unknown key (did you mean \"body_regex\"?)");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {sla: 1}}"), "checks[0].expect.sla: unknown key");
+}
+
+TEST(HttpCheckConfigTest, UnknownCheckLevelKeyIsLeftToTheCaller) {
+  // Every key the factory knows was marked as read, so the caller's hint can name it.
+  EXPECT_EQ(ErrorText("{url: 'http://h/', folow_redirects: false}"),
+            "checks[0].folow_redirects: unknown key (did you mean \"follow_redirects\"?)");
+}
+
+TEST(HttpCheckConfigTest, ExpectMustBeAMap) {
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: 200}"), "checks[0].expect: must be a map");
+}
+
+TEST(HttpCheckConfigTest, RequestHeaders) {
+  EXPECT_EQ(ErrorText("{url: 'http://h/', headers: {'X(1)': v}}"),
+            "checks[0].headers.X(1): is not a valid header name");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', headers: {X-A: \"a\\r\\nX-Evil: 1\"}}"),
+            "checks[0].headers.X-A: must not contain line breaks");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', headers: [a, b]}"), "checks[0].headers: must be a map");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', headers: {Host: a}, host: b}"),
+            "checks[0].host: conflicts with headers.Host; set only one");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', host: 'a b'}"),
+            "checks[0].host: must be a host name, optionally with :port");
+}
+
+TEST(HttpCheckConfigTest, CaFileMustBeReadable) {
+  EXPECT_EQ(ErrorText("{url: 'https://h/', ca_file: /nonexistent/ca.pem}"),
+            "checks[0].ca_file: cannot read /nonexistent/ca.pem: No such file or directory");
+}
+
+// ----- Valid configs ---------------------------------------------------------------------------
+
+TEST(HttpCheckConfigTest, Defaults) {
+  auto cfg = Parse("url: http://127.0.0.1:8080/healthz");
+  EXPECT_EQ(cfg->url, "http://127.0.0.1:8080/healthz");
+  EXPECT_FALSE(cfg->https);
+  EXPECT_EQ(cfg->host, "127.0.0.1");
+  EXPECT_EQ(cfg->port, 8080);
+  EXPECT_FALSE(cfg->head);
+  EXPECT_TRUE(cfg->request_headers.empty());
+  EXPECT_EQ(cfg->expect_status.ToString(), "2xx");
+  EXPECT_TRUE(cfg->expect_status.Matches(200));
+  EXPECT_TRUE(cfg->expect_status.Matches(299));
+  EXPECT_FALSE(cfg->expect_status.Matches(301));
+  EXPECT_FALSE(cfg->expect_status.Matches(502));
+  EXPECT_TRUE(cfg->follow_redirects);
+  EXPECT_EQ(cfg->max_redirects, 10);
+  EXPECT_FALSE(cfg->insecure);
+  EXPECT_TRUE(cfg->ca_file.empty());
+  EXPECT_EQ(cfg->body_limit, 64u * 1024u);
+  EXPECT_FALSE(cfg->keeps_body());
+  EXPECT_EQ(Parse("url: https://example.com")->port, 443);
+}
+
+TEST(HttpCheckConfigTest, EveryKeyIsReadAndKnown) {
+  const std::string yaml = R"(
+url: https://user:secret@[::1]:8443/healthz?x=1
+method: HEAD
+headers: {X-Probe: gatewatch, X-Empty: ""}
+host: api.internal
+expect:
+  status: [200, "3xx", 404]
+  headers: {content-type: "^application/json"}
+follow_redirects: false
+max_redirects: 0
+insecure: true
+ca_file: /dev/null
+body_limit: 10KB
+)";
+  EXPECT_FALSE(LoadError(yaml));
+  auto cfg = Parse(yaml);
+  EXPECT_TRUE(cfg->https);
+  EXPECT_EQ(cfg->host, "::1");
+  EXPECT_EQ(cfg->port, 8443);
+  EXPECT_EQ(cfg->redacted_url, "https://[::1]:8443/healthz?x=1");
+  EXPECT_TRUE(cfg->head);
+  EXPECT_THAT(cfg->request_headers,
+              ::testing::ElementsAre("X-Probe: gatewatch", "X-Empty;", "Host: api.internal"));
+  EXPECT_EQ(cfg->expect_status.ToString(), "200, 3xx, 404");
+  EXPECT_TRUE(cfg->expect_status.Matches(200));
+  EXPECT_TRUE(cfg->expect_status.Matches(302));
+  EXPECT_TRUE(cfg->expect_status.Matches(404));
+  EXPECT_FALSE(cfg->expect_status.Matches(201));
+  ASSERT_EQ(cfg->expect_headers.size(), 1u);
+  EXPECT_EQ(cfg->expect_headers[0].name, "content-type");
+  EXPECT_FALSE(cfg->follow_redirects);
+  EXPECT_EQ(cfg->max_redirects, 0);
+  EXPECT_TRUE(cfg->insecure);
+  EXPECT_EQ(cfg->ca_file, "/dev/null");
+  EXPECT_EQ(cfg->body_limit, 10000u);
+}
+
+TEST(HttpCheckConfigTest, BodyAssertionsKeepTheBody) {
+  auto cfg = Parse("{url: 'http://h/', expect: {body_regex: 'ok', body_not_regex: 'error'}}");
+  EXPECT_TRUE(cfg->keeps_body());
+  EXPECT_TRUE(cfg->body_regex->Search("status: ok"));
+  EXPECT_TRUE(cfg->body_not_regex->Search("an error"));
+  EXPECT_EQ(cfg->expect_status.ToString(), "2xx");  // expect present, status defaulted
+}
+
+TEST(HttpCheckTypeTest, NameAndMetrics) {
+  CheckType type = HttpCheckType();
+  EXPECT_EQ(type.name, "http");
+  std::vector<std::string> names;
+  for (const MetricDesc* m : type.metrics) names.emplace_back(m->name);
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre(
+                         "http_status_code", "http_responses_total", "http_phase_seconds",
+                         "tls_cert_expiry_timestamp_seconds", "http_redirects",
+                         "http_content_length_bytes"));
+  // The same descriptors on every call: observations point at them.
+  EXPECT_EQ(HttpCheckType().metrics, type.metrics);
+}
+
+// ----- Pure helpers ----------------------------------------------------------------------------
+
+TEST(StatusExpectationTest, ParsesCodesAndClasses) {
+  StatusExpectation s;
+  EXPECT_TRUE(s.empty());
+  EXPECT_TRUE(s.Add("204"));
+  EXPECT_TRUE(s.Add("5XX"));
+  EXPECT_FALSE(s.Add("6xx"));
+  EXPECT_FALSE(s.Add("0xx"));
+  EXPECT_FALSE(s.Add("099"));
+  EXPECT_FALSE(s.Add("2000"));
+  EXPECT_FALSE(s.Add("20x"));
+  EXPECT_FALSE(s.Add(""));
+  EXPECT_EQ(s.ToString(), "204, 5XX");
+  EXPECT_TRUE(s.Matches(204));
+  EXPECT_TRUE(s.Matches(502));
+  EXPECT_FALSE(s.Matches(200));
+  EXPECT_FALSE(s.Matches(0));
+  EXPECT_FALSE(s.Matches(600));
+}
+
+TEST(PosixRegexTest, SearchIsUnanchoredAndLengthBounded) {
+  std::string error;
+  auto re = PosixRegex::Compile("\"status\": *\"ok\"", &error);
+  ASSERT_NE(re, nullptr) << error;
+  EXPECT_TRUE(re->Search("{\"status\": \"ok\"}"));
+  EXPECT_FALSE(re->Search("{\"status\": \"down\"}"));
+  // Bytes after a NUL are still searched, and nothing past the view's end is read.
+  std::string with_nul("x\0{\"status\":\"ok\"}", 17);
+  EXPECT_TRUE(re->Search(with_nul));
+  EXPECT_FALSE(re->Search(std::string_view(with_nul).substr(0, 10)));
+  std::string big(1 << 20, 'a');
+  big += "\"status\": \"ok\"";
+  EXPECT_TRUE(re->Search(big));
+  EXPECT_FALSE(re->Search(std::string_view()));
+  EXPECT_EQ(PosixRegex::Compile("(", &error), nullptr);
+  EXPECT_FALSE(error.empty());
+}
+
+TEST(ResponseHeadersTest, KeepsOnlyTheFinalResponse) {
+  ResponseHeaders h;
+  for (const char* line :
+       {"HTTP/1.1 301 Moved\r\n", "Location: /x\r\n", "Content-Type: text/html\r\n", "\r\n",
+        "HTTP/1.1 100 Continue\r\n", "\r\n", "HTTP/2 200\r\n", "content-type: application/json\r\n",
+        "Set-Cookie: a=1\r\n", "set-cookie: b=2\r\n", "X-Folded: first\r\n", "  second\r\n",
+        "\r\n"}) {
+    h.OnLine(line);
+  }
+  EXPECT_THAT(h.Values("Content-Type"), ::testing::ElementsAre("application/json"));
+  EXPECT_TRUE(h.Values("Location").empty());
+  EXPECT_THAT(h.Values("SET-COOKIE"), ::testing::ElementsAre("a=1", "b=2"));
+  EXPECT_THAT(h.Values("x-folded"), ::testing::ElementsAre("first second"));
+  EXPECT_FALSE(h.truncated());
+}
+
+TEST(ResponseHeadersTest, StoredBytesAreCapped) {
+  ResponseHeaders h;
+  h.OnLine("HTTP/1.1 200 OK\r\n");
+  std::string line = "X-Big: " + std::string(1000, 'a') + "\r\n";
+  for (int i = 0; i < 100; ++i) h.OnLine(line);
+  EXPECT_TRUE(h.truncated());
+  EXPECT_LE(h.size() * line.size(), ResponseHeaders::kMaxStoredBytes);
+  EXPECT_GT(h.size(), 50u);
+  h.OnLine("HTTP/1.1 200 OK\r\n");  // a new response starts over
+  EXPECT_FALSE(h.truncated());
+  EXPECT_EQ(h.size(), 0u);
+}
+
+TEST(ComputePhasesTest, CompleteHttpsTransfer) {
+  CurlTimesUs t{.namelookup = 100,
+                .connect = 1100,
+                .appconnect = 5100,
+                .pretransfer = 5200,
+                .starttransfer = 25200,
+                .total = 26200};
+  HttpPhases p = ComputePhases(t, true, std::nullopt);
+  EXPECT_EQ(p.resolve, microseconds(100));
+  EXPECT_EQ(p.connect, microseconds(1000));
+  EXPECT_EQ(p.tls, microseconds(4000));
+  EXPECT_EQ(p.processing, microseconds(20000));
+  EXPECT_EQ(p.transfer, microseconds(1000));
+}
+
+TEST(ComputePhasesTest, OwnResolveReplacesCurlsCacheLookup) {
+  CurlTimesUs t{.namelookup = 5,
+                .connect = 305,
+                .appconnect = 0,
+                .pretransfer = 310,
+                .starttransfer = 810,
+                .total = 820};
+  HttpPhases p = ComputePhases(t, false, microseconds(7000));
+  EXPECT_EQ(p.resolve, microseconds(7000));
+  EXPECT_EQ(p.connect, microseconds(300));
+  EXPECT_EQ(p.tls, microseconds(0));
+  EXPECT_EQ(p.processing, microseconds(500));
+  EXPECT_EQ(p.transfer, microseconds(10));
+}
+
+TEST(ComputePhasesTest, FailedConnectGetsTheTimeSpentInIt) {
+  CurlTimesUs t{.namelookup = 10, .total = 3010};  // refused after 3 ms
+  HttpPhases p = ComputePhases(t, true, std::nullopt);
+  EXPECT_EQ(p.connect, microseconds(3000));
+  EXPECT_EQ(p.tls, microseconds(0));
+  EXPECT_EQ(p.processing, microseconds(0));
+  EXPECT_EQ(p.transfer, microseconds(0));
+}
+
+TEST(ComputePhasesTest, TimeoutWaitingForTheResponseIsProcessing) {
+  CurlTimesUs t{.namelookup = 10, .connect = 110, .pretransfer = 120, .total = 2000120};
+  HttpPhases p = ComputePhases(t, false, std::nullopt);
+  EXPECT_EQ(p.connect, microseconds(100));
+  EXPECT_EQ(p.processing, microseconds(2000000));
+  EXPECT_EQ(p.transfer, microseconds(0));
+}
+
+TEST(ComputePhasesTest, NothingRanIsAllZero) {
+  HttpPhases p = ComputePhases(CurlTimesUs{}, true, microseconds(42));
+  EXPECT_EQ(p.resolve, microseconds(42));
+  EXPECT_EQ(p.connect + p.tls + p.processing + p.transfer, Duration::zero());
+}
+
+TEST(ParseCertTimeTest, OpenSslFormat) {
+  tm parts{};
+  parts.tm_year = 2026 - 1900;
+  parts.tm_mon = 11;
+  parts.tm_mday = 24;
+  parts.tm_hour = 13;
+  parts.tm_sec = 3;
+  EXPECT_EQ(ParseCertTime("Dec 24 13:00:03 2026 GMT"), static_cast<int64_t>(timegm(&parts)));
+  EXPECT_EQ(ParseCertTime("Jan  1 00:00:00 2030 GMT"), 1893456000);  // day padded with a space
+  EXPECT_EQ(ParseCertTime(" Jan  1 00:00:00 2030 GMT\r\n"), 1893456000);
+  EXPECT_EQ(ParseCertTime("2030-01-01"), std::nullopt);
+  EXPECT_EQ(ParseCertTime("Jan  1 00:00:00 2030 PST"), std::nullopt);
+  EXPECT_EQ(ParseCertTime(""), std::nullopt);
+}
+
+TEST(ScrubCredentialsTest, RemovesUserinfoFromUrlsInText) {
+  EXPECT_EQ(ScrubCredentials("Failed to GET https://user:secret@h.example/x (after 3 ms)"),
+            "Failed to GET https://h.example/x (after 3 ms)");
+  EXPECT_EQ(ScrubCredentials("'http://a:b@c/' and http://d:e@f"), "'http://c/' and http://f");
+  EXPECT_EQ(ScrubCredentials("no urls here"), "no urls here");
+  EXPECT_EQ(ScrubCredentials("Recv failure: Connection reset by peer"),
+            "Recv failure: Connection reset by peer");
+}
+
+}  // namespace
+}  // namespace gatewatch
