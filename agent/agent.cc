@@ -8,6 +8,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include "agent/config.h"
@@ -89,7 +90,7 @@ class Agent {
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
         services_{loop_, curl_, dns_, clock_},
-        exporter_(BuildInfo{kVersion, kRevision, kCompiler}),
+        exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_),
         logging_sink_(exporter_),
         scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {}
 
@@ -150,12 +151,29 @@ class Agent {
     loop_.CancelTimer(gauges);
     scheduler_.Stop();
     ready_ = false;
-    web_->Stop();
+    StopWebServerBounded();
     Log(LogLevel::kInfo, "gatewatch stopped");
     return 0;
   }
 
  private:
+  // civetweb's mg_stop() joins threads that poll in 2 s quanta; a pod being stopped must not wait
+  // for that. Give it a moment, then leave: the kernel closes the listening socket on exit.
+  void StopWebServerBounded() {
+    auto stopped = std::make_shared<std::promise<void>>();
+    auto future = stopped->get_future();
+    std::thread([web = web_.release(), stopped] {
+      web->Stop();
+      delete web;
+      stopped->set_value();
+    }).detach();
+    if (future.wait_for(std::chrono::milliseconds(500)) != std::future_status::ready) {
+      Log(LogLevel::kInfo, "gatewatch stopped");
+      std::fflush(stderr);
+      std::_Exit(0);
+    }
+  }
+
   std::string HostForUrl() const {
     auto colon = options_.listen_address.rfind(':');
     std::string host = colon == std::string::npos ? "" : options_.listen_address.substr(0, colon);
@@ -164,7 +182,7 @@ class Agent {
 
   void Apply(const Config& config) {
     scheduler_.SetChecks(ToScheduled(config), config.max_in_flight);
-    exporter_.SetReloadResult(true, clock_.WallNow());
+    exporter_.SetReloadResult(true);
     ready_ = true;
   }
 
@@ -182,7 +200,7 @@ class Agent {
           {{"file", file}, {"checks", std::to_string(config.checks.size())}});
       return {true, ""};
     } catch (const ConfigError& e) {
-      exporter_.SetReloadResult(false, clock_.WallNow());
+      exporter_.SetReloadResult(false);
       Log(LogLevel::kError, "config reload failed; keeping the running config",
           {{"file", file}, {"error", e.what()}});
       return {false, e.what()};

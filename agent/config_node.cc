@@ -179,7 +179,11 @@ ConfigNode ConfigNode::Child(const std::string& key) const {
   std::string path = path_.empty() ? key : path_ + "." + key;
   if (!node_.IsMap()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), path);
   const YAML::Node& n = node_;
-  return ConfigNode(n[key], path);
+  YAML::Node child = n[key];
+  // yaml-cpp's node for a missing key is a "zombie" whose accessors throw (and assigning to it
+  // writes through), so build a fresh undefined node instead.
+  if (!child.IsDefined()) return ConfigNode(YAML::Node(YAML::NodeType::Undefined), path);
+  return ConfigNode(child, path);
 }
 
 ConfigNode ConfigNode::Required(const std::string& key) const {

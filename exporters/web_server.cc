@@ -1,1 +1,146 @@
-// placeholder: being written
+#include "exporters/web_server.h"
+
+#include <CivetServer.h>
+
+#include <cstring>
+#include <vector>
+
+#include "agent/version.h"
+
+namespace gatewatch {
+namespace {
+
+void Send(mg_connection* conn, int status, const char* content_type, const std::string& body,
+          const char* extra_headers = "") {
+  mg_printf(
+      conn,
+      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+      "%sConnection: close\r\n\r\n",
+      status, mg_get_response_code_text(conn, status), content_type, body.size(), extra_headers);
+  mg_write(conn, body.data(), body.size());
+}
+
+constexpr char kText[] = "text/plain; charset=utf-8";
+
+std::string LandingPage() {
+  return std::string(R"(<!DOCTYPE html>
+<html><head><title>gatewatch</title></head>
+<body>
+<h1>gatewatch</h1>
+<p>Watches a reverse proxy and everything behind it, and says why it fails. Version )") +
+         kVersion + " (" + kRevision + R"().</p>
+<ul>
+<li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
+<li><a href="/api/v1/status">/api/v1/status</a>: last result of every check, with its reason</li>
+<li><a href="/-/healthy">/-/healthy</a>: liveness (the event loop turns)</li>
+<li><a href="/-/ready">/-/ready</a>: readiness (a config is loaded)</li>
+<li>POST /-/reload: re-read the config file</li>
+</ul>
+</body></html>
+)";
+}
+
+}  // namespace
+
+class WebServer::Handler final : public CivetHandler {
+ public:
+  explicit Handler(const Handlers& h) : h_(h) {}
+
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    std::string uri = mg_get_request_info(conn)->local_uri;
+    if (uri == "/metrics") {
+      Send(conn, 200, "text/plain; version=0.0.4; charset=utf-8", h_.metrics());
+    } else if (uri == "/-/healthy") {
+      bool ok = h_.healthy();
+      Send(conn, ok ? 200 : 503, kText, ok ? "Healthy\n" : "Unhealthy: event loop stalled\n");
+    } else if (uri == "/-/ready") {
+      bool ok = h_.ready();
+      Send(conn, ok ? 200 : 503, kText, ok ? "Ready\n" : "Not ready\n");
+    } else if (uri == "/api/v1/status") {
+      Send(conn, 200, "application/json", h_.status().dump(2) + "\n");
+    } else if (uri == "/") {
+      Send(conn, 200, "text/html; charset=utf-8", LandingPage());
+    } else if (uri == "/-/reload") {
+      Send(conn, 405, kText, "Use POST or PUT to reload the config.\n", "Allow: POST, PUT\r\n");
+    } else {
+      Send(conn, 404, kText, "Not found\n");
+    }
+    return true;
+  }
+
+  bool handlePost(CivetServer*, mg_connection* conn) override { return Reload(conn); }
+  bool handlePut(CivetServer*, mg_connection* conn) override { return Reload(conn); }
+
+ private:
+  bool Reload(mg_connection* conn) {
+    std::string uri = mg_get_request_info(conn)->local_uri;
+    if (uri != "/-/reload") {
+      Send(conn, uri == "/metrics" || uri == "/" ? 405 : 404, kText, "Not found\n");
+      return true;
+    }
+    auto outcome = h_.reload();
+    if (outcome.ok) {
+      Send(conn, 200, kText, "Config reloaded\n");
+    } else {
+      Send(conn, 500, kText,
+           "Config reload failed, the running config is kept: " + outcome.error + "\n");
+    }
+    return true;
+  }
+
+  const Handlers& h_;
+};
+
+WebServer::WebServer(std::string listen_address, Handlers handlers)
+    : listen_address_(std::move(listen_address)), handlers_(std::move(handlers)) {}
+
+WebServer::~WebServer() { Stop(); }
+
+std::string WebServer::ToCivetPorts(const std::string& listen_address) {
+  if (!listen_address.empty() && listen_address[0] == ':') return listen_address.substr(1);
+  return listen_address;
+}
+
+bool WebServer::Start(std::string* error) {
+  mg_init_library(0);
+  std::vector<std::string> options = {
+      "listening_ports",
+      ToCivetPorts(listen_address_),
+      // Few threads: scrapes and probes of /-/healthy are rare and cheap.
+      "num_threads",
+      "4",
+      "request_timeout_ms",
+      "10000",
+      "enable_directory_listing",
+      "no",
+      "enable_keep_alive",
+      "no",
+  };
+  try {
+    server_ = std::make_unique<CivetServer>(options);
+  } catch (const CivetException& e) {
+    *error = std::string("cannot listen on ") + listen_address_ + ": " + e.what();
+    return false;
+  }
+  if (server_->getContext() == nullptr) {
+    *error = "cannot listen on " + listen_address_;
+    server_.reset();
+    return false;
+  }
+  handler_ = std::make_unique<Handler>(handlers_);
+  server_->addHandler("/", *handler_);
+  mg_server_port ports[4];
+  int n = mg_get_server_ports(server_->getContext(), 4, ports);
+  port_ = n > 0 ? ports[0].port : 0;
+  return true;
+}
+
+void WebServer::Stop() {
+  if (server_ != nullptr) {
+    server_->close();
+    server_.reset();
+  }
+  handler_.reset();
+}
+
+}  // namespace gatewatch
