@@ -32,15 +32,18 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 void Emit(YAML::Emitter& out, const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
-      // Sorted keys: two configs that differ only in key order are the same check.
+      // Sorted keys: two configs that differ only in key order are the same check. Sort indices,
+      // never YAML::Node values: assigning a Node writes through to the document it refers to.
       std::vector<std::pair<std::string, YAML::Node>> entries;
       for (const auto& kv : node) entries.emplace_back(kv.first.Scalar(), kv.second);
-      std::sort(entries.begin(), entries.end(),
-                [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::vector<size_t> order(entries.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(),
+                [&](size_t a, size_t b) { return entries[a].first < entries[b].first; });
       out << YAML::BeginMap;
-      for (const auto& [k, v] : entries) {
-        out << YAML::Key << k << YAML::Value;
-        Emit(out, v);
+      for (size_t i : order) {
+        out << YAML::Key << entries[i].first << YAML::Value;
+        Emit(out, entries[i].second);
       }
       out << YAML::EndMap;
       break;
