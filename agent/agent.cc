@@ -89,7 +89,7 @@ class Agent {
         loop_(clock_),
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
-        services_{loop_, curl_, dns_, clock_},
+        services_{loop_, curl_, dns_, clock_, options_.paths},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_),
         logging_sink_(exporter_),
         scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {}

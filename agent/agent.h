@@ -4,11 +4,14 @@
 
 #include <string>
 
+#include "checks/check.h"
+
 namespace gatewatch {
 
 struct AgentOptions {
   std::string config_file;  // empty: the embedded default config
   std::string listen_address = ":9142";
+  HostPaths paths;
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a clean stop, non-zero if

@@ -24,6 +24,12 @@ int main(int argc, char** argv) {
   app.add_option("--web.listen-address", agent.listen_address,
                  "Address for /metrics, /-/healthy, /-/ready, /-/reload and the status API")
       ->capture_default_str();
+  app.add_option("--path.procfs", agent.paths.procfs, "procfs mountpoint (host checks)")
+      ->capture_default_str();
+  app.add_option("--path.sysfs", agent.paths.sysfs, "sysfs mountpoint (host checks)")
+      ->capture_default_str();
+  app.add_option("--path.rootfs", agent.paths.rootfs, "root filesystem mountpoint (host checks)")
+      ->capture_default_str();
   app.add_option("--log.level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log.format", log_format, "logfmt or json")->capture_default_str();
 

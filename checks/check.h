@@ -80,12 +80,21 @@ struct Result {
 
 // ----- What a check is given -------------------------------------------------------------------
 
+// Where the host's filesystems are mounted (--path.procfs, --path.sysfs, --path.rootfs), so an
+// agent in a container can watch the host through read-only mounts.
+struct HostPaths {
+  std::string procfs = "/proc";
+  std::string sysfs = "/sys";
+  std::string rootfs = "/";
+};
+
 // The loop's services. Owned by the agent; they outlive every check run.
 struct CheckServices {
   EventLoop& loop;
   CurlMulti& curl;
   DnsResolver& dns;
   const Clock& clock;
+  HostPaths paths = {};
 };
 
 struct RunContext {
