@@ -27,6 +27,9 @@ struct ErrorCase {
   const char* error;
 };
 
+// Shown by gtest instead of the struct's bytes.
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+
 class ConfigErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 
 TEST_P(ConfigErrorTest, NamesThePathAndTheRule) {
