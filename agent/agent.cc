@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "agent/alerts.h"
 #include "agent/config.h"
 #include "agent/curl_multi.h"
 #include "agent/dns_resolver.h"
@@ -75,6 +76,27 @@ class LoggingSink final : public ResultSink {
   std::unordered_map<std::string, Reason> last_;
 };
 
+// Hands every scheduler event to several sinks (the exporter, the alert evaluator).
+class FanoutSink final : public ResultSink {
+ public:
+  explicit FanoutSink(std::vector<ResultSink*> sinks) : sinks_(std::move(sinks)) {}
+  void OnConfig(const std::vector<const CheckSpec*>& checks) override {
+    for (auto* s : sinks_) s->OnConfig(checks);
+  }
+  void OnResult(const CheckSpec& check, const Result& result) override {
+    for (auto* s : sinks_) s->OnResult(check, result);
+  }
+  void OnSkipped(const CheckSpec& check) override {
+    for (auto* s : sinks_) s->OnSkipped(check);
+  }
+  void OnSchedulerLag(Duration lag) override {
+    for (auto* s : sinks_) s->OnSchedulerLag(lag);
+  }
+
+ private:
+  std::vector<ResultSink*> sinks_;
+};
+
 std::vector<ScheduledCheck> ToScheduled(const Config& config) {
   std::vector<ScheduledCheck> out;
   out.reserve(config.checks.size());
@@ -91,7 +113,9 @@ class Agent {
         dns_(loop_, DnsResolver::Options{}),
         services_{loop_, curl_, dns_, clock_, options_.paths},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_),
-        logging_sink_(exporter_),
+        alerts_(clock_, exporter_),
+        fanout_({&exporter_, &alerts_}),
+        logging_sink_(fanout_),
         scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {}
 
   int Run() {
@@ -137,6 +161,7 @@ class Agent {
     TimerId gauges = 0;
     std::function<void()> refresh = [&] {
       exporter_.SetRunsInFlight(scheduler_.in_flight());
+      alerts_.Evaluate();  // `for` and window expiry advance even when no result arrives
       gauges = loop_.AddTimerAfter(std::chrono::seconds(1), refresh);
     };
     refresh();
@@ -182,6 +207,7 @@ class Agent {
 
   void Apply(const Config& config) {
     scheduler_.SetChecks(ToScheduled(config), config.max_in_flight);
+    alerts_.SetAlerts(config.alerts);
     exporter_.SetReloadResult(true);
     ready_ = true;
   }
@@ -255,6 +281,8 @@ class Agent {
   DnsResolver dns_;
   CheckServices services_;
   PrometheusExporter exporter_;
+  AlertEvaluator alerts_;
+  FanoutSink fanout_;
   LoggingSink logging_sink_;
   Scheduler scheduler_;
   std::unique_ptr<WebServer> web_;

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "agent/alerts.h"
+
 namespace gatewatch {
 namespace {
 
@@ -125,6 +127,11 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
     for (size_t i = 0; i < checks.size(); ++i)
       config.checks.push_back(ParseCheck(checks.At(i), config, names));
   }
+  std::map<std::string, std::string> check_types;
+  for (const auto& entry : config.checks) {
+    check_types[entry.check->spec().name] = entry.check->spec().type;
+  }
+  config.alerts = ParseAlerts(root.Child("alerts"), check_types);
   root.RejectUnknownKeys();
   return config;
 }

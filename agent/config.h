@@ -9,6 +9,7 @@
 #include "agent/clock.h"
 #include "agent/config_node.h"
 #include "checks/check.h"
+#include "exporters/alert_spec.h"
 
 namespace gatewatch {
 
@@ -23,7 +24,8 @@ struct Config {
   Duration default_timeout = std::chrono::seconds(10);
   size_t max_in_flight = 1000;  // scheduler.max_in_flight
   std::vector<CheckEntry> checks;
-  std::string source;  // file path, or "<embedded default>"
+  std::vector<AlertSpec> alerts;  // see agent/alerts.h
+  std::string source;             // file path, or "<embedded default>"
 };
 
 // Both throw ConfigError naming the exact path of the first problem.

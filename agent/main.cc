@@ -8,6 +8,7 @@
 #include "agent/logging.h"
 #include "agent/probe.h"
 #include "agent/version.h"
+#include "exporters/rules.h"
 
 int main(int argc, char** argv) {
   using namespace gatewatch;
@@ -53,6 +54,22 @@ int main(int argc, char** argv) {
   probe_cmd->add_flag("-k,--insecure", probe.insecure, "Do not verify TLS certificates");
   probe_cmd->add_flag("--json", probe.json, "Print JSON instead of a table");
 
+  std::string rules_format = "prometheus", rules_name = "gatewatch", rules_namespace = "monitoring";
+  CLI::App* rules_cmd = app.add_subcommand(
+      "rules", "Print the Prometheus alerting rules for the alerts of --config.file");
+  rules_cmd
+      ->add_option("--format", rules_format,
+                   "prometheus (a rule file) or kubernetes (PrometheusRule)")
+      ->capture_default_str();
+  rules_cmd->add_option("--name", rules_name, "metadata.name of the PrometheusRule")
+      ->capture_default_str();
+  rules_cmd->add_option("--namespace", rules_namespace, "metadata.namespace of the PrometheusRule")
+      ->capture_default_str();
+
+  // Global flags (--config.file, --log.level) may follow the subcommand too.
+  probe_cmd->fallthrough();
+  rules_cmd->fallthrough();
+
   CLI11_PARSE(app, argc, argv);
 
   LogLevel level;
@@ -77,6 +94,28 @@ int main(int argc, char** argv) {
     }
     probe.timeout = *timeout;
     return RunProbe(probe);
+  }
+
+  if (rules_cmd->parsed()) {
+    if (rules_format != "prometheus" && rules_format != "kubernetes") {
+      std::fprintf(stderr, "--format: must be prometheus or kubernetes (got \"%s\")\n",
+                   rules_format.c_str());
+      return 2;
+    }
+    if (agent.config_file.empty()) {
+      std::fprintf(stderr, "gatewatch rules: --config.file is required\n");
+      return 2;
+    }
+    try {
+      Config config = LoadConfigFile(agent.config_file);
+      std::cout << (rules_format == "prometheus"
+                        ? RenderRuleFile(config.alerts)
+                        : RenderPrometheusRule(config.alerts, rules_name, rules_namespace));
+      return 0;
+    } catch (const ConfigError& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    }
   }
 
   if (check_only) {

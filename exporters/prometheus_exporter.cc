@@ -94,7 +94,21 @@ PrometheusExporter::PrometheusExporter(BuildInfo info, const Clock& clock)
                .Name("gatewatch_scheduler_lag_seconds")
                .Help("How late due runs were picked up by the event loop.")
                .Register(*registry_)
-               .Add({}, kLagBuckets)) {
+               .Add({}, kLagBuckets)),
+      alert_firing_(prometheus::BuildGauge()
+                        .Name("gatewatch_alert_firing")
+                        .Help("Whether the alert, as evaluated inside gatewatch, fires (1) or not "
+                              "(0); `reason` is the dominant failure reason of its source.")
+                        .Register(*registry_)),
+      alert_value_(prometheus::BuildGauge()
+                       .Name("gatewatch_alert_value")
+                       .Help("The alert's current value: the ratio over its window, or the "
+                             "burn rate for SLO alerts.")
+                       .Register(*registry_)),
+      alert_threshold_(prometheus::BuildGauge()
+                           .Name("gatewatch_alert_threshold")
+                           .Help("The value above which the alert fires.")
+                           .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("gatewatch_build_info")
       .Help("Always 1: the version, git revision and compiler gatewatch was built with.")
@@ -306,6 +320,46 @@ void PrometheusExporter::OnSkipped(const CheckSpec& check) {
 
 void PrometheusExporter::OnSchedulerLag(Duration lag) {
   lag_.Observe(std::max(0.0, ToSeconds(lag)));
+}
+
+void PrometheusExporter::OnAlertsConfigured(const std::vector<AlertSpec>& alerts) {
+  std::unordered_map<std::string, AlertSeries> next;
+  for (const auto& a : alerts) {
+    auto it = alerts_.find(a.name);
+    if (it != alerts_.end()) {
+      next.emplace(a.name, it->second);
+      alerts_.erase(it);
+    } else {
+      AlertSeries s;
+      s.value = &alert_value_.Add({{"alert", a.name}});
+      s.threshold = &alert_threshold_.Add({{"alert", a.name}});
+      next.emplace(a.name, s);
+    }
+  }
+  for (auto& [name, s] : alerts_) {
+    if (s.firing != nullptr) alert_firing_.Remove(s.firing);
+    alert_value_.Remove(s.value);
+    alert_threshold_.Remove(s.threshold);
+  }
+  alerts_ = std::move(next);
+}
+
+void PrometheusExporter::OnAlertState(const AlertSpec& alert, bool firing, double value,
+                                      double threshold, const std::string& reason) {
+  auto it = alerts_.find(alert.name);
+  if (it == alerts_.end()) return;
+  AlertSeries& s = it->second;
+  // One firing series per alert: a new dominant reason replaces the old series.
+  std::string label = firing ? reason : "none";
+  if (s.firing == nullptr || s.firing_reason != label) {
+    if (s.firing != nullptr) alert_firing_.Remove(s.firing);
+    s.firing = &alert_firing_.Add(
+        {{"alert", alert.name}, {"severity", alert.severity}, {"reason", label}});
+    s.firing_reason = label;
+  }
+  s.firing->Set(firing ? 1 : 0);
+  s.value->Set(value);
+  s.threshold->Set(threshold);
 }
 
 void PrometheusExporter::SetReloadResult(bool ok) {

@@ -26,6 +26,7 @@
 #include <variant>
 
 #include "agent/clock.h"
+#include "exporters/alert_spec.h"
 #include "exporters/result_sink.h"
 
 namespace gatewatch {
@@ -36,7 +37,7 @@ struct BuildInfo {
   std::string compiler;
 };
 
-class PrometheusExporter final : public ResultSink {
+class PrometheusExporter final : public ResultSink, public AlertStateSink {
  public:
   // `clock` gives wall-clock timestamps (last run, reload time); it must outlive the exporter.
   PrometheusExporter(BuildInfo info, const Clock& clock);
@@ -46,6 +47,11 @@ class PrometheusExporter final : public ResultSink {
   void OnResult(const CheckSpec& check, const Result& result) override;
   void OnSkipped(const CheckSpec& check) override;
   void OnSchedulerLag(Duration lag) override;
+
+  // AlertStateSink: gatewatch_alert_firing{alert,severity,reason}, _value and _threshold.
+  void OnAlertsConfigured(const std::vector<AlertSpec>& alerts) override;
+  void OnAlertState(const AlertSpec& alert, bool firing, double value, double threshold,
+                    const std::string& reason) override;
 
   void SetReloadResult(bool ok);
   void SetRunsInFlight(size_t n);
@@ -99,7 +105,18 @@ class PrometheusExporter final : public ResultSink {
   prometheus::Gauge& runs_in_flight_;
   prometheus::Histogram& lag_;
 
+  prometheus::Family<prometheus::Gauge>& alert_firing_;
+  prometheus::Family<prometheus::Gauge>& alert_value_;
+  prometheus::Family<prometheus::Gauge>& alert_threshold_;
+  struct AlertSeries {
+    prometheus::Gauge* firing = nullptr;
+    std::string firing_reason;
+    prometheus::Gauge* value = nullptr;
+    prometheus::Gauge* threshold = nullptr;
+  };
+
   // Loop thread only.
+  std::unordered_map<std::string, AlertSeries> alerts_;
   std::unordered_map<std::string, std::unique_ptr<CheckSeries>> checks_;
   std::unordered_map<std::string, AnyFamily> families_;  // observation families by name
 
