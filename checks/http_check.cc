@@ -607,7 +607,13 @@ class HttpRun final : public CheckRun {
         ComputePhases(curl_ran ? info.times : CurlTimesUs{}, info.https, resolve_time_);
     auto& obs = result.observations;
     obs.push_back({&m.status_code, {}, static_cast<double>(info.status)});
-    obs.push_back({&m.responses, {ResponseCodeLabel(info.status)}, 1});
+    std::string code = ResponseCodeLabel(info.status);
+    obs.push_back({&m.responses, {code}, 1});
+    // The codes alerts are written against exist from the first run (at 0), so that the first
+    // 502 is an increase Prometheus can see rather than a new series starting at 1.
+    for (const char* zero : {"502", "503", "504"}) {
+      if (code != zero) obs.push_back({&m.responses, {zero}, 0});
+    }
     std::vector<std::pair<const char*, Duration>> named = {{"resolve", phases.resolve},
                                                            {"connect", phases.connect}};
     if (info.https) named.emplace_back("tls", phases.tls);
