@@ -1,0 +1,185 @@
+// The gatewatch binary as a user runs it: config file, /metrics, /-/ready, reloads by SIGHUP and
+// by POST /-/reload, and a clean stop on SIGTERM.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/http_client.h"
+#include "tests/testlib/process.h"
+#include "tests/testlib/temp_dir.h"
+
+namespace gatewatch::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+// Value of the first sample whose line starts with `series` (name plus labels), or -1.
+double Sample(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void Start(const std::string& config_yaml) {
+    config_path_ = dir_.path() + "/gatewatch.yml";
+    WriteFile(config_path_, config_yaml);
+    port_ = FreeTcpPort();
+    agent_ = std::make_unique<Process>(std::vector<std::string>{
+        GATEWATCH_BINARY, "--config.file=" + config_path_,
+        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=debug"});
+    ASSERT_TRUE(WaitFor([&] { return Get("/-/ready").status == 200; }, seconds(10)))
+        << agent_->Stderr();
+  }
+
+  HttpResponse Get(const std::string& path) {
+    return HttpGet("http://127.0.0.1:" + std::to_string(port_) + path);
+  }
+  std::string Metrics() { return Get("/metrics").body; }
+  bool WaitForSample(const std::string& series, double value,
+                     std::chrono::milliseconds limit = seconds(10)) {
+    return WaitFor([&] { return Sample(Metrics(), series) == value; }, limit);
+  }
+
+  TempDir dir_;
+  std::string config_path_;
+  int port_ = 0;
+  std::unique_ptr<Process> agent_;
+};
+
+TEST_F(AgentTest, ServesMetricsThatPassPromtoolAndClassifyAResult) {
+  FakeHttpServer up(FakeHttpServer::Behaviour::kOk);
+  Start(R"(
+defaults: {interval: 1s, timeout: 500ms}
+checks:
+  - name: api
+    type: http
+    url: http://127.0.0.1:)" +
+        std::to_string(up.port()) + R"(/healthz
+    labels: {team: edge}
+  - name: dead
+    type: http
+    url: http://127.0.0.1:)" +
+        std::to_string(FreeTcpPort()) + R"(/
+)");
+  ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="api",type="http"})", 1)) << Metrics();
+  ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="dead",type="http"})", 0));
+  std::string metrics = Metrics();
+  EXPECT_GE(
+      Sample(
+          metrics,
+          R"(gatewatch_check_failures_total{check="dead",reason="connection_refused",type="http"})"),
+      1)
+      << metrics;
+  EXPECT_EQ(Sample(metrics, R"(gatewatch_check_info{check="api",team="edge",type="http"})"), 1)
+      << metrics;
+  EXPECT_EQ(Sample(metrics, "gatewatch_config_last_reload_successful"), 1);
+  EXPECT_EQ(Get("/-/healthy").status, 200);
+
+  std::string file = dir_.path() + "/metrics.prom";
+  WriteFile(file, metrics);
+  Process promtool({"/bin/sh", "-c", "promtool check metrics < " + file});
+  int status = -1;
+  ASSERT_TRUE(promtool.WaitExit(seconds(20), &status));
+  EXPECT_EQ(status, 0) << promtool.Stderr() << promtool.Stdout();
+  EXPECT_EQ(promtool.Stderr() + promtool.Stdout(), "") << "promtool reported problems";
+}
+
+TEST_F(AgentTest, BrokenReloadKeepsTheRunningConfigAndAGoodOneReplacesIt) {
+  FakeHttpServer up(FakeHttpServer::Behaviour::kOk);
+  std::string url = "http://127.0.0.1:" + std::to_string(up.port()) + "/";
+  Start("defaults: {interval: 1s, timeout: 500ms}\nchecks:\n  - {name: api, type: http, url: '" +
+        url + "'}\n  - {name: old, type: http, url: '" + url + "'}\n");
+  ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="api",type="http"})", 1));
+
+  WriteFile(config_path_, "checks:\n  - {name: api, type: http, url: '" + url +
+                              "', timeout: 5s, interval: 1s}\n");
+  agent_->Signal(SIGHUP);
+  ASSERT_TRUE(WaitForSample("gatewatch_config_last_reload_successful", 0)) << agent_->Stderr();
+  EXPECT_NE(agent_->Stderr().find("checks[0].timeout: must be less than interval (1s)"),
+            std::string::npos)
+      << agent_->Stderr();
+  // The old config still runs: its counter keeps rising.
+  std::string runs = R"(gatewatch_check_runs_total{check="api",result="success",type="http"})";
+  double before = Sample(Metrics(), runs);
+  ASSERT_TRUE(WaitFor([&] { return Sample(Metrics(), runs) >= before + 2; }, seconds(10)));
+  EXPECT_EQ(Sample(Metrics(), R"(gatewatch_check_success{check="old",type="http"})"), 1);
+
+  auto bad = HttpPost("http://127.0.0.1:" + std::to_string(port_) + "/-/reload");
+  EXPECT_EQ(bad.status, 500);
+  EXPECT_NE(bad.body.find("checks[0].timeout"), std::string::npos) << bad.body;
+
+  WriteFile(
+      config_path_,
+      "defaults: {interval: 1s, timeout: 500ms}\nchecks:\n  - {name: api, type: http, url: '" +
+          url + "'}\n  - {name: new, type: http, url: '" + url + "'}\n");
+  auto good = HttpPost("http://127.0.0.1:" + std::to_string(port_) + "/-/reload");
+  EXPECT_EQ(good.status, 200) << good.body;
+  EXPECT_EQ(Sample(Metrics(), "gatewatch_config_last_reload_successful"), 1);
+  ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="new",type="http"})", 1));
+  std::string metrics = Metrics();
+  EXPECT_EQ(metrics.find("check=\"old\""), std::string::npos) << "series of a removed check remain";
+  // The surviving check kept its counter across both reloads.
+  EXPECT_GE(Sample(metrics, runs), before + 2);
+}
+
+TEST_F(AgentTest, SigtermStopsWithinTwoSecondsEvenWithRunsInFlight) {
+  FakeHttpServer hang(FakeHttpServer::Behaviour::kHang);
+  Start(
+      "defaults: {interval: 10s, timeout: 9s}\nchecks:\n  - {name: hang, type: http, url: "
+      "'http://127.0.0.1:" +
+      std::to_string(hang.port()) + "/'}\n");
+  ASSERT_TRUE(WaitFor([&] { return hang.accepted() > 0; }, seconds(15)));
+  agent_->Signal(SIGTERM);
+  int status = -1;
+  ASSERT_TRUE(agent_->WaitExit(seconds(2), &status)) << "still running 2 s after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST_F(AgentTest, InvalidConfigIsRefusedWithItsPath) {
+  std::string path = dir_.path() + "/bad.yml";
+  WriteFile(path,
+            "checks:\n  - {name: api, type: http, url: 'http://127.0.0.1:1/', interval: 10s, "
+            "timeout: 10s}\n");
+  for (const char* mode : {"--config.check", "--log.level=info"}) {
+    Process p(
+        {GATEWATCH_BINARY, "--config.file=" + path, mode, "--web.listen-address=127.0.0.1:0"});
+    int status = -1;
+    ASSERT_TRUE(p.WaitExit(seconds(10), &status));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << mode;
+    EXPECT_NE(p.Stderr().find("checks[0].timeout: must be less than interval (10s)"),
+              std::string::npos)
+        << p.Stderr();
+  }
+}
+
+TEST_F(AgentTest, EmbeddedDefaultConfigChecksTheAgentItself) {
+  port_ = FreeTcpPort();
+  agent_ = std::make_unique<Process>(std::vector<std::string>{
+      GATEWATCH_BINARY, "--web.listen-address=127.0.0.1:" + std::to_string(port_)});
+  ASSERT_TRUE(WaitFor([&] { return Get("/-/ready").status == 200; }, seconds(10)))
+      << agent_->Stderr();
+  ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="gatewatch-self",type="http"})", 1,
+                            seconds(30)))
+      << Metrics();
+  EXPECT_EQ(Get("/").status, 200);
+}
+
+}  // namespace
+}  // namespace gatewatch::testing

@@ -1,0 +1,51 @@
+// An in-process HTTP server on 127.0.0.1 for what real servers cannot do on demand: accept and
+// never answer, trickle, send an endless body, garbage, an empty reply or a reset.
+//
+// One thread, poll()-based, any number of connections. Everything it does is bounded: it stops on
+// Stop() or destruction, and an endless body stops when the peer closes.
+// Thread-safety: port() and accepted() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <thread>
+
+#include "agent/fd.h"
+
+namespace gatewatch::testing {
+
+class FakeHttpServer {
+ public:
+  enum class Behaviour {
+    kOk,                // the given status with body "ok\n", Content-Length, Connection: close
+    kHang,              // accept, read the request, never answer
+    kTrickle,           // 200 with Content-Length 1000000, then one byte every 100 ms
+    kEndless,           // 200 without length, then body bytes as fast as the peer reads
+    kGarbage,           // bytes that are not HTTP, then close
+    kCloseImmediately,  // read the request, close without a byte: an empty reply
+    kReset,             // read the request, close with SO_LINGER 0: a TCP reset
+  };
+
+  explicit FakeHttpServer(Behaviour behaviour, int status = 200, const char* address = "127.0.0.1");
+  ~FakeHttpServer();
+  FakeHttpServer(const FakeHttpServer&) = delete;
+  FakeHttpServer& operator=(const FakeHttpServer&) = delete;
+
+  int port() const { return port_; }
+  int accepted() const { return accepted_.load(); }
+  // Closes the listening socket (the port then refuses connections) and every connection.
+  void Stop();
+
+ private:
+  void Serve();
+
+  Behaviour behaviour_;
+  int status_;
+  UniqueFd listener_;
+  UniqueFd wake_;
+  int port_ = 0;
+  std::atomic<int> accepted_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace gatewatch::testing

@@ -1,0 +1,93 @@
+#include "tests/testlib/nginx.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "tests/testlib/http_client.h"
+
+namespace gatewatch::testing {
+namespace {
+
+bool Accepts(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+NginxInstance::NginxInstance(std::string http_block) : http_block_(std::move(http_block)) {}
+
+NginxInstance::~NginxInstance() { Stop(); }
+
+bool NginxInstance::Start(std::string* error) {
+  if (access(kNginxBinary, X_OK) != 0) {
+    *error = "nginx is not installed (Debian package nginx-light); deploy/setup.sh installs it";
+    return false;
+  }
+  const std::string& d = dir_.path();
+  std::ofstream conf(d + "/nginx.conf");
+  conf << "daemon off;\nmaster_process on;\nworker_processes 1;\npid " << d << "/nginx.pid;\n"
+       << "error_log " << d << "/error.log info;\n"
+       << "events { worker_connections 256; }\n"
+       << "http {\n  access_log " << d << "/access.log;\n"
+       << "  client_body_temp_path " << d << "/client_body;\n  proxy_temp_path " << d << "/proxy;\n"
+       << "  fastcgi_temp_path " << d << "/fastcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
+       << "  scgi_temp_path " << d << "/scgi;\n"
+       << http_block_ << "\n}\n";
+  conf.close();
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{kNginxBinary, "-p", d + "/", "-c", d + "/nginx.conf"});
+  std::regex listen_re(R"(listen\s+127\.0\.0\.1:(\d+))");
+  std::vector<int> ports;
+  for (auto it = std::sregex_iterator(http_block_.begin(), http_block_.end(), listen_re);
+       it != std::sregex_iterator(); ++it) {
+    ports.push_back(std::stoi((*it)[1]));
+  }
+  bool up = WaitFor(
+      [&] {
+        for (int p : ports) {
+          if (!Accepts(p)) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(5));
+  if (!up) {
+    *error = "nginx did not start listening: " + process_->Stderr() + ErrorLogText();
+    return false;
+  }
+  return true;
+}
+
+void NginxInstance::Stop() {
+  if (process_ == nullptr) return;
+  process_->Signal(SIGQUIT);
+  int status;
+  if (!process_->WaitExit(std::chrono::seconds(3), &status)) process_->Signal(SIGKILL);
+  process_.reset();
+}
+
+void NginxInstance::Reopen() {
+  if (process_ != nullptr) process_->Signal(SIGUSR1);
+}
+
+std::string NginxInstance::ErrorLogText() const {
+  std::ifstream in(error_log());
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace gatewatch::testing

@@ -1,0 +1,38 @@
+// A real nginx started by a test: its own prefix in a temp dir (world-readable, since workers run
+// as nobody when tests run as root), logs in that dir, listening only where the snippet says.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tests/testlib/process.h"
+#include "tests/testlib/temp_dir.h"
+
+namespace gatewatch::testing {
+
+inline constexpr char kNginxBinary[] = "/usr/sbin/nginx";
+
+class NginxInstance {
+ public:
+  // `http_block` goes inside `http { }`: servers with `listen 127.0.0.1:PORT;` lines.
+  explicit NginxInstance(std::string http_block);
+  ~NginxInstance();
+
+  // Starts nginx and waits (at most 5 s) until every listen port accepts connections.
+  bool Start(std::string* error);
+  void Stop();
+  // nginx -s reopen (after a log rotation by rename).
+  void Reopen();
+
+  const std::string& dir() const { return dir_.path(); }
+  std::string error_log() const { return dir_.path() + "/error.log"; }
+  std::string access_log() const { return dir_.path() + "/access.log"; }
+  std::string ErrorLogText() const;
+
+ private:
+  TempDir dir_;
+  std::string http_block_;
+  std::unique_ptr<Process> process_;
+};
+
+}  // namespace gatewatch::testing
