@@ -309,8 +309,12 @@ int64_t ConfigNode::IntOr(const std::string& key, int64_t fallback, int64_t min,
 
 void ConfigNode::RejectUnknownKeys() const {
   if (!node_.IsMap()) return;
+  std::set<std::string> keys;
   for (const auto& kv : node_) {
     const std::string key = kv.first.Scalar();
+    // yaml-cpp keeps duplicate keys and lookups see only the first: a silently ignored setting.
+    if (!keys.insert(key).second)
+      throw ConfigError(path_.empty() ? key : path_ + "." + key, "duplicate key");
     if (seen_->contains(key)) continue;
     std::string best;
     size_t best_distance = 3;

@@ -1,0 +1,228 @@
+// The http check against a real nginx started by the test on 127.0.0.1 as a reverse proxy in front
+// of upstreams the test controls, and against fake servers for what real ones cannot do on demand.
+// Each case asserts the reason a user would be paged with.
+#include <gtest/gtest.h>
+
+#include "agent/config.h"
+#include "agent/curl_multi.h"
+#include "agent/dns_resolver.h"
+#include "agent/event_loop.h"
+#include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/nginx.h"
+#include "tests/testlib/process.h"
+#include "tests/testlib/temp_dir.h"
+
+namespace gatewatch::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Behaviour = FakeHttpServer::Behaviour;
+
+// Runs one check described by `check_yaml` (the keys of one `checks:` entry) on a private loop,
+// the way the scheduler does: a deadline at `timeout` that aborts the run.
+Result RunCheckOnce(const std::string& check_yaml, const std::string& dns_servers = "") {
+  Config config = ParseConfig("checks:\n  - " + check_yaml + "\n", "test.yml");
+  const Check& check = *config.checks.at(0).check;
+  SystemClock clock;
+  EventLoop loop(clock);
+  CurlMulti curl(loop);
+  DnsResolver::Options dns_options;
+  dns_options.servers = dns_servers;
+  dns_options.timeout = milliseconds(500);
+  DnsResolver dns(loop, dns_options);
+  CheckServices services{loop, curl, dns, clock};
+  TimePoint start = clock.Now();
+  RunContext ctx{services, start, start + check.spec().timeout};
+  std::optional<Result> result;
+  auto run = check.Start(ctx, [&](Result r) { result = std::move(r); });
+  TimerId deadline = loop.AddTimer(ctx.deadline, [&] {
+    if (!result) result = run->Abort();
+  });
+  while (!result) loop.RunOnce(milliseconds(50));
+  loop.CancelTimer(deadline);
+  run.reset();
+  return *result;
+}
+
+double Observed(const Result& r, const std::string& name, const std::string& label = "") {
+  for (const auto& o : r.observations) {
+    if (o.desc->name == name &&
+        (label.empty() || (!o.label_values.empty() && o.label_values[0] == label))) {
+      return o.value;
+    }
+  }
+  return -1;
+}
+
+std::string Url(int port, const std::string& path = "/") {
+  return "http://127.0.0.1:" + std::to_string(port) + path;
+}
+
+std::string Check(const std::string& url, const std::string& extra = "",
+                  const std::string& timeout = "2s") {
+  return "{name: t, type: http, url: '" + url + "', interval: 10s, timeout: " + timeout +
+         (extra.empty() ? "" : ", " + extra) + "}";
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void StartNginx(const std::string& extra_locations = "") {
+    nginx_port_ = FreeTcpPort();
+    nginx_ = std::make_unique<NginxInstance>(
+        "  server {\n    listen 127.0.0.1:" + std::to_string(nginx_port_) + ";\n" +
+        "    proxy_connect_timeout 1s;\n    proxy_read_timeout 1s;\n" +
+        "    location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream_.port()) +
+        "; }\n" + "    location /slow { proxy_pass http://127.0.0.1:" +
+        std::to_string(hanging_.port()) + "; }\n" + "    location /loop { return 302 /loop; }\n" +
+        "    location /hello { default_type text/plain; return 200 \"hello\\n\"; }\n" +
+        extra_locations + "  }\n");
+    std::string error;
+    if (!nginx_->Start(&error)) GTEST_SKIP() << error;
+  }
+
+  FakeHttpServer upstream_{Behaviour::kOk};
+  FakeHttpServer hanging_{Behaviour::kHang};
+  std::unique_ptr<NginxInstance> nginx_;
+  int nginx_port_ = 0;
+};
+
+TEST_F(ProxyTest, HealthyUpstreamThroughNginxSucceeds) {
+  StartNginx();
+  Result r = RunCheckOnce(Check(Url(nginx_port_)));
+  EXPECT_TRUE(r.success) << r.detail;
+  EXPECT_EQ(r.reason, Reason::kNone);
+  EXPECT_EQ(Observed(r, "http_status_code"), 200);
+  EXPECT_EQ(Observed(r, "http_responses_total", "2xx"), 1);
+  EXPECT_GE(Observed(r, "http_phase_seconds", "connect"), 0);
+}
+
+TEST_F(ProxyTest, KilledUpstreamGivesNginxsReal502ClassifiedAsHttp502) {
+  StartNginx();
+  int upstream_port = upstream_.port();
+  upstream_.Stop();
+  Result r = RunCheckOnce(Check(Url(nginx_port_)));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, Reason::kHttp502) << r.detail;
+  EXPECT_EQ(Observed(r, "http_status_code"), 502);
+  EXPECT_EQ(Observed(r, "http_responses_total", "502"), 1);
+  EXPECT_NE(nginx_->ErrorLogText().find("Connection refused"), std::string::npos)
+      << nginx_->ErrorLogText();
+  // The same dead upstream probed directly says why: nothing listens.
+  Result direct = RunCheckOnce(Check(Url(upstream_port)));
+  EXPECT_EQ(direct.reason, Reason::kConnectionRefused) << direct.detail;
+  EXPECT_EQ(ReasonCause(direct.reason), Cause::kUpstreamDown);
+}
+
+TEST_F(ProxyTest, HangingUpstreamGivesNginxsReal504) {
+  StartNginx();
+  Result r = RunCheckOnce(Check(Url(nginx_port_, "/slow"), "", "5s"));
+  EXPECT_EQ(r.reason, Reason::kHttp504) << r.detail;
+  EXPECT_EQ(Observed(r, "http_responses_total", "504"), 1);
+}
+
+TEST_F(ProxyTest, RedirectLoopStopsAtMaxRedirects) {
+  StartNginx();
+  Result r = RunCheckOnce(Check(Url(nginx_port_, "/loop"), "max_redirects: 5"));
+  EXPECT_EQ(r.reason, Reason::kRedirectLimit) << r.detail;
+  EXPECT_EQ(Observed(r, "http_redirects"), 5);
+}
+
+TEST_F(ProxyTest, HeadWorks) {
+  StartNginx();
+  Result r = RunCheckOnce(Check(Url(nginx_port_, "/hello"), "method: HEAD"));
+  EXPECT_TRUE(r.success) << r.detail;
+  EXPECT_EQ(Observed(r, "http_status_code"), 200);
+  EXPECT_EQ(Observed(r, "http_content_length_bytes"), 0) << "HEAD must not read a body";
+}
+
+TEST_F(ProxyTest, BodyAndHeaderAssertions) {
+  StartNginx();
+  Result body = RunCheckOnce(Check(Url(nginx_port_, "/hello"), "expect: {body_regex: '^ok'}"));
+  EXPECT_EQ(body.reason, Reason::kBodyMismatch) << body.detail;
+  Result ok = RunCheckOnce(Check(Url(nginx_port_, "/hello"), "expect: {body_regex: '^hello'}"));
+  EXPECT_TRUE(ok.success) << ok.detail;
+  Result header = RunCheckOnce(
+      Check(Url(nginx_port_, "/hello"), "expect: {headers: {Content-Type: 'application/json'}}"));
+  EXPECT_EQ(header.reason, Reason::kHeaderMismatch) << header.detail;
+}
+
+TEST(MisbehavingTargetTest, AcceptingButSilentServerIsATimeoutWithinTheDeadline) {
+  FakeHttpServer hang(Behaviour::kHang);
+  Result r = RunCheckOnce(Check(Url(hang.port()), "", "1s"));
+  EXPECT_EQ(r.reason, Reason::kTimeout) << r.detail << " (it accepted: not connect_timeout)";
+}
+
+TEST(MisbehavingTargetTest, TrickleIsATimeoutWithBoundedMemory) {
+  FakeHttpServer trickle(Behaviour::kTrickle);
+  Result r = RunCheckOnce(Check(Url(trickle.port()), "", "1s"));
+  EXPECT_EQ(r.reason, Reason::kTimeout) << r.detail;
+  EXPECT_EQ(Observed(r, "http_status_code"), 200);
+}
+
+TEST(MisbehavingTargetTest, EndlessBodyIsCutAtTheLimit) {
+  FakeHttpServer endless(Behaviour::kEndless);
+  Result r = RunCheckOnce(Check(Url(endless.port()), "body_limit: 64KiB"));
+  EXPECT_EQ(r.reason, Reason::kBodyTooLarge) << r.detail;
+  double received = Observed(r, "http_content_length_bytes");
+  EXPECT_GT(received, 64 * 1024 - 1);
+  EXPECT_LE(received, 64 * 1024 + 256 * 1024) << "read far past the limit";
+}
+
+TEST(MisbehavingTargetTest, GarbageEmptyReplyAndResetHaveTheirReasons) {
+  FakeHttpServer garbage(Behaviour::kGarbage);
+  EXPECT_EQ(RunCheckOnce(Check(Url(garbage.port()))).reason, Reason::kProtocolError);
+  FakeHttpServer empty(Behaviour::kCloseImmediately);
+  EXPECT_EQ(RunCheckOnce(Check(Url(empty.port()))).reason, Reason::kEmptyReply);
+  FakeHttpServer reset(Behaviour::kReset);
+  EXPECT_EQ(RunCheckOnce(Check(Url(reset.port()))).reason, Reason::kConnectionReset);
+}
+
+TEST(MisbehavingTargetTest, UnexpectedStatusesMapToTheirClass) {
+  FakeHttpServer s503(Behaviour::kOk, 503);
+  EXPECT_EQ(RunCheckOnce(Check(Url(s503.port()))).reason, Reason::kHttp503);
+  FakeHttpServer s404(Behaviour::kOk, 404);
+  EXPECT_EQ(RunCheckOnce(Check(Url(s404.port()))).reason, Reason::kHttp4xx);
+  EXPECT_TRUE(RunCheckOnce(Check(Url(s404.port()), "expect: {status: [404]}")).success);
+}
+
+class DnsmasqTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/usr/sbin/dnsmasq", X_OK) != 0)
+      GTEST_SKIP() << "dnsmasq not installed (dnsmasq-base)";
+    port_ = FreeTcpPort();
+    dnsmasq_ = std::make_unique<Process>(std::vector<std::string>{
+        "/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+        "--port=" + std::to_string(port_), "--listen-address=127.0.0.1", "--bind-interfaces",
+        "--no-resolv", "--no-hosts", "--local=/example.test/",
+        "--address=/www.example.test/127.0.0.1", "--pid-file=", "--user=root"});
+    servers_ = "127.0.0.1:" + std::to_string(port_);
+    // Ready when it answers; a bounded wait, not a timing assertion.
+    for (int i = 0; i < 100; ++i) {
+      Result r = RunCheckOnce(
+          Check("http://www.example.test:" + std::to_string(upstream_.port()) + "/"), servers_);
+      if (r.reason != Reason::kDnsTimeout && r.reason != Reason::kDnsError) break;
+    }
+  }
+  FakeHttpServer upstream_{Behaviour::kOk};
+  std::unique_ptr<Process> dnsmasq_;
+  int port_ = 0;
+  std::string servers_;
+};
+
+TEST_F(DnsmasqTest, NamesResolveThroughTheAgentsResolver) {
+  Result r = RunCheckOnce(
+      Check("http://www.example.test:" + std::to_string(upstream_.port()) + "/"), servers_);
+  EXPECT_TRUE(r.success) << r.detail;
+  EXPECT_GE(Observed(r, "http_phase_seconds", "resolve"), 0);
+}
+
+TEST_F(DnsmasqTest, UnknownNameIsNxdomain) {
+  Result r = RunCheckOnce(Check("http://nope.example.test/"), servers_);
+  EXPECT_EQ(r.reason, Reason::kDnsNxdomain) << r.detail;
+  EXPECT_EQ(ReasonCause(r.reason), Cause::kDns);
+}
+
+}  // namespace
+}  // namespace gatewatch::testing
