@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "tests/testlib/http_client.h"
@@ -50,11 +50,11 @@ bool NginxInstance::Start(std::string* error) {
   conf.close();
   process_ = std::make_unique<Process>(
       std::vector<std::string>{kNginxBinary, "-p", d + "/", "-c", d + "/nginx.conf"});
-  std::regex listen_re(R"(listen\s+127\.0\.0\.1:(\d+))");
   std::vector<int> ports;
-  for (auto it = std::sregex_iterator(http_block_.begin(), http_block_.end(), listen_re);
-       it != std::sregex_iterator(); ++it) {
-    ports.push_back(std::stoi((*it)[1]));
+  const std::string marker = "listen 127.0.0.1:";
+  for (size_t at = http_block_.find(marker); at != std::string::npos;
+       at = http_block_.find(marker, at + 1)) {
+    ports.push_back(std::atoi(http_block_.c_str() + at + marker.size()));
   }
   bool up = WaitFor(
       [&] {

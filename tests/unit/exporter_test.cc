@@ -1,0 +1,192 @@
+// The Prometheus exporter: a golden /metrics (checked by promtool), series lifecycle across
+// reloads, stale gauge removal, and every exported metric documented in docs/metrics.md.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "checks/http_check.h"
+#include "exporters/prometheus_exporter.h"
+
+namespace gatewatch {
+namespace {
+
+using std::chrono::milliseconds;
+
+const std::string kGolden = std::string(GATEWATCH_SOURCE_DIR) + "/tests/golden/metrics.prom";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+const MetricDesc* HttpDesc(std::string_view name) {
+  for (const MetricDesc* d : HttpCheckType().metrics) {
+    if (d->name == name) return d;
+  }
+  ADD_FAILURE() << "http check has no metric " << name;
+  return nullptr;
+}
+
+CheckSpec Spec(const std::string& name, std::map<std::string, std::string> labels = {}) {
+  CheckSpec s;
+  s.name = name;
+  s.type = "http";
+  s.interval = std::chrono::seconds(10);
+  s.timeout = std::chrono::seconds(5);
+  s.labels = std::move(labels);
+  return s;
+}
+
+Result HttpResult(int status, Reason reason, bool with_tls) {
+  Result r = reason == Reason::kNone ? Result::Success() : Result::Failure(reason, "detail");
+  r.duration = milliseconds(125);
+  r.observations.push_back({HttpDesc("http_status_code"), {}, static_cast<double>(status)});
+  r.observations.push_back({HttpDesc("http_responses_total"), {status == 502 ? "502" : "2xx"}, 1});
+  r.observations.push_back({HttpDesc("http_phase_seconds"), {"connect"}, 0.001});
+  if (with_tls) r.observations.push_back({HttpDesc("http_phase_seconds"), {"tls"}, 0.004});
+  r.observations.push_back({HttpDesc("http_phase_seconds"), {"processing"}, 0.1});
+  return r;
+}
+
+double Sample(const std::string& metrics, const std::string& series) {
+  std::istringstream in(metrics);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+class ExporterTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  PrometheusExporter exporter_{BuildInfo{"0.1.0", "abc123", "GNU 12.2.0"}, clock_};
+};
+
+TEST_F(ExporterTest, GoldenExpositionPassesPromtool) {
+  CheckSpec api = Spec("api", {{"team", "edge"}});
+  CheckSpec shop = Spec("shop");
+  exporter_.OnConfig({&api, &shop});
+  exporter_.SetReloadResult(true);
+  exporter_.OnResult(api, HttpResult(200, Reason::kNone, true));
+  exporter_.OnResult(shop, HttpResult(502, Reason::kHttp502, false));
+  exporter_.OnSkipped(shop);
+  exporter_.OnSchedulerLag(milliseconds(2));
+  exporter_.OnSchedulerLag(milliseconds(30));
+  exporter_.SetRunsInFlight(1);
+  std::string text = exporter_.Render();
+
+  if (std::getenv("GATEWATCH_UPDATE_GOLDEN") != nullptr) std::ofstream(kGolden) << text;
+  EXPECT_EQ(text, ReadFile(kGolden))
+      << "regenerate with GATEWATCH_UPDATE_GOLDEN=1 after checking the diff";
+
+  if (access("/usr/bin/promtool", X_OK) != 0)
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  std::string cmd = "promtool check metrics < " + kGolden + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[1024];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_EQ(out, "") << "promtool found problems";
+}
+
+TEST_F(ExporterTest, RemovedCheckLosesEverySeriesAndKeptCheckKeepsItsCounters) {
+  CheckSpec api = Spec("api"), old = Spec("old");
+  exporter_.OnConfig({&api, &old});
+  exporter_.OnResult(api, HttpResult(200, Reason::kNone, false));
+  exporter_.OnResult(api, HttpResult(200, Reason::kNone, false));
+  exporter_.OnResult(old, HttpResult(502, Reason::kHttp502, false));
+  ASSERT_NE(exporter_.Render().find("check=\"old\""), std::string::npos);
+
+  exporter_.OnConfig({&api});
+  std::string text = exporter_.Render();
+  EXPECT_EQ(text.find("check=\"old\""), std::string::npos) << text;
+  EXPECT_EQ(Sample(text, R"(gatewatch_check_runs_total{check="api",result="success",type="http"})"),
+            2);
+  EXPECT_EQ(Sample(text, R"(gatewatch_http_responses_total{check="api",code="2xx"})"), 2);
+}
+
+TEST_F(ExporterTest, GaugesNotReportedAgainAreRemovedCountersStay) {
+  CheckSpec api = Spec("api");
+  exporter_.OnConfig({&api});
+  exporter_.OnResult(api, HttpResult(200, Reason::kNone, true));
+  ASSERT_EQ(Sample(exporter_.Render(), R"(gatewatch_http_phase_seconds{check="api",phase="tls"})"),
+            0.004);
+  exporter_.OnResult(api, HttpResult(502, Reason::kHttp502, false));
+  std::string text = exporter_.Render();
+  EXPECT_EQ(Sample(text, R"(gatewatch_http_phase_seconds{check="api",phase="tls"})"), -1) << text;
+  EXPECT_EQ(Sample(text, R"(gatewatch_http_responses_total{check="api",code="2xx"})"), 1);
+  EXPECT_EQ(Sample(text, R"(gatewatch_http_responses_total{check="api",code="502"})"), 1);
+  EXPECT_EQ(
+      Sample(text, R"(gatewatch_check_failures_total{check="api",reason="http_502",type="http"})"),
+      1);
+  EXPECT_EQ(Sample(text, R"(gatewatch_check_success{check="api",type="http"})"), 0);
+}
+
+TEST_F(ExporterTest, ChangedLabelsRecreateTheInfoSeries) {
+  CheckSpec v1 = Spec("api", {{"team", "edge"}});
+  exporter_.OnConfig({&v1});
+  CheckSpec v2 = Spec("api", {{"team", "core"}});
+  exporter_.OnConfig({&v2});
+  std::string text = exporter_.Render();
+  EXPECT_EQ(Sample(text, R"(gatewatch_check_info{check="api",team="core",type="http"})"), 1);
+  EXPECT_EQ(text.find("team=\"edge\""), std::string::npos);
+}
+
+TEST_F(ExporterTest, StatusCarriesReasonCauseAndReport) {
+  CheckSpec api = Spec("api");
+  exporter_.OnConfig({&api});
+  Result r = HttpResult(502, Reason::kHttp502, false);
+  r.report = {{"status", "502"}};
+  exporter_.OnResult(api, r);
+  nlohmann::json status = exporter_.StatusJson();
+  ASSERT_EQ(status["checks"].size(), 1u);
+  EXPECT_EQ(status["checks"][0]["reason"], "http_502");
+  EXPECT_EQ(status["checks"][0]["cause"], "upstream_down");
+  EXPECT_EQ(status["checks"][0]["report"]["status"], "502");
+  EXPECT_EQ(status["checks"][0]["success"], false);
+}
+
+TEST(MetricsDocTest, EveryExportedMetricIsDocumented) {
+  std::string doc = ReadFile(std::string(GATEWATCH_SOURCE_DIR) + "/docs/metrics.md");
+  ASSERT_FALSE(doc.empty());
+  std::set<std::string> names;
+  // The exporter's own families (prometheus-cpp renders only families with a series: give each
+  // one)...
+  FakeClock clock;
+  PrometheusExporter exporter(BuildInfo{"v", "r", "c"}, clock);
+  CheckSpec api = Spec("api");
+  exporter.OnConfig({&api});
+  exporter.OnResult(api, HttpResult(502, Reason::kHttp502, false));
+  exporter.OnSchedulerLag(milliseconds(1));
+  AlertSpec alert;
+  alert.name = "High502Rate";
+  exporter.OnAlertsConfigured({alert});
+  exporter.OnAlertState(alert, true, 0.5, 0.05, "connection_refused");
+  std::istringstream in(exporter.Render());
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) names.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  EXPECT_GT(names.size(), 18u);
+  // ...and every metric of every check type.
+  RegisterBuiltinCheckTypes();
+  for (const MetricDesc* d : CheckRegistry::Instance().AllMetrics())
+    names.insert("gatewatch_" + std::string(d->name));
+  for (const auto& name : names) {
+    EXPECT_NE(doc.find("`" + name + "`"), std::string::npos)
+        << name << " is missing from docs/metrics.md";
+  }
+}
+
+}  // namespace
+}  // namespace gatewatch
