@@ -138,15 +138,18 @@ std::vector<Rule> BuildRules(const std::vector<AlertSpec>& alerts) {
     for (const auto& a : alerts) {
       if (a.check == check) source = &a;
     }
+    // As quick as the service's own alert, but never slower than 2m / 1m: a refused connection
+    // is unambiguous.
+    Duration window = std::min<Duration>(source->window, std::chrono::minutes(2));
     Rule r;
     r.alert = "UpstreamDown";
     std::string sel = "check=\"" + check + "\",reason=~\"connection_refused|no_live_upstreams\"";
     r.expr = source->source_kind == AlertSourceKind::kHttpProbe
-                 ? "sum(increase(gatewatch_check_failures_total{" + sel +
-                       "}[2m])) > 0\nand\nmin(gatewatch_check_success{check=\"" + check +
-                       "\"}) == 0"
-                 : "sum(increase(gatewatch_proxy_upstream_errors_total{" + sel + "}[2m])) > 0";
-    r.for_duration = std::chrono::minutes(1);
+                 ? "sum(increase(gatewatch_check_failures_total{" + sel + "}" + Range(window) +
+                       ")) > 0\nand\nmin(gatewatch_check_success{check=\"" + check + "\"}) == 0"
+                 : "sum(increase(gatewatch_proxy_upstream_errors_total{" + sel + "}" +
+                       Range(window) + ")) > 0";
+    r.for_duration = std::min<Duration>(source->for_duration, std::chrono::minutes(1));
     r.labels = {{"severity", "page"},
                 {"service", service},
                 {"check", check},

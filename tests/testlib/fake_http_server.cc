@@ -26,7 +26,7 @@ struct Conn {
 
 }  // namespace
 
-FakeHttpServer::FakeHttpServer(Behaviour behaviour, int status, const char* address)
+FakeHttpServer::FakeHttpServer(Behaviour behaviour, int status, const char* address, int port)
     : behaviour_(behaviour), status_(status) {
   listener_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   int one = 1;
@@ -34,6 +34,7 @@ FakeHttpServer::FakeHttpServer(Behaviour behaviour, int status, const char* addr
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   inet_pton(AF_INET, address, &addr.sin_addr);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   if (bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       listen(listener_.get(), 128) != 0) {
     throw std::runtime_error("FakeHttpServer: cannot listen");
@@ -46,6 +47,27 @@ FakeHttpServer::FakeHttpServer(Behaviour behaviour, int status, const char* addr
 }
 
 FakeHttpServer::~FakeHttpServer() { Stop(); }
+
+std::vector<std::string> FakeHttpServer::requests() const {
+  std::lock_guard<std::mutex> lock(requests_mu_);
+  return requests_;
+}
+
+namespace {
+
+// True once the request head and its Content-Length body have arrived.
+bool RequestComplete(const std::string& request) {
+  size_t head_end = request.find("\r\n\r\n");
+  if (head_end == std::string::npos) return false;
+  size_t length = 0;
+  for (const char* name : {"Content-Length:", "content-length:"}) {
+    size_t at = request.find(name);
+    if (at != std::string::npos && at < head_end) length = std::stoul(request.substr(at + 15));
+  }
+  return request.size() >= head_end + 4 + length;
+}
+
+}  // namespace
 
 void FakeHttpServer::Stop() {
   if (stop_.exchange(true)) return;
@@ -91,7 +113,10 @@ void FakeHttpServer::Serve() {
           c.request.append(buf, n);
         }
       }
-      if (!close_it && !c.answered && c.request.find("\r\n\r\n") != std::string::npos) {
+      bool complete = behaviour_ == Behaviour::kRecord
+                          ? RequestComplete(c.request)
+                          : c.request.find("\r\n\r\n") != std::string::npos;
+      if (!close_it && !c.answered && complete) {
         c.answered = true;
         switch (behaviour_) {
           case Behaviour::kOk:
@@ -100,6 +125,12 @@ void FakeHttpServer::Serve() {
                         "close\r\n\r\n";
             if (c.request.rfind("HEAD ", 0) != 0) c.pending += "ok\n";
             break;
+          case Behaviour::kRecord: {
+            std::lock_guard<std::mutex> lock(requests_mu_);
+            requests_.push_back(c.request);
+            c.pending = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+            break;
+          }
           case Behaviour::kHang:
             break;
           case Behaviour::kTrickle:
@@ -138,7 +169,8 @@ void FakeHttpServer::Serve() {
         } else if (n < 0 && errno != EAGAIN) {
           close_it = true;
         }
-        bool done_after_send = behaviour_ == Behaviour::kOk || behaviour_ == Behaviour::kGarbage;
+        bool done_after_send = behaviour_ == Behaviour::kOk || behaviour_ == Behaviour::kGarbage ||
+                               behaviour_ == Behaviour::kRecord;
         if (c.pending.empty() && done_after_send) close_it = true;
       }
       if (close_it) {

@@ -7,7 +7,10 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/fd.h"
 
@@ -23,15 +26,20 @@ class FakeHttpServer {
     kGarbage,           // bytes that are not HTTP, then close
     kCloseImmediately,  // read the request, close without a byte: an empty reply
     kReset,             // read the request, close with SO_LINGER 0: a TCP reset
+    kRecord,            // read the whole request (Content-Length body too), keep it, answer 200
   };
 
-  explicit FakeHttpServer(Behaviour behaviour, int status = 200, const char* address = "127.0.0.1");
+  // `port` 0 picks a free port; a fixed one brings a stopped upstream back on its old port.
+  explicit FakeHttpServer(Behaviour behaviour, int status = 200, const char* address = "127.0.0.1",
+                          int port = 0);
   ~FakeHttpServer();
   FakeHttpServer(const FakeHttpServer&) = delete;
   FakeHttpServer& operator=(const FakeHttpServer&) = delete;
 
   int port() const { return port_; }
   int accepted() const { return accepted_.load(); }
+  // kRecord: every complete request received so far (head and body).
+  std::vector<std::string> requests() const;
   // Closes the listening socket (the port then refuses connections) and every connection.
   void Stop();
 
@@ -46,6 +54,8 @@ class FakeHttpServer {
   std::atomic<int> accepted_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  mutable std::mutex requests_mu_;
+  std::vector<std::string> requests_;  // guarded by requests_mu_
 };
 
 }  // namespace gatewatch::testing
