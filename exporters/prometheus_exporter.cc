@@ -131,9 +131,9 @@ PrometheusExporter::CheckSeries& PrometheusExporter::AddCheck(const CheckSpec& s
   series->type = spec.type;
   series->labels = spec.labels;
   prometheus::Labels base{{"check", spec.name}, {"type", spec.type}};
-  series->success = &success_.Add(base);
-  series->duration = &duration_.Add(base);
-  // Present from the first scrape, so rate() and absent() behave before the first failure.
+  // Counters exist from the first scrape, so rate() works before the first failure. The gauges
+  // (success, duration, last run) wait for the first result: a check that has not run yet must
+  // not look failing.
   auto with = [&](const char* key, const char* value) {
     prometheus::Labels l = base;
     l[key] = value;
@@ -142,7 +142,6 @@ PrometheusExporter::CheckSeries& PrometheusExporter::AddCheck(const CheckSpec& s
   series->runs_success = &runs_.Add(with("result", "success"));
   series->runs_failure = &runs_.Add(with("result", "failure"));
   series->skipped = &skipped_.Add({{"check", spec.name}});
-  series->last_run = &last_run_.Add({{"check", spec.name}});
   prometheus::Labels info = base;
   for (const auto& [k, v] : spec.labels) info[k] = v;
   series->info = &info_.Add(info);
@@ -153,12 +152,14 @@ PrometheusExporter::CheckSeries& PrometheusExporter::AddCheck(const CheckSpec& s
 }
 
 void PrometheusExporter::RemoveCheck(CheckSeries& s) {
-  success_.Remove(s.success);
-  duration_.Remove(s.duration);
+  if (s.success != nullptr) {
+    success_.Remove(s.success);
+    duration_.Remove(s.duration);
+    last_run_.Remove(s.last_run);
+  }
   runs_.Remove(s.runs_success);
   runs_.Remove(s.runs_failure);
   skipped_.Remove(s.skipped);
-  last_run_.Remove(s.last_run);
   info_.Remove(s.info);
   for (auto& [reason, counter] : s.failures) failures_.Remove(counter);
   for (auto& [key, obs] : s.observed) RemoveObserved(obs);
@@ -270,6 +271,12 @@ void PrometheusExporter::OnResult(const CheckSpec& check, const Result& result) 
   CheckSeries& s = it != checks_.end() ? *it->second : AddCheck(check);
   double seconds = ToSeconds(result.duration);
   double now = WallSeconds(clock_);
+  if (s.success == nullptr) {
+    prometheus::Labels base{{"check", s.name}, {"type", s.type}};
+    s.success = &success_.Add(base);
+    s.duration = &duration_.Add(base);
+    s.last_run = &last_run_.Add({{"check", s.name}});
+  }
   s.success->Set(result.success ? 1 : 0);
   s.duration->Set(seconds);
   s.last_run->Set(now);

@@ -64,6 +64,7 @@ class AgentTest : public ::testing::Test {
 
 TEST_F(AgentTest, ServesMetricsThatPassPromtoolAndClassifyAResult) {
   FakeHttpServer up(FakeHttpServer::Behaviour::kOk);
+  RefusingPort dead;
   Start(R"(
 defaults: {interval: 1s, timeout: 500ms}
 checks:
@@ -75,7 +76,7 @@ checks:
   - name: dead
     type: http
     url: http://127.0.0.1:)" +
-        std::to_string(FreeTcpPort()) + R"(/
+        std::to_string(dead.port()) + R"(/
 )");
   ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="api",type="http"})", 1)) << Metrics();
   ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="dead",type="http"})", 0));

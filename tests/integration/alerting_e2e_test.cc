@@ -197,6 +197,7 @@ TEST(AlertingE2eTest, A502AlertWithItsReasonReachesOnCallAndInhibitionHolds) {
       << "inhibition did not hold";
 
   // Blog's upstream comes back: a resolved notification follows.
+  blog_upstream.reset();  // releases the port it kept refusing on
   FakeHttpServer blog_back(Behaviour::kOk, 200, "127.0.0.1", blog_port);
   EXPECT_TRUE(WaitFor([&] { return Has(Notifications(receiver), "BlogHigh502Rate", "resolved"); },
                       seconds(90)))

@@ -75,6 +75,7 @@ void FakeHttpServer::Stop() {
   [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof one);
   thread_.join();
   listener_.reset();
+  reserved_ = std::make_unique<RefusingPort>(port_);
 }
 
 void FakeHttpServer::Serve() {

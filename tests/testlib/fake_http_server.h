@@ -7,12 +7,14 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "agent/fd.h"
+#include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
 
@@ -40,7 +42,8 @@ class FakeHttpServer {
   int accepted() const { return accepted_.load(); }
   // kRecord: every complete request received so far (head and body).
   std::vector<std::string> requests() const;
-  // Closes the listening socket (the port then refuses connections) and every connection.
+  // Closes every connection and the listening socket; the port then refuses connections and
+  // stays reserved (no parallel test can take it) until this object is destroyed.
   void Stop();
 
  private:
@@ -54,6 +57,7 @@ class FakeHttpServer {
   std::atomic<int> accepted_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  std::unique_ptr<RefusingPort> reserved_;
   mutable std::mutex requests_mu_;
   std::vector<std::string> requests_;  // guarded by requests_mu_
 };

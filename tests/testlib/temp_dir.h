@@ -22,4 +22,19 @@ class TempDir {
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
 int FreeTcpPort();
 
+// A port on 127.0.0.1 that refuses connections for as long as this object lives: a socket bound to
+// it that never listens. Unlike a port that was merely free, no parallel test can take it.
+class RefusingPort {
+ public:
+  explicit RefusingPort(int port = 0);
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 }  // namespace gatewatch::testing

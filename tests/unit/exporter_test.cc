@@ -132,6 +132,17 @@ TEST_F(ExporterTest, GaugesNotReportedAgainAreRemovedCountersStay) {
   EXPECT_EQ(Sample(text, R"(gatewatch_check_success{check="api",type="http"})"), 0);
 }
 
+TEST_F(ExporterTest, ACheckThatHasNotRunYetDoesNotLookFailing) {
+  CheckSpec api = Spec("api");
+  exporter_.OnConfig({&api});
+  std::string text = exporter_.Render();
+  EXPECT_EQ(Sample(text, R"(gatewatch_check_success{check="api",type="http"})"), -1) << text;
+  EXPECT_EQ(Sample(text, R"(gatewatch_check_runs_total{check="api",result="failure",type="http"})"),
+            0);
+  exporter_.OnResult(api, HttpResult(200, Reason::kNone, false));
+  EXPECT_EQ(Sample(exporter_.Render(), R"(gatewatch_check_success{check="api",type="http"})"), 1);
+}
+
 TEST_F(ExporterTest, ChangedLabelsRecreateTheInfoSeries) {
   CheckSpec v1 = Spec("api", {{"team", "edge"}});
   exporter_.OnConfig({&v1});
