@@ -76,6 +76,37 @@ class LoggingSink final : public ResultSink {
   std::unordered_map<std::string, Reason> last_;
 };
 
+// Logs alert transitions (the agent's own evaluation) and forwards every state to the exporter.
+class LoggingAlertSink final : public AlertStateSink {
+ public:
+  explicit LoggingAlertSink(AlertStateSink& next) : next_(next) {}
+  void OnAlertsConfigured(const std::vector<AlertSpec>& alerts) override {
+    std::unordered_map<std::string, bool> kept;
+    for (const auto& a : alerts) kept[a.name] = firing_[a.name];
+    firing_ = std::move(kept);
+    next_.OnAlertsConfigured(alerts);
+  }
+  void OnAlertState(const AlertSpec& alert, bool firing, double value, double threshold,
+                    const std::string& reason) override {
+    bool& was = firing_[alert.name];
+    if (firing != was) {
+      Log(firing ? LogLevel::kWarn : LogLevel::kInfo, firing ? "alert firing" : "alert resolved",
+          {{"alert", alert.name},
+           {"severity", alert.severity},
+           {"check", alert.check},
+           {"value", std::to_string(value)},
+           {"threshold", std::to_string(threshold)},
+           {"reason", reason}});
+      was = firing;
+    }
+    next_.OnAlertState(alert, firing, value, threshold, reason);
+  }
+
+ private:
+  AlertStateSink& next_;
+  std::unordered_map<std::string, bool> firing_;
+};
+
 // Hands every scheduler event to several sinks (the exporter, the alert evaluator).
 class FanoutSink final : public ResultSink {
  public:
@@ -113,7 +144,8 @@ class Agent {
         dns_(loop_, DnsResolver::Options{}),
         services_{loop_, curl_, dns_, clock_, options_.paths},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_),
-        alerts_(clock_, exporter_),
+        alert_log_(exporter_),
+        alerts_(clock_, alert_log_),
         fanout_({&exporter_, &alerts_}),
         logging_sink_(fanout_),
         scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {}
@@ -281,6 +313,7 @@ class Agent {
   DnsResolver dns_;
   CheckServices services_;
   PrometheusExporter exporter_;
+  LoggingAlertSink alert_log_;
   AlertEvaluator alerts_;
   FanoutSink fanout_;
   LoggingSink logging_sink_;

@@ -349,6 +349,10 @@ void PrometheusExporter::OnAlertsConfigured(const std::vector<AlertSpec>& alerts
     alert_threshold_.Remove(s.threshold);
   }
   alerts_ = std::move(next);
+  std::lock_guard<std::mutex> lock(status_mu_);
+  std::map<std::string, AlertStatus> status;
+  for (const auto& a : alerts) status[a.name].severity = a.severity;
+  alert_status_ = std::move(status);
 }
 
 void PrometheusExporter::OnAlertState(const AlertSpec& alert, bool firing, double value,
@@ -367,6 +371,8 @@ void PrometheusExporter::OnAlertState(const AlertSpec& alert, bool firing, doubl
   s.firing->Set(firing ? 1 : 0);
   s.value->Set(value);
   s.threshold->Set(threshold);
+  std::lock_guard<std::mutex> lock(status_mu_);
+  alert_status_[alert.name] = {alert.severity, firing, value, threshold, reason};
 }
 
 void PrometheusExporter::SetReloadResult(bool ok) {
@@ -402,7 +408,16 @@ nlohmann::json PrometheusExporter::StatusJson() const {
     }
     checks.push_back(std::move(c));
   }
-  return nlohmann::json{{"checks", std::move(checks)}};
+  nlohmann::json alerts = nlohmann::json::array();
+  for (const auto& [name, a] : alert_status_) {
+    alerts.push_back({{"name", name},
+                      {"state", a.firing ? "firing" : "ok"},
+                      {"severity", a.severity},
+                      {"value", a.value},
+                      {"threshold", a.threshold},
+                      {"reason", a.reason}});
+  }
+  return nlohmann::json{{"checks", std::move(checks)}, {"alerts", std::move(alerts)}};
 }
 
 }  // namespace gatewatch

@@ -120,8 +120,17 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
   std::unordered_map<std::string, std::unique_ptr<CheckSeries>> checks_;
   std::unordered_map<std::string, AnyFamily> families_;  // observation families by name
 
+  struct AlertStatus {
+    std::string severity;
+    bool firing = false;
+    double value = 0;
+    double threshold = 0;
+    std::string reason;
+  };
+
   mutable std::mutex status_mu_;
-  std::map<std::string, Status> status_;  // guarded by status_mu_
+  std::map<std::string, Status> status_;             // guarded by status_mu_
+  std::map<std::string, AlertStatus> alert_status_;  // guarded by status_mu_
 };
 
 }  // namespace gatewatch

@@ -165,6 +165,16 @@ TEST_F(ExporterTest, StatusCarriesReasonCauseAndReport) {
   EXPECT_EQ(status["checks"][0]["cause"], "upstream_down");
   EXPECT_EQ(status["checks"][0]["report"]["status"], "502");
   EXPECT_EQ(status["checks"][0]["success"], false);
+
+  AlertSpec alert;
+  alert.name = "High502Rate";
+  alert.severity = "page";
+  exporter_.OnAlertsConfigured({alert});
+  exporter_.OnAlertState(alert, true, 0.4, 0.05, "http_502");
+  status = exporter_.StatusJson();
+  ASSERT_EQ(status["alerts"].size(), 1u);
+  EXPECT_EQ(status["alerts"][0]["state"], "firing");
+  EXPECT_EQ(status["alerts"][0]["reason"], "http_502");
 }
 
 TEST(MetricsDocTest, EveryExportedMetricIsDocumented) {
