@@ -89,25 +89,30 @@ bool DnsResolver::IsIpLiteral(const std::string& host) {
   return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
 
+std::unique_ptr<DnsQuery> DnsResolver::Begin(std::shared_ptr<Pending> pending, uint64_t* id) {
+  *id = next_id_++;
+  pending->started = loop_.clock().Now();
+  pending_.emplace(*id, std::move(pending));
+  return std::make_unique<QueryHandle>(this, *id);
+}
+
+void DnsResolver::FailLater(uint64_t id, std::function<void(Pending&)> fail) {
+  in_submit_ = true;  // delivered from a timer, like any answer given before we return
+  Deliver(id, [fail = std::move(fail)](Pending& p, Duration) { fail(p); });
+  in_submit_ = false;
+}
+
 std::unique_ptr<DnsQuery> DnsResolver::Resolve(const std::string& host, int family,
                                                ResolveCallback cb) {
-  uint64_t id = next_id_++;
   auto pending = std::make_shared<Pending>();
   pending->resolve_cb = std::move(cb);
-  pending->started = loop_.clock().Now();
-  pending_.emplace(id, pending);
-  auto handle = std::make_unique<QueryHandle>(this, id);
-
+  uint64_t id;
+  auto handle = Begin(std::move(pending), &id);
   if (channel_ == nullptr) {
-    int status = init_status_;
-    pending->deferred_timer = loop_.AddTimer(loop_.clock().Now(), [this, id, status] {
-      auto it = pending_.find(id);
-      if (it == pending_.end()) return;
-      auto p = it->second;
-      pending_.erase(it);
+    FailLater(id, [status = init_status_](Pending& p) {
       ResolveResult r;
       r.status = status;
-      p->resolve_cb(r);
+      p.resolve_cb(r);
     });
     return handle;
   }
@@ -150,21 +155,12 @@ std::unique_ptr<DnsQuery> DnsResolver::Resolve(const std::string& host, int fami
 }
 
 std::unique_ptr<DnsQuery> DnsResolver::Query(const std::string& name, int type, RawCallback cb) {
-  uint64_t id = next_id_++;
   auto pending = std::make_shared<Pending>();
   pending->raw_cb = std::move(cb);
-  pending->started = loop_.clock().Now();
-  pending_.emplace(id, pending);
-  auto handle = std::make_unique<QueryHandle>(this, id);
+  uint64_t id;
+  auto handle = Begin(std::move(pending), &id);
   if (channel_ == nullptr) {
-    int status = init_status_;
-    pending->deferred_timer = loop_.AddTimer(loop_.clock().Now(), [this, id, status] {
-      auto it = pending_.find(id);
-      if (it == pending_.end()) return;
-      auto p = it->second;
-      pending_.erase(it);
-      p->raw_cb(status, nullptr, 0);
-    });
+    FailLater(id, [status = init_status_](Pending& p) { p.raw_cb(status, nullptr, 0); });
     return handle;
   }
   auto* arg = new CallbackArg{this, id};

@@ -83,6 +83,9 @@ class DnsResolver {
   void ArmTimer();
   void Process(ares_socket_t read_fd, ares_socket_t write_fd);
   void Deliver(uint64_t id, std::function<void(Pending&, Duration)> invoke);
+  std::unique_ptr<DnsQuery> Begin(std::shared_ptr<Pending> pending, uint64_t* id);
+  // The channel could not be created: fail the query from a timer, never re-entrantly.
+  void FailLater(uint64_t id, std::function<void(Pending&)> fail);
 
   EventLoop& loop_;
   ares_channel channel_ = nullptr;

@@ -10,6 +10,7 @@
 
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/http_client.h"
+#include "tests/testlib/metrics_text.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/temp_dir.h"
 
@@ -22,16 +23,6 @@ using std::chrono::seconds;
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
-}
-
-// Value of the first sample whose line starts with `series` (name plus labels), or -1.
-double Sample(const std::string& metrics, const std::string& series) {
-  std::istringstream in(metrics);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
 }
 
 class AgentTest : public ::testing::Test {

@@ -10,9 +10,12 @@
 
 #include "checks/http_check.h"
 #include "exporters/prometheus_exporter.h"
+#include "tests/testlib/metrics_text.h"
 
 namespace gatewatch {
 namespace {
+
+using testing::Sample;
 
 using std::chrono::milliseconds;
 
@@ -52,15 +55,6 @@ Result HttpResult(int status, Reason reason, bool with_tls) {
   if (with_tls) r.observations.push_back({HttpDesc("http_phase_seconds"), {"tls"}, 0.004});
   r.observations.push_back({HttpDesc("http_phase_seconds"), {"processing"}, 0.1});
   return r;
-}
-
-double Sample(const std::string& metrics, const std::string& series) {
-  std::istringstream in(metrics);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
 }
 
 class ExporterTest : public ::testing::Test {

@@ -159,6 +159,26 @@ TEST(DnsResolverTest, CancelledQueryNeverCallsBack) {
   EXPECT_FALSE(called);
 }
 
+TEST(DnsResolverTest, UnusableServerListFailsEveryQueryAsynchronously) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  DnsResolver::Options opts;
+  opts.servers = "not-an-address";
+  DnsResolver dns(loop, opts);
+  EXPECT_FALSE(dns.ok());
+  bool returned = false, done = false;
+  int status = ARES_SUCCESS;
+  auto q = dns.Resolve("www.example.test", AF_INET, [&](const ResolveResult& r) {
+    EXPECT_TRUE(returned) << "callback ran inside Resolve()";
+    status = r.status;
+    done = true;
+  });
+  returned = true;
+  RunUntil(loop, done);
+  EXPECT_TRUE(done);
+  EXPECT_NE(status, ARES_SUCCESS);
+}
+
 TEST(CurlMultiTest, CompletesATransferAndReportsRefusedConnections) {
   SystemClock clock;
   EventLoop loop(clock);
