@@ -28,6 +28,13 @@ std::string CodeRegex(const std::vector<std::string>& of) {
   return re;
 }
 
+// "502, 503, 504" or "5xx": the codes as the user wrote them, for humans.
+std::string CodeList(const std::vector<std::string>& of) {
+  std::string out;
+  for (const auto& item : of) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 struct Queries {
   std::string bad;     // increase of responses with a code in `of`
   std::string total;   // increase of all responses (or runs)
@@ -93,7 +100,7 @@ std::vector<Rule> BuildRules(const std::vector<AlertSpec>& alerts) {
       r.for_duration = a.for_duration;
       r.labels = common("ratio", a.severity);
       r.annotations = {
-          {"summary", "Share of " + CodeRegex(a.of) + " responses of " + a.check +
+          {"summary", "Share of " + CodeList(a.of) + " responses of " + a.check +
                           " is {{ $value | humanizePercentage }} over " + FormatDuration(a.window) +
                           " (threshold " + Num(a.above * 100) + "%)"},
           {"reason", ReasonAnnotation(q.reason)}};
@@ -125,7 +132,7 @@ std::vector<Rule> BuildRules(const std::vector<AlertSpec>& alerts) {
         r.labels = common("slo", severity);
         r.annotations = {
             {"summary", "Error budget of " + a.check + " (SLO " + Num(a.slo_objective * 100) +
-                            "% not " + CodeRegex(a.of) + ") is burning too fast"},
+                            "% not " + CodeList(a.of) + ") is burning too fast"},
             {"reason", ReasonAnnotation(reason_query)}};
         for (const auto& [k, v] : a.annotations) r.annotations.emplace_back(k, v);
         rules.push_back(std::move(r));
