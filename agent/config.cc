@@ -47,6 +47,7 @@ std::map<std::string, std::string> ParseLabels(const ConfigNode& node) {
     if (kReservedLabels.contains(key)) value.Fail("label name is reserved");
     labels[key] = value.AsString();
   }
+  node.RejectUnknownKeys();  // every key was read, so this only refuses a duplicate label
   return labels;
 }
 

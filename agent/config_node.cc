@@ -70,6 +70,7 @@ ConfigError::ConfigError(const std::string& path, const std::string& message)
 
 std::optional<Duration> ParseDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;
+  // Prometheus reads a lone "0" as zero too; any other bare number is refused (unit unclear).
   if (text == "0") return Duration::zero();
   using namespace std::chrono;
   Duration total{};
@@ -82,29 +83,33 @@ std::optional<Duration> ParseDuration(std::string_view text) {
     if (i == start) return std::nullopt;
     uint64_t n = 0;
     auto [ptr, ec] = std::from_chars(text.data() + start, text.data() + i, n);
-    if (ec != std::errc() || n > 1'000'000'000ULL) return std::nullopt;
+    if (ec != std::errc()) return std::nullopt;
+    // The unit is everything up to the next digit, so the two-byte "µ" is one unit too.
     size_t unit_start = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);
-    Duration d;
+    Duration unit_size;
     int rank;
     if (unit == "h")
-      d = hours(n), rank = 6;
+      unit_size = hours(1), rank = 6;
     else if (unit == "m")
-      d = minutes(n), rank = 5;
+      unit_size = minutes(1), rank = 5;
     else if (unit == "s")
-      d = seconds(n), rank = 4;
+      unit_size = seconds(1), rank = 4;
     else if (unit == "ms")
-      d = milliseconds(n), rank = 3;
+      unit_size = milliseconds(1), rank = 3;
     else if (unit == "us" || unit == "µs")
-      d = microseconds(n), rank = 2;
+      unit_size = microseconds(1), rank = 2;
     else if (unit == "ns")
-      d = nanoseconds(n), rank = 1;
+      unit_size = nanoseconds(1), rank = 1;
     else
       return std::nullopt;
     if (rank >= last_rank) return std::nullopt;
     last_rank = rank;
-    total += d;
+    // Refuse what does not fit in int64 nanoseconds (~292 years) instead of overflowing.
+    uint64_t room = static_cast<uint64_t>((Duration::max() - total).count() / unit_size.count());
+    if (n > room) return std::nullopt;
+    total += unit_size * static_cast<int64_t>(n);
   }
   return total;
 }
@@ -113,6 +118,12 @@ std::string FormatDuration(Duration d) {
   using namespace std::chrono;
   if (d == Duration::zero()) return "0s";
   std::string out;
+  // Never produced by a parsed config, but a negative value must not print as "".
+  if (d < Duration::zero()) {
+    if (d == Duration::min()) return "-" + std::to_string(d.count()) + "ns";
+    out = "-";
+    d = -d;
+  }
   auto take = [&](auto unit, const char* suffix) {
     auto n = duration_cast<decltype(unit)>(d);
     if (n.count() > 0) {
@@ -205,8 +216,13 @@ std::vector<std::string> ConfigNode::Keys() const {
 size_t ConfigNode::size() const { return node_.IsSequence() || node_.IsMap() ? node_.size() : 0; }
 
 ConfigNode ConfigNode::At(size_t i) const {
+  std::string path = path_ + "[" + std::to_string(i) + "]";
+  // Same as Child(): out of range gives an undefined node, never a zombie that throws.
+  if (!node_.IsSequence() || i >= node_.size()) {
+    return ConfigNode(YAML::Node(YAML::NodeType::Undefined), path);
+  }
   const YAML::Node& n = node_;
-  return ConfigNode(n[i], path_ + "[" + std::to_string(i) + "]");
+  return ConfigNode(n[i], path);
 }
 
 std::string ConfigNode::AsString() const {
@@ -257,16 +273,18 @@ double ConfigNode::AsDouble(double min, double max) const {
 Duration ConfigNode::AsDuration() const {
   std::string s = node_.IsScalar() ? node_.Scalar() : "";
   auto d = ParseDuration(s);
-  if (!node_.IsScalar() || !d)
-    Fail("must be a duration like 500ms, 30s or 5m (got " + Quote(s) + ")");
+  const std::string form = "must be a duration like 500ms, 30s or 5m";
+  if (!node_.IsScalar()) Fail(form);
+  if (!d) Fail(form + " (got " + Quote(s) + ")");
   return *d;
 }
 
 uint64_t ConfigNode::AsBytes() const {
   std::string s = node_.IsScalar() ? node_.Scalar() : "";
   auto b = ParseBytes(s);
-  if (!node_.IsScalar() || !b)
-    Fail("must be a size like 65536, 64KiB or 1MiB (got " + Quote(s) + ")");
+  const std::string form = "must be a size like 65536, 64KiB or 1MiB";
+  if (!node_.IsScalar()) Fail(form);
+  if (!b) Fail(form + " (got " + Quote(s) + ")");
   return *b;
 }
 
