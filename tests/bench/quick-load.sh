@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A quick load measurement (not part of the test run): N HTTP checks at 1 s interval against a
+# local nginx, CPU and RSS of gatewatch read from /proc, lag and outcomes from its /metrics.
+# Usage: tests/bench/quick-load.sh [N=1000] [SECONDS=20]   (after ./deploy/setup.sh build)
+# The full harness against blackbox_exporter and node_exporter is issue 8.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+n=${1:-1000}
+secs=${2:-20}
+dir=$(mktemp -d)
+chmod 755 "$dir"
+trap 'kill $gw $(cat "$dir/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$dir"' EXIT
+cat >"$dir/nginx.conf" <<CONF
+daemon off; worker_processes 1; pid $dir/nginx.pid; error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path $dir/cb; proxy_temp_path $dir/p; fastcgi_temp_path $dir/f;
+  uwsgi_temp_path $dir/u; scgi_temp_path $dir/s;
+  server { listen 127.0.0.1:18080 backlog=4096; location / { return 200 "ok\n"; } } }
+CONF
+/usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" &
+{
+  echo "defaults: {interval: 1s, timeout: 500ms}"
+  echo "checks:"
+  for i in $(seq 0 $((n - 1))); do echo "  - {name: c$i, type: http, url: 'http://127.0.0.1:18080/p$i'}"; done
+} >"$dir/gw.yml"
+build/gatewatch --config.file="$dir/gw.yml" --web.listen-address=127.0.0.1:19200 2>"$dir/gw.log" &
+gw=$!
+sleep 5
+ticks() { awk '{print $14 + $15}' "/proc/$gw/stat"; }
+t1=$(ticks)
+sleep "$secs"
+t2=$(ticks)
+hz=$(getconf CLK_TCK)
+metrics=$(curl -s 127.0.0.1:19200/metrics)
+runs=$(echo "$metrics" | awk '/^gatewatch_check_runs_total/{s+=$2} END{print s}')
+awk -v t=$((t2 - t1)) -v hz="$hz" -v s="$secs" -v n="$n" -v rss="$(awk '/VmRSS/{print $2}' /proc/$gw/status)" \
+  'BEGIN{printf "checks=%d rate=%d/s cpu=%.3f cores  cpu_per_check=%.1f us  rss=%.1f MB\n", n, n, t/hz/s, t/hz/(s*n)*1e6, rss/1024}'
+echo "runs_total=$runs skipped=$(echo "$metrics" | awk '/^gatewatch_check_skipped_total/{s+=$2} END{print s}')" \
+  "failures=$(echo "$metrics" | awk '/^gatewatch_check_runs_total.*failure/{s+=$2} END{print s}')"
+echo "$metrics" | grep -E '^gatewatch_scheduler_lag_seconds_(count|bucket\{le="0.001"\}|bucket\{le="0.005"\})'
+echo "metrics bytes: $(echo "$metrics" | wc -c)"
