@@ -7,12 +7,6 @@
 namespace gatewatch {
 namespace {
 
-bool ValidAlertName(const std::string& name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-}
-
 // Codes as the source's counters label them: http_responses_total keeps 502/503/504 exact and
 // other codes by class; proxy_responses_total keeps every 5xx exact.
 std::vector<std::string> ParseCodes(const ConfigNode& node, AlertSourceKind kind) {
@@ -59,7 +53,7 @@ std::vector<AlertSpec> ParseAlerts(const ConfigNode& node,
     AlertSpec spec;
     ConfigNode name = a.Required("name");
     spec.name = name.AsString();
-    if (!ValidAlertName(spec.name))
+    if (!IsPrometheusName(spec.name))
       name.Fail("must match [a-zA-Z_][a-zA-Z0-9_]* (got \"" + spec.name + "\")");
     if (!names.insert(spec.name).second) name.Fail("duplicate alert name \"" + spec.name + "\"");
 

@@ -28,21 +28,14 @@ bool ValidCheckName(const std::string& name) {
   return true;
 }
 
-bool ValidLabelName(const std::string& name) {
-  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
-  for (unsigned char c : name) {
-    if (!std::isalnum(c) && c != '_') return false;
-  }
-  return true;
-}
-
 std::map<std::string, std::string> ParseLabels(const ConfigNode& node) {
   std::map<std::string, std::string> labels;
   if (!node.IsDefined()) return labels;
   node.ExpectMap();
   for (const auto& key : node.Keys()) {
     ConfigNode value = node.Child(key);
-    if (!ValidLabelName(key)) value.Fail("invalid label name (must match [a-zA-Z_][a-zA-Z0-9_]*)");
+    if (!IsPrometheusName(key))
+      value.Fail("invalid label name (must match [a-zA-Z_][a-zA-Z0-9_]*)");
     if (key.rfind("__", 0) == 0) value.Fail("label names starting with __ are reserved");
     if (kReservedLabels.contains(key)) value.Fail("label name is reserved");
     labels[key] = value.AsString();

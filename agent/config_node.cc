@@ -140,6 +140,12 @@ std::string FormatDuration(Duration d) {
   return out;
 }
 
+bool IsPrometheusName(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
 std::optional<uint64_t> ParseBytes(std::string_view text) {
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;

@@ -39,6 +39,8 @@ class ConfigError : public std::runtime_error {
 std::optional<Duration> ParseDuration(std::string_view text);
 // Formats the way ParseDuration reads: "10s", "1m30s", "500ms".
 std::string FormatDuration(Duration d);
+// True for a valid Prometheus label name (and alert name): [a-zA-Z_][a-zA-Z0-9_]*.
+bool IsPrometheusName(std::string_view name);
 // Parses "65536", "64KiB", "1MiB", "10KB", "2MB". Returns nullopt on anything else.
 std::optional<uint64_t> ParseBytes(std::string_view text);
 
