@@ -186,6 +186,54 @@ TEST(MisbehavingTargetTest, UnexpectedStatusesMapToTheirClass) {
   EXPECT_TRUE(RunCheckOnce(Check(Url(s404.port()), "expect: {status: [404]}")).success);
 }
 
+// TLS through a real nginx with a certificate made by openssl for the test (valid 30 days).
+class TlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "openssl not installed";
+    std::string cert = certs_.path() + "/cert.pem", key = certs_.path() + "/key.pem";
+    Process openssl({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                     "30", "-subj", "/CN=localhost", "-keyout", key, "-out", cert});
+    int status = -1;
+    ASSERT_TRUE(openssl.WaitExit(seconds(30), &status));
+    ASSERT_EQ(status, 0) << openssl.Stderr();
+    port_ = FreeTcpPort();
+    nginx_ = std::make_unique<NginxInstance>(
+        "  server {\n    listen 127.0.0.1:" + std::to_string(port_) +
+        " ssl;\n    ssl_certificate " + cert + ";\n    ssl_certificate_key " + key +
+        ";\n    location / { return 200 \"ok\\n\"; }\n  }\n");
+    std::string error;
+    if (!nginx_->Start(&error)) GTEST_SKIP() << error;
+  }
+  TempDir certs_;
+  std::unique_ptr<NginxInstance> nginx_;
+  int port_ = 0;
+};
+
+TEST_F(TlsTest, UntrustedCertificateIsATlsCertificateFailure) {
+  Result r = RunCheckOnce(Check("https://localhost:" + std::to_string(port_) + "/"));
+  EXPECT_EQ(r.reason, Reason::kTlsCertificate) << r.detail;
+  EXPECT_EQ(ReasonCause(r.reason), Cause::kMisconfiguration);
+}
+
+TEST_F(TlsTest, InsecureCheckSucceedsAndReportsTheCertificatesExpiry) {
+  Result r =
+      RunCheckOnce(Check("https://localhost:" + std::to_string(port_) + "/", "insecure: true"));
+  EXPECT_TRUE(r.success) << r.detail;
+  double expiry = Observed(r, "tls_cert_expiry_timestamp_seconds");
+  double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // Made for 30 days just now: expiry within a day of now + 30 days.
+  EXPECT_NEAR(expiry, now + 30 * 86400, 86400);
+  EXPECT_GE(Observed(r, "http_phase_seconds", "tls"), 0);
+}
+
+TEST_F(TlsTest, PlainHttpToTheTlsPortIsNotASuccess) {
+  Result r = RunCheckOnce(Check("http://127.0.0.1:" + std::to_string(port_) + "/"));
+  EXPECT_EQ(r.reason, Reason::kHttp4xx)
+      << r.detail << " (nginx answers 400 to plain HTTP on a TLS port)";
+}
+
 class DnsmasqTest : public ::testing::Test {
  protected:
   void SetUp() override {
