@@ -1,5 +1,6 @@
 #include "agent/probe.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -40,16 +41,20 @@ YAML::Node ProbeNode(const ProbeOptions& o) {
 }
 
 void PrintTable(const std::string& url, const Result& r) {
-  std::printf("%-12s %s\n", "PROBE", RedactUrl(url).c_str());
-  for (const auto& [key, value] : r.report) std::printf("  %-12s %s\n", key.c_str(), value.c_str());
-  std::printf("  %-12s %.1f ms\n", "duration", ToSeconds(r.duration) * 1000);
+  int width = 12;
+  for (const auto& [key, value] : r.report)
+    width = std::max(width, static_cast<int>(key.size()) + 1);
+  std::printf("%-*s %s\n", width + 2, "PROBE", RedactUrl(url).c_str());
+  for (const auto& [key, value] : r.report)
+    std::printf("  %-*s %s\n", width, key.c_str(), value.c_str());
+  std::printf("  %-*s %.1f ms\n", width, "duration", ToSeconds(r.duration) * 1000);
   if (r.success) {
-    std::printf("%-12s OK\n", "RESULT");
+    std::printf("%-*s OK\n", width + 2, "RESULT");
   } else {
-    std::printf("%-12s FAIL  reason=%s cause=%s\n", "RESULT",
+    std::printf("%-*s FAIL  reason=%s cause=%s\n", width + 2, "RESULT",
                 std::string(ReasonName(r.reason)).c_str(),
                 std::string(CauseName(ReasonCause(r.reason))).c_str());
-    if (!r.detail.empty()) std::printf("  %-12s %s\n", "detail", r.detail.c_str());
+    if (!r.detail.empty()) std::printf("  %-*s %s\n", width, "detail", r.detail.c_str());
   }
 }
 
