@@ -81,13 +81,17 @@ TEST(EventLoopTest, WatchedFdCallbackMayUnwatchItself) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST(EventLoopTest, StopFromAnotherThreadEndsRun) {
+TEST(EventLoopTest, StopFromAnotherThreadEndsRunAfterPostedWork) {
   SystemClock clock;
   EventLoop loop(clock);
-  std::thread stopper([&] { loop.Post([&] { loop.Stop(); }); });
+  bool ran_on_loop = false;
+  std::thread stopper([&] {
+    loop.Post([&] { ran_on_loop = loop.InLoopThread(); });
+    loop.Stop();
+  });
   loop.Run();  // returns only because of Stop()
   stopper.join();
-  SUCCEED();
+  EXPECT_TRUE(ran_on_loop) << "work posted before Stop() must run, on the loop thread";
 }
 
 TEST(DnsResolverTest, IpLiteralsNeedNoQuery) {
