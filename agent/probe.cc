@@ -60,6 +60,22 @@ void PrintTable(const std::string& url, const Result& r) {
 
 }  // namespace
 
+Result RunCheckOnce(const Check& check, CheckServices& services) {
+  EventLoop& loop = services.loop;
+  TimePoint start = services.clock.Now();
+  RunContext ctx{services, start, start + check.spec().timeout};
+  std::optional<Result> result;
+  auto run = check.Start(ctx, [&](Result r) { result = std::move(r); });
+  TimerId deadline = loop.AddTimer(ctx.deadline, [&] {
+    if (!result) result = run->Abort();
+  });
+  while (!result) loop.RunOnce(std::chrono::milliseconds(100));
+  loop.CancelTimer(deadline);
+  run.reset();
+  result->duration = services.clock.Now() - start;
+  return std::move(*result);
+}
+
 int RunProbe(const ProbeOptions& options) {
   RegisterBuiltinCheckTypes();
   const CheckType* type = CheckRegistry::Instance().Find("http");
@@ -83,18 +99,7 @@ int RunProbe(const ProbeOptions& options) {
   CurlMulti curl(loop);
   DnsResolver dns(loop, DnsResolver::Options{});
   CheckServices services{loop, curl, dns, clock};
-  TimePoint start = clock.Now();
-  RunContext ctx{services, start, start + options.timeout};
-
-  std::optional<Result> result;
-  auto run = check->Start(ctx, [&](Result r) { result = std::move(r); });
-  TimerId deadline = loop.AddTimer(ctx.deadline, [&] {
-    if (!result) result = run->Abort();
-  });
-  while (!result) loop.RunOnce(std::chrono::milliseconds(100));
-  loop.CancelTimer(deadline);
-  run.reset();
-  result->duration = clock.Now() - start;
+  std::optional<Result> result = RunCheckOnce(*check, services);
 
   if (options.json) {
     nlohmann::json j;

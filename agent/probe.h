@@ -25,4 +25,13 @@ struct ProbeOptions {
 // Returns the exit code: 0 success, 1 check failed, 2 invalid options.
 int RunProbe(const ProbeOptions& options);
 
+struct CheckServices;
+class Check;
+struct Result;
+
+// Runs one run of `check` now, driving `services.loop` until the run calls back or its deadline
+// (spec.timeout) aborts it, the way the scheduler would. Blocks the calling thread, which must
+// own the loop; for `gatewatch probe` and tests, never inside the agent.
+Result RunCheckOnce(const Check& check, CheckServices& services);
+
 }  // namespace gatewatch

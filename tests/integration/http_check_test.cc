@@ -7,6 +7,7 @@
 #include "agent/curl_multi.h"
 #include "agent/dns_resolver.h"
 #include "agent/event_loop.h"
+#include "agent/probe.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
@@ -20,10 +21,9 @@ using std::chrono::seconds;
 using Behaviour = FakeHttpServer::Behaviour;
 
 // Runs one check described by `check_yaml` (the keys of one `checks:` entry) on a private loop,
-// the way the scheduler does: a deadline at `timeout` that aborts the run.
+// through the same path as `gatewatch probe`: a deadline at `timeout` aborts the run.
 Result RunCheckOnce(const std::string& check_yaml, const std::string& dns_servers = "") {
   Config config = ParseConfig("checks:\n  - " + check_yaml + "\n", "test.yml");
-  const Check& check = *config.checks.at(0).check;
   SystemClock clock;
   EventLoop loop(clock);
   CurlMulti curl(loop);
@@ -32,17 +32,7 @@ Result RunCheckOnce(const std::string& check_yaml, const std::string& dns_server
   dns_options.timeout = milliseconds(500);
   DnsResolver dns(loop, dns_options);
   CheckServices services{loop, curl, dns, clock};
-  TimePoint start = clock.Now();
-  RunContext ctx{services, start, start + check.spec().timeout};
-  std::optional<Result> result;
-  auto run = check.Start(ctx, [&](Result r) { result = std::move(r); });
-  TimerId deadline = loop.AddTimer(ctx.deadline, [&] {
-    if (!result) result = run->Abort();
-  });
-  while (!result) loop.RunOnce(milliseconds(50));
-  loop.CancelTimer(deadline);
-  run.reset();
-  return *result;
+  return gatewatch::RunCheckOnce(*config.checks.at(0).check, services);
 }
 
 double Observed(const Result& r, const std::string& name, const std::string& label = "") {

@@ -122,16 +122,21 @@ TEST(DnsResolverTest, ResolvesLocalhostFromHostsFileWithoutReentrantCallback) {
   EXPECT_EQ(result.addresses[0].address, "127.0.0.1");
 }
 
+// Options pointing a resolver at `port`, where a UDP socket the test holds never answers.
+DnsResolver::Options SilentServer(int port, Duration timeout, int tries) {
+  DnsResolver::Options opts;
+  opts.servers = "127.0.0.1:" + std::to_string(port);
+  opts.timeout = timeout;
+  opts.tries = tries;
+  return opts;
+}
+
 TEST(DnsResolverTest, SilentServerIsATimeoutNotAHang) {
   SystemClock clock;
   EventLoop loop(clock);
   int port = 0;
   UniqueFd silent = BindUdp(&port);
-  DnsResolver::Options opts;
-  opts.servers = "127.0.0.1:" + std::to_string(port);
-  opts.timeout = milliseconds(200);
-  opts.tries = 2;
-  DnsResolver dns(loop, opts);
+  DnsResolver dns(loop, SilentServer(port, milliseconds(200), 2));
   ASSERT_TRUE(dns.ok());
   bool done = false;
   int status = -1;
@@ -149,11 +154,7 @@ TEST(DnsResolverTest, CancelledQueryNeverCallsBack) {
   EventLoop loop(clock);
   int port = 0;
   UniqueFd silent = BindUdp(&port);
-  DnsResolver::Options opts;
-  opts.servers = "127.0.0.1:" + std::to_string(port);
-  opts.timeout = milliseconds(50);
-  opts.tries = 1;
-  DnsResolver dns(loop, opts);
+  DnsResolver dns(loop, SilentServer(port, milliseconds(50), 1));
   bool called = false;
   auto q = dns.Resolve("www.example.test", AF_INET, [&](const ResolveResult&) { called = true; });
   q.reset();
