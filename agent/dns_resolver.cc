@@ -32,8 +32,9 @@ struct CallbackArg {
 
 class DnsResolver::QueryHandle final : public DnsQuery {
  public:
-  QueryHandle(DnsResolver* self, uint64_t id) : self_(self), id_(id) {}
+  QueryHandle(DnsResolver* self, uint64_t id) : self_(self), id_(id) { ++self_->live_handles_; }
   ~QueryHandle() override {
+    --self_->live_handles_;
     auto it = self_->pending_.find(id_);
     if (it == self_->pending_.end()) return;
     if (it->second->deferred_timer != 0) self_->loop_.CancelTimer(it->second->deferred_timer);
@@ -72,6 +73,7 @@ DnsResolver::DnsResolver(EventLoop& loop, Options options) : loop_(loop) {
 }
 
 DnsResolver::~DnsResolver() {
+  per_server_.clear();  // their channels first: they share the loop, not this channel
   destroying_ = true;
   for (auto& [id, p] : pending_) {
     if (p->deferred_timer != 0) loop_.CancelTimer(p->deferred_timer);
@@ -181,6 +183,28 @@ std::unique_ptr<DnsQuery> DnsResolver::Query(const std::string& name, int type, 
   in_submit_ = false;
   ArmTimer();
   return handle;
+}
+
+DnsResolver& DnsResolver::ForServer(const Options& options) {
+  TimePoint now = loop_.clock().Now();
+  if (now - last_sweep_ >= std::chrono::minutes(1)) {
+    last_sweep_ = now;
+    for (auto it = per_server_.begin(); it != per_server_.end();) {
+      bool idle =
+          it->second.resolver->live_handles_ == 0 && now - it->second.last_used >= kIdleEvict;
+      it = idle ? per_server_.erase(it) : std::next(it);
+    }
+  }
+  std::string key =
+      options.servers + "|" +
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::microseconds>(options.timeout).count()) +
+      "|" + std::to_string(options.tries) + "|" + (options.no_recurse ? "norec" : "rec") + "|" +
+      (options.report_errors ? "errors" : "retry");
+  Cached& c = per_server_[key];
+  if (c.resolver == nullptr) c.resolver = std::make_unique<DnsResolver>(loop_, options);
+  c.last_used = now;
+  return *c.resolver;
 }
 
 void DnsResolver::Deliver(uint64_t id, std::function<void(Pending&, Duration)> invoke) {
