@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 
+#include <algorithm>
 #include <mutex>
 
 namespace gatewatch {
@@ -89,6 +90,35 @@ bool DnsResolver::IsIpLiteral(const std::string& host) {
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   unsigned char buf[sizeof(in6_addr)];
   return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+
+std::optional<std::string> DnsResolver::ParseServer(const std::string& text) {
+  std::string host = text, port = "53";
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    size_t colon = text.find(':');
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned char buf[sizeof(in6_addr)];
+  bool v4 = inet_pton(AF_INET, host.c_str(), buf) == 1;
+  bool v6 = !v4 && inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  if (!v4 && !v6) return std::nullopt;
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  int p = std::stoi(port);
+  if (p < 1 || p > 65535) return std::nullopt;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(p);
 }
 
 std::unique_ptr<DnsQuery> DnsResolver::Begin(std::shared_ptr<Pending> pending, uint64_t* id) {

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -75,6 +76,9 @@ class DnsResolver {
 
   // Returns true if `host` is a numeric IPv4/IPv6 literal (then no query is needed).
   static bool IsIpLiteral(const std::string& host);
+  // Normalizes a configured DNS server "ip", "ip:port", "[v6]" or "[v6]:port" to the c-ares csv
+  // form with an explicit port ("10.0.0.2:53", "[::1]:5301"). nullopt if it is not one.
+  static std::optional<std::string> ParseServer(const std::string& text);
 
   // A resolver that asks `options.servers` (e.g. "127.0.0.1:5301") with those options, created on
   // first use and cached here, so every check asking the same server with the same options shares

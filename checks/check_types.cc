@@ -4,11 +4,13 @@
 namespace gatewatch {
 
 CheckType HttpCheckType();
+CheckType DnsCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
+    registry.Register(DnsCheckType());
     return true;
   }();
   (void)registered;
