@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   ProbeOptions probe;
   std::string probe_timeout = "10s";
   CLI::App* probe_cmd = app.add_subcommand("probe", "Run one HTTP check now and print what it saw");
-  probe_cmd->add_option("url", probe.url, "http:// or https:// URL")->required();
+  probe_cmd->add_option("url", probe.url, "http:// or https:// URL (or use --check / --dns)");
   probe_cmd->add_option("-X,--method", probe.method, "GET or HEAD")->capture_default_str();
   probe_cmd->add_flag(
       "-I,--head", [&](int64_t) { probe.method = "HEAD"; }, "Same as --method HEAD");
@@ -53,6 +53,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   probe_cmd->add_flag("-k,--insecure", probe.insecure, "Do not verify TLS certificates");
   probe_cmd->add_flag("--json", probe.json, "Print JSON instead of a table");
+  ProbeCheckOptions probe_check;
+  probe_cmd->add_option("--check", probe_check.check,
+                        "Run the check of this name from --config.file once, as the agent would");
+  probe_cmd->add_option("--dns", probe_check.dns_name, "Ask --resolver servers for this name");
+  probe_cmd->add_option("--type", probe_check.dns_type, "With --dns: A, AAAA, CNAME, MX, TXT, ...")
+      ->capture_default_str();
+  probe_cmd->add_option("--resolver", probe_check.resolvers, "With --dns: ip[:port] (repeatable)");
+  probe_cmd->add_option("--expect", probe_check.expect, "With --dns: expected record (repeatable)");
+  probe_cmd->add_flag("--authoritative", probe_check.authoritative,
+                      "With --dns: ask the zone's NS servers directly and compare SOA serials");
 
   std::string rules_format = "prometheus", rules_name = "gatewatch", rules_namespace = "monitoring";
   CLI::App* rules_cmd = app.add_subcommand(
@@ -93,6 +103,20 @@ int main(int argc, char** argv) {
       return 2;
     }
     probe.timeout = *timeout;
+    if (!probe_check.check.empty() || !probe_check.dns_name.empty()) {
+      if (!probe.url.empty() || (!probe_check.check.empty() && !probe_check.dns_name.empty())) {
+        std::fprintf(stderr, "gatewatch probe: give one of URL, --check NAME or --dns NAME\n");
+        return 2;
+      }
+      probe_check.config_file = agent.config_file;
+      probe_check.timeout = *timeout;
+      probe_check.json = probe.json;
+      return RunProbeCheck(probe_check);
+    }
+    if (probe.url.empty()) {
+      std::fprintf(stderr, "gatewatch probe: a URL, --check NAME or --dns NAME is required\n");
+      return 2;
+    }
     return RunProbe(probe);
   }
 

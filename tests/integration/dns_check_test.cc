@@ -3,6 +3,9 @@
 // records, a chosen rcode, authoritative servers with different serials, silence).
 #include <arpa/nameser.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
 
 #include "agent/config.h"
 #include "agent/curl_multi.h"
@@ -11,6 +14,8 @@
 #include "agent/probe.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_dns_server.h"
+#include "tests/testlib/process.h"
+#include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
 namespace {
@@ -106,6 +111,38 @@ TEST_F(DnsmasqResolvers, TwoNewOneStaleIsNotPropagatedAtTwoThirds) {
   EXPECT_NEAR(Observed(expect, "dns_propagation_ratio"), 1.0 / 3, 1e-9);
 }
 
+// `gatewatch probe` (the real binary) shows which resolver answered what, for a dns check from
+// flags and for a configured check of any type by name.
+TEST_F(DnsmasqResolvers, ProbeShowsWhichResolverAnsweredWhat) {
+  std::string a = Start("10.0.0.2"), stale = Start("10.0.0.1");
+  if (!skip_.empty()) GTEST_SKIP() << skip_;
+  Process dns_probe({GATEWATCH_BINARY, "probe", "--dns", "www.example.test", "--resolver", a,
+                     "--resolver", stale, "--timeout", "2s"});
+  int status = -1;
+  ASSERT_TRUE(dns_probe.WaitExit(std::chrono::seconds(10), &status));
+  EXPECT_EQ(WEXITSTATUS(status), 1) << "a failed check exits 1";
+  std::string out = dns_probe.Stdout();
+  EXPECT_NE(out.find(a + "  NOERROR 10.0.0.2"), std::string::npos) << out;
+  EXPECT_NE(out.find(stale + "  NOERROR 10.0.0.1"), std::string::npos) << out;
+  EXPECT_NE(out.find("reason=dns_not_propagated"), std::string::npos) << out;
+
+  TempDir dir;
+  std::string config = dir.path() + "/gatewatch.yml";
+  std::ofstream(config) << "resolvers: {lab: ['" << a << "']}\n"
+                        << "checks:\n  - {name: www, type: dns, query: {name: www.example.test}, "
+                           "resolvers: lab, expect: [10.0.0.2]}\n";
+  Process check_probe(
+      {GATEWATCH_BINARY, "probe", "--check", "www", "--config.file", config, "--json"});
+  ASSERT_TRUE(check_probe.WaitExit(std::chrono::seconds(10), &status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << check_probe.Stdout() << check_probe.Stderr();
+  EXPECT_NE(check_probe.Stdout().find("\"check\": \"www (dns)\""), std::string::npos)
+      << check_probe.Stdout();
+  Process missing({GATEWATCH_BINARY, "probe", "--check", "nope", "--config.file", config});
+  ASSERT_TRUE(missing.WaitExit(std::chrono::seconds(10), &status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(missing.Stderr().find("no check named \"nope\""), std::string::npos);
+}
+
 TEST_F(DnsmasqResolvers, UnknownNameIsNxdomainEverywhere) {
   std::string a = Start("10.0.0.2"), b = Start("10.0.0.2");
   if (!skip_.empty()) GTEST_SKIP() << skip_;
@@ -166,7 +203,8 @@ TEST(FakeDnsTest, TruncatedUdpAnswerIsFetchedOverTcp) {
   Result r = RunOnce(DnsCheck("big.example.test", List({server.server()})));
   EXPECT_TRUE(r.success) << r.detail;
   EXPECT_GT(server.tcp_queries(), 0) << "the answer needs TCP";
-  EXPECT_NE(Report(r, server.server()).find("NOERROR 10.1.0.1 10.1.0.10 10.1.0.11"), std::string::npos)
+  EXPECT_NE(Report(r, server.server()).find("NOERROR 10.1.0.1 10.1.0.10 10.1.0.11"),
+            std::string::npos)
       << Report(r, server.server());
 }
 
