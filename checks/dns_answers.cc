@@ -386,6 +386,25 @@ std::optional<DnsAnswerSet> ParseDnsReply(const unsigned char* data, size_t len,
   return set;
 }
 
+QueryReply ReadQueryReply(int ares_status, const unsigned char* reply, int len, int qtype) {
+  QueryReply out;
+  if (reply == nullptr || len <= 0) {
+    out.reason = ReasonForQueryStatus(ares_status);
+    out.error = ares_strerror(ares_status);
+    return out;
+  }
+  if (len >= 4) out.rcode = reply[3] & 0x0F;
+  std::string error;
+  out.answer = ParseDnsReply(reply, static_cast<size_t>(len), qtype, &error);
+  if (!out.answer) {
+    out.reason = Reason::kDnsMalformed;
+    out.error = "malformed reply: " + error;
+    return out;
+  }
+  out.reason = ReasonForRcode(out.answer->rcode, out.answer->count);
+  return out;
+}
+
 DnsAnswerSet ExpectedAnswerSet(const std::vector<std::string>& canonical_records) {
   std::vector<std::string> unique = canonical_records;
   std::sort(unique.begin(), unique.end());

@@ -61,6 +61,15 @@ struct DnsAnswerSet {
 std::optional<DnsAnswerSet> ParseDnsReply(const unsigned char* data, size_t len, int qtype,
                                           std::string* error);
 
+// What one query gave, from what c-ares delivered (status and raw reply, possibly null).
+struct QueryReply {
+  std::optional<DnsAnswerSet> answer;  // the reply could be read
+  Reason reason = Reason::kDnsError;   // ReasonForRcode of the answer, else why there is none
+  int rcode = -1;                      // header RCODE if a reply of at least 4 bytes came, else -1
+  std::string error;                   // without an answer: c-ares's or the parser's words
+};
+QueryReply ReadQueryReply(int ares_status, const unsigned char* reply, int len, int qtype);
+
 // The answer set `expect` describes, with the same hash as a reply carrying those records.
 // Items must already be canonical (CanonicalRecord).
 DnsAnswerSet ExpectedAnswerSet(const std::vector<std::string>& canonical_records);

@@ -194,20 +194,15 @@ class DnsRun final : public CheckRun {
 
   void OnZone(int status, const unsigned char* reply, int len) {
     discovery_query_.reset();
-    std::string error;
-    auto set = reply != nullptr ? ParseDnsReply(reply, static_cast<size_t>(len), ns_t_soa, &error)
-                                : std::nullopt;
-    if (!set || set->soa_zone.empty()) {
-      Reason reason =
-          set ? ReasonForRcode(set->rcode, 0)
-              : (reply != nullptr ? Reason::kDnsMalformed : ReasonForQueryStatus(status));
+    QueryReply r = ReadQueryReply(status, reply, len, ns_t_soa);
+    if (!r.answer || r.answer->soa_zone.empty()) {
+      Reason reason = r.reason;
       if (reason == Reason::kDnsNodata || reason == Reason::kNone) reason = Reason::kDnsError;
       FinishEarly(reason, "cannot find the zone of " + cfg_->name + ": " +
-                              (set ? "no SOA in the reply"
-                                   : (reply != nullptr ? error : ares_strerror(status))));
+                              (r.answer ? "no SOA in the reply" : r.error));
       return;
     }
-    zone_ = set->soa_zone;
+    zone_ = r.answer->soa_zone;
     AskNs();
   }
 
@@ -221,19 +216,14 @@ class DnsRun final : public CheckRun {
 
   void OnNs(int status, const unsigned char* reply, int len) {
     discovery_query_.reset();
-    std::string error;
-    auto set = reply != nullptr ? ParseDnsReply(reply, static_cast<size_t>(len), ns_t_ns, &error)
-                                : std::nullopt;
-    if (!set || set->ns_names.empty()) {
-      Reason reason =
-          set ? ReasonForRcode(set->rcode, 0)
-              : (reply != nullptr ? Reason::kDnsMalformed : ReasonForQueryStatus(status));
-      FinishEarly(reason, "no NS records for zone " + zone_ + ": " +
-                              (set ? DescribeAnswer(*set)
-                                   : (reply != nullptr ? error : ares_strerror(status))));
+    QueryReply r = ReadQueryReply(status, reply, len, ns_t_ns);
+    if (!r.answer || r.answer->ns_names.empty()) {
+      FinishEarly(r.reason == Reason::kNone ? Reason::kDnsError : r.reason,
+                  "no NS records for zone " + zone_ + ": " +
+                      (r.answer ? DescribeAnswer(*r.answer) : r.error));
       return;
     }
-    std::vector<std::string> names = set->ns_names;
+    std::vector<std::string> names = r.answer->ns_names;
     std::sort(names.begin(), names.end());
     if (names.size() > DnsCheckConfig::kMaxAuthoritative) {
       ns_not_asked_ = names.size() - DnsCheckConfig::kMaxAuthoritative;
@@ -280,9 +270,10 @@ class DnsRun final : public CheckRun {
           OnAnswer(i, status, reply, len);
         });
     if (cfg_->authoritative) {
-      t.soa_query = r.Query(zone_, ns_t_soa, [this, i](int, const unsigned char* reply, int len) {
-        OnSoa(i, reply, len);
-      });
+      t.soa_query =
+          r.Query(zone_, ns_t_soa, [this, i](int status, const unsigned char* reply, int len) {
+            OnSoa(i, status, reply, len);
+          });
     } else {
       t.soa_done = true;
     }
@@ -293,33 +284,21 @@ class DnsRun final : public CheckRun {
     t.answer_query.reset();
     t.elapsed = services_.clock.Now() - t.started;
     t.answer_done = true;
-    if (reply == nullptr) {
-      t.outcome.reason = ReasonForQueryStatus(status);
-      t.note = ares_strerror(status);
-    } else {
-      if (len >= 4) t.rcode = reply[3] & 0x0F;
-      std::string error;
-      auto set = ParseDnsReply(reply, static_cast<size_t>(len), cfg_->type, &error);
-      if (!set) {
-        t.outcome.reason = Reason::kDnsMalformed;
-        t.note = "malformed reply: " + error;
-      } else {
-        t.outcome.reason = ReasonForRcode(set->rcode, set->count);
-        if (cfg_->type == ns_t_soa && set->soa_serial) t.serial = set->soa_serial;
-        t.outcome.answer = std::move(*set);
-      }
-    }
+    QueryReply r = ReadQueryReply(status, reply, len, cfg_->type);
+    t.rcode = r.rcode;
+    t.outcome.reason = r.reason;
+    t.note = r.error;
+    if (r.answer && cfg_->type == ns_t_soa) t.serial = r.answer->soa_serial;
+    t.outcome.answer = std::move(r.answer);
     MaybeFinish();
   }
 
-  void OnSoa(size_t i, const unsigned char* reply, int len) {
+  void OnSoa(size_t i, int status, const unsigned char* reply, int len) {
     Target& t = targets_[i];
     t.soa_query.reset();
     t.soa_done = true;
-    if (reply != nullptr) {
-      auto set = ParseDnsReply(reply, static_cast<size_t>(len), ns_t_soa, nullptr);
-      if (set && set->rcode == ns_r_noerror && set->soa_serial) t.serial = set->soa_serial;
-    }
+    QueryReply r = ReadQueryReply(status, reply, len, ns_t_soa);
+    if (r.answer && r.answer->rcode == ns_r_noerror) t.serial = r.answer->soa_serial;
     MaybeFinish();
   }
 

@@ -242,6 +242,32 @@ TEST(ReasonMappingTest, StatusesAndRcodes) {
   EXPECT_EQ(RcodeLabel(9), "other");
 }
 
+TEST(ReadQueryReplyTest, ReplyOrWhyNot) {
+  QueryReply timeout = ReadQueryReply(ARES_ETIMEOUT, nullptr, 0, ns_t_a);
+  EXPECT_EQ(timeout.reason, Reason::kDnsTimeout);
+  EXPECT_EQ(timeout.rcode, -1);
+  EXPECT_FALSE(timeout.answer);
+  EXPECT_FALSE(timeout.error.empty());
+
+  auto servfail = Hex(kNxdomain);
+  servfail[3] = (servfail[3] & 0xF0) | ns_r_servfail;
+  QueryReply s = ReadQueryReply(ARES_ESERVFAIL, servfail.data(), servfail.size(), ns_t_a);
+  EXPECT_EQ(s.reason, Reason::kDnsServfail);
+  EXPECT_EQ(s.rcode, ns_r_servfail);
+  ASSERT_TRUE(s.answer);
+
+  auto cut = Hex(kMultiA);
+  cut.resize(cut.size() - 2);
+  QueryReply m = ReadQueryReply(ARES_SUCCESS, cut.data(), static_cast<int>(cut.size()), ns_t_a);
+  EXPECT_EQ(m.reason, Reason::kDnsMalformed);
+  EXPECT_EQ(m.rcode, 0) << "the header was readable";
+  EXPECT_NE(m.error.find("malformed reply"), std::string::npos);
+
+  auto ok = Hex(kMultiA);
+  EXPECT_EQ(ReadQueryReply(ARES_SUCCESS, ok.data(), static_cast<int>(ok.size()), ns_t_a).reason,
+            Reason::kNone);
+}
+
 // ----- Comparison across resolvers ---------------------------------------------------------------
 
 ResolverOutcome Positive(std::vector<std::string> records) {
