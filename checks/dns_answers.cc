@@ -61,10 +61,10 @@ class Reader {
     int jumps = 0;
     size_t wire_length = 0;
     while (true) {
-      uint8_t len;
+      uint8_t len = 0;
       if (!U8(pos, &len)) return false;
       if ((len & 0xC0) == 0xC0) {
-        uint8_t low;
+        uint8_t low = 0;
         if (!U8(pos + 1, &low)) return false;
         if (!jumped) *next = pos + 2;
         jumped = true;
@@ -174,14 +174,14 @@ std::optional<std::string> RdataText(const Reader& r, int type, size_t at, size_
       return name;
     }
     case ns_t_mx: {
-      uint16_t pref;
+      uint16_t pref = 0;
       std::string name;
       size_t next;
       if (!r.U16(at, &pref) || !name_at(at + 2, &name, &next) || next != end) return std::nullopt;
       return std::to_string(pref) + " " + name;
     }
     case ns_t_srv: {
-      uint16_t prio, weight, port;
+      uint16_t prio = 0, weight = 0, port = 0;
       std::string name;
       size_t next;
       if (!r.U16(at, &prio) || !r.U16(at + 2, &weight) || !r.U16(at + 4, &port) ||
@@ -196,7 +196,7 @@ std::optional<std::string> RdataText(const Reader& r, int type, size_t at, size_
       size_t pos = at;
       if (rdlen == 0) return std::nullopt;
       while (pos < end) {
-        uint8_t len;
+        uint8_t len = 0;
         if (!r.U8(pos, &len) || pos + 1 + len > end) return std::nullopt;
         text.append(reinterpret_cast<const char*>(r.at(pos + 1)), len);
         pos += 1 + len;
@@ -217,7 +217,7 @@ std::optional<std::string> RdataText(const Reader& r, int type, size_t at, size_
       return out;
     }
     case 257: {  // CAA: flags, tag length, tag, value
-      uint8_t flags, tag_len;
+      uint8_t flags = 0, tag_len = 0;
       if (!r.U8(at, &flags) || !r.U8(at + 1, &tag_len) || tag_len == 0 || at + 2 + tag_len > end)
         return std::nullopt;
       std::string tag(reinterpret_cast<const char*>(r.at(at + 2)), tag_len);
@@ -330,7 +330,7 @@ std::optional<DnsAnswerSet> ParseDnsReply(const unsigned char* data, size_t len,
   };
   if (data == nullptr || len < 12) return fail("reply shorter than a DNS header");
   Reader r(data, len);
-  uint16_t flags, qd, an, ns;
+  uint16_t flags = 0, qd = 0, an = 0, ns = 0;
   r.U16(2, &flags);
   r.U16(4, &qd);
   r.U16(6, &an);
@@ -353,8 +353,8 @@ std::optional<DnsAnswerSet> ParseDnsReply(const unsigned char* data, size_t len,
     std::string owner;
     size_t next;
     if (!r.Name(pos, &owner, &next)) return fail("bad owner name in a record");
-    uint16_t type, klass, rdlen;
-    uint32_t ttl;
+    uint16_t type = 0, klass = 0, rdlen = 0;
+    uint32_t ttl = 0;
     if (!r.U16(next, &type) || !r.U16(next + 2, &klass) || !r.U32(next + 4, &ttl) ||
         !r.U16(next + 8, &rdlen) || next + 10 + rdlen > len) {
       return fail("record runs past the end");
