@@ -119,8 +119,10 @@ void EventLoop::RunOnce(Duration max_wait) {
 
 void EventLoop::Run() {
   loop_thread_id_ = ThisThreadId();
-  stop_ = false;
+  // A Stop() that came before Run() still counts (another thread may stop a loop that has not
+  // started yet); the flag is re-armed on the way out so the loop can run again.
   while (!stop_) RunOnce(std::chrono::seconds(1));
+  stop_ = false;
   DrainPosted();
 }
 
