@@ -13,6 +13,7 @@
 #include "agent/probe.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
 namespace {
@@ -38,12 +39,9 @@ double Observed(const Result& r, const std::string& name, const std::string& lab
 
 // A TCP port on `address` that refuses connections while this lives (bound, never listening).
 UniqueFd RefuseOn(const char* address, int port) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  inet_pton(AF_INET, address, &addr.sin_addr);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int bound = 0;
+  UniqueFd fd = BindInet(SOCK_STREAM, address, port, &bound);
+  EXPECT_TRUE(fd.valid());
   return fd;
 }
 

@@ -11,6 +11,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "tests/testlib/temp_dir.h"
+
 namespace gatewatch::testing {
 namespace {
 
@@ -61,39 +63,20 @@ bool ReadQuestion(const unsigned char* q, size_t len, std::string* name, int* ty
   return true;
 }
 
-UniqueFd Bind(int type, const char* address, int port) {
-  UniqueFd fd(socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  inet_pton(AF_INET, address, &addr.sin_addr);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return UniqueFd();
-  if (type == SOCK_STREAM && listen(fd.get(), 64) != 0) return UniqueFd();
-  return fd;
-}
-
-int BoundPort(int fd) {
-  sockaddr_in addr{};
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return ntohs(addr.sin_port);
-}
-
 }  // namespace
 
 FakeDnsServer::FakeDnsServer(Behaviour behaviour, const char* address, int port)
     : address_(address), behaviour_(behaviour) {
   // UDP first (port 0 picks one), then TCP on the same port; retry if TCP's is taken.
   for (int attempt = 0; attempt < 20 && !tcp_.valid(); ++attempt) {
-    udp_ = Bind(SOCK_DGRAM, address, port);
+    udp_ = BindInet(SOCK_DGRAM, address, port, &port_);
     if (!udp_.valid()) break;
-    tcp_ = Bind(SOCK_STREAM, address, BoundPort(udp_.get()));
+    int tcp_port = 0;
+    tcp_ = BindInet(SOCK_STREAM, address, port_, &tcp_port);
+    if (tcp_.valid() && listen(tcp_.get(), 64) != 0) tcp_.reset();
     if (port != 0) break;
   }
   if (!udp_.valid() || !tcp_.valid()) throw std::runtime_error("FakeDnsServer: cannot bind");
-  port_ = BoundPort(udp_.get());
   wake_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   thread_ = std::thread([this] { Serve(); });
 }

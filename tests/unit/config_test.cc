@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "tests/testlib/config_error.h"
+
 namespace gatewatch {
 namespace {
 
@@ -44,14 +46,7 @@ int64_t FakeValue(const CheckEntry& entry) {
   return dynamic_cast<const FakeCheck&>(*entry.check).value();
 }
 
-std::string ErrorOf(const std::string& yaml) {
-  try {
-    ParseConfig(yaml, "test.yml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string ErrorOf(const std::string& yaml) { return testing::ConfigErrorOf(yaml); }
 
 // ----- ParseConfig: one case per rule ------------------------------------------------------------
 

@@ -3,18 +3,12 @@
 
 #include "agent/config.h"
 #include "checks/dns_check.h"
+#include "tests/testlib/config_error.h"
 
 namespace gatewatch {
 namespace {
 
-std::string ErrorOf(const std::string& yaml) {
-  try {
-    ParseConfig(yaml, "test.yml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::ConfigErrorOf;
 
 std::string Check(const std::string& keys) {
   return "checks:\n  - {name: d, type: dns, interval: 10s, timeout: 2s, " + keys + "}\n";
@@ -62,7 +56,7 @@ TEST(DnsCheckConfigTest, ErrorsNameTheirPath) {
        "resolvers.pub-lic: list name must match [a-zA-Z_][a-zA-Z0-9_]*"},
   };
   for (const auto& row : rows) {
-    std::string got = ErrorOf(row.yaml);
+    std::string got = ConfigErrorOf(row.yaml);
     // Unknown-key errors may carry a "did you mean" hint after the rule.
     EXPECT_EQ(got.substr(0, row.error.size()), row.error) << row.yaml;
   }
