@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <map>
+
 #include "agent/config.h"
 #include "agent/curl_multi.h"
 #include "agent/dns_resolver.h"
@@ -92,6 +94,12 @@ TEST_F(FanoutTest, OneDeadBackendBehindTheNameIsFoundAndNamed) {
       << r.detail;
   EXPECT_EQ(a.accepted(), 1);
   EXPECT_EQ(b.accepted(), 1);
+  // The probe's report gives each address its own verdict and reason.
+  std::map<std::string, std::string> report(r.report.begin(), r.report.end());
+  EXPECT_EQ(report["backend 127.0.0.4:" + port].rfind("down connection_refused", 0), 0u)
+      << report["backend 127.0.0.4:" + port];
+  EXPECT_EQ(report["backend 127.0.0.2:" + port].rfind("up HTTP 200", 0), 0u)
+      << report["backend 127.0.0.2:" + port];
 
   // With the third backend back, the run succeeds and every address is up.
   dead.reset();
