@@ -4,11 +4,13 @@
 namespace gatewatch {
 
 CheckType HttpCheckType();
+CheckType CdnOriginCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
+    registry.Register(CdnOriginCheckType());
     return true;
   }();
   (void)registered;

@@ -525,19 +525,22 @@ bool StatusExpectation::Matches(long status) const {
   return std::find(codes_.begin(), codes_.end(), status) != codes_.end();
 }
 
+bool SetRequestUrl(const std::string& url, HttpRequest& request) {
+  auto parsed = ParseUrl(url);
+  if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) return false;
+  request.url = url;
+  request.redacted_url = RedactUrl(url);
+  request.https = parsed->scheme == "https";
+  request.host = parsed->host;
+  request.port = parsed->port;
+  return true;
+}
+
 void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
   HttpRequest* cfg = &request;
 
   ConfigNode url = node.Required("url");
-  cfg->url = url.AsString();
-  auto parsed = ParseUrl(cfg->url);
-  if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) {
-    url.Fail("must be an http or https URL");
-  }
-  cfg->redacted_url = RedactUrl(cfg->url);
-  cfg->https = parsed->scheme == "https";
-  cfg->host = parsed->host;
-  cfg->port = parsed->port;
+  if (!SetRequestUrl(url.AsString(), request)) url.Fail("must be an http or https URL");
 
   if (ConfigNode method = node.Child("method"); method.IsDefined()) {
     std::string m = method.AsString();
