@@ -244,6 +244,13 @@ bool Compares(const CdnOriginConfig& cfg, CompareField field) {
   return std::find(cfg.compare.begin(), cfg.compare.end(), field) != cfg.compare.end();
 }
 
+// "status, body_hash"
+std::string JoinFields(const std::vector<CompareField>& fields) {
+  std::string out;
+  for (CompareField f : fields) out += (out.empty() ? "" : ", ") + std::string(CompareFieldName(f));
+  return out;
+}
+
 class CdnRun final : public CheckRun {
  public:
   CdnRun(std::shared_ptr<const CdnOriginConfig> cfg, const RunContext& ctx, DoneCallback done)
@@ -281,12 +288,16 @@ class CdnRun final : public CheckRun {
     done(std::move(result));  // may destroy `this`: nothing after it
   }
 
-  std::string Summary(const SideRun& side, const CdnSide& s) const {
-    std::string ms = " in " + std::to_string(WholeMs(side.elapsed())) + " ms";
-    if (side.reason() != Reason::kNone) return side.detail() + ms;
+  // "HTTP 200 (hit) in 3.1 ms", or what went wrong: "connect() to 10.0.0.5:443 refused after 3.1
+  // ms".
+  static std::string Summary(const SideRun& side, const CdnSide& s, bool show_cache) {
+    std::string ms = FormatMillis(side.elapsed()) + " ms";
+    if (side.reason() != Reason::kNone) return side.detail() + " after " + ms;
     std::string out = "HTTP " + std::to_string(s.status);
-    if (&side == &edge_) out += " (" + std::string(CacheStatusName(s.cache)) + ")";
-    return out + ms;
+    if (show_cache && s.cache != CacheStatus::kNone) {
+      out += " (" + std::string(CacheStatusName(s.cache)) + ")";
+    }
+    return out + " in " + ms;
   }
 
   Result Evaluate() const {
@@ -294,31 +305,30 @@ class CdnRun final : public CheckRun {
     CdnSide edge = edge_.Side();
     CdnSide origin = origin_.Side();
     CdnJudgement j = JudgeCdn(edge, origin, c.compare);
-    std::string e = "edge " + Summary(edge_, edge);
-    std::string o = "origin " + c.origin_label + " " + Summary(origin_, origin);
-    std::string differing;
-    for (CompareField f : j.differing) {
-      differing += (differing.empty() ? "" : ", ") + std::string(CompareFieldName(f));
-    }
+    std::string e = "edge: " + Summary(edge_, edge, true);
+    std::string o = "origin " + c.origin_label + ": " + Summary(origin_, origin, false);
+    std::string differing = JoinFields(j.differing);
 
     Result result;
     switch (j.verdict) {
       case CdnVerdict::kOk:
         result = Result::Success();
-        result.detail = e + "; " + o + "; same " + (c.compare.empty() ? "health" : "content");
+        result.detail = e + "; " + o + (c.compare.empty() ? "" : "; same " + JoinFields(c.compare));
         break;
       case CdnVerdict::kContentMismatch:
-        result =
-            Result::Failure(Reason::kContentMismatch, e + " and " + o + " differ in " + differing);
+        result = Result::Failure(Reason::kContentMismatch,
+                                 "edge and origin differ in " + differing + "; " + e + "; " + o);
         break;
       case CdnVerdict::kEdgeFault:
-        result =
-            Result::Failure(Reason::kEdgeFault, edge.healthy() ? e + " serves a stale copy while " +
-                                                                     o + ": the edge cannot refresh"
-                                                               : e + " while " + o);
+        result = Result::Failure(
+            Reason::kEdgeFault,
+            edge.healthy() ? "the edge serves a stale copy it could not refresh although the "
+                             "origin answers; " +
+                                 e + "; " + o
+                           : e + "; while " + o);
         break;
       case CdnVerdict::kOriginFault:
-        result = Result::Failure(Reason::kOriginFault, o + "; " + e + " still answers");
+        result = Result::Failure(Reason::kOriginFault, o + "; " + e);
         break;
       case CdnVerdict::kBothDown:
         result = Result::Failure(Reason::kBothDown, e + "; " + o);
@@ -356,7 +366,7 @@ class CdnRun final : public CheckRun {
       report.emplace_back(n + "_address", o != nullptr ? o->address : "-");
       report.emplace_back(n + "_status", s.status != 0 ? std::to_string(s.status) : "-");
       report.emplace_back(n + "_cache", std::string(CacheStatusName(s.cache)));
-      report.emplace_back(n + "_ms", std::to_string(WholeMs(run.elapsed())));
+      report.emplace_back(n + "_ms", FormatMillis(run.elapsed()));
       report.emplace_back(n + "_reason", std::string(ReasonName(run.reason())));
       if (run.reason() != Reason::kNone) report.emplace_back(n + "_error", run.detail());
     };

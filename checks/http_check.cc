@@ -78,12 +78,6 @@ bool IsSafeValue(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-std::string FormatMs(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double, std::milli>(d).count());
-  return buf;
-}
-
 int64_t WholeMs(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
@@ -420,7 +414,8 @@ class HttpRun final : public CheckRun {
     }
     report.emplace_back("address", outcome != nullptr ? outcome->address : "-");
     report.emplace_back("status", info.status != 0 ? std::to_string(info.status) : "-");
-    for (const auto& [name, d] : named) report.emplace_back(std::string(name) + "_ms", FormatMs(d));
+    for (const auto& [name, d] : named)
+      report.emplace_back(std::string(name) + "_ms", FormatMillis(d));
     report.emplace_back("redirects", std::to_string(info.redirects));
     report.emplace_back("body_bytes", std::to_string(body_bytes));
     if (info.cert_expiry) {
