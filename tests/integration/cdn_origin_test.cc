@@ -12,6 +12,7 @@
 #include "agent/dns_resolver.h"
 #include "agent/event_loop.h"
 #include "agent/probe.h"
+#include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
@@ -92,11 +93,11 @@ class CdnOriginTest : public ::testing::Test {
   }
 
   // One run of a cdn_origin check with the given url/origin, on the fixture's loop.
-  Result Run(const std::string& url, const std::string& origin,
-             const std::string& extra = "compare: [status, etag, content_length, body_hash]") {
+  Result Run(const std::string& url, const std::string& origin, const std::string& timeout = "3s") {
     Config config =
         ParseConfig("checks:\n  - {name: shop-cdn, type: cdn_origin, url: '" + url +
-                        "', origin: '" + origin + "', interval: 10s, timeout: 3s, " + extra + "}\n",
+                        "', origin: '" + origin + "', interval: 10s, timeout: " + timeout +
+                        ", compare: [status, etag, content_length, body_hash]}\n",
                     "test.yml");
     return gatewatch::RunCheckOnce(*config.checks.at(0).check, services_);
   }
@@ -191,6 +192,14 @@ TEST_F(CdnOriginTest, EdgePointedAtAWrongOriginPortIsEdgeFault) {
   EXPECT_EQ(Report(r)["origin_status"], "200");
   EXPECT_EQ(Observed(r, "cdn_verdict", "edge_fault"), 1);
   EXPECT_NE(edge_->ErrorLogText().find("Connection refused"), std::string::npos);
+}
+
+TEST_F(CdnOriginTest, OriginThatHangsIsOriginFaultAtTheDeadline) {
+  FakeHttpServer hanging(FakeHttpServer::Behaviour::kHang);
+  Result r = Run(EdgeUrl(), "127.0.0.1:" + std::to_string(hanging.port()), "1s");
+  EXPECT_EQ(r.reason, Reason::kOriginFault) << r.detail;
+  EXPECT_EQ(Report(r)["origin_reason"], "timeout") << Report(r)["origin_error"];
+  EXPECT_EQ(Report(r)["edge_status"], "200");
 }
 
 TEST_F(CdnOriginTest, NeitherAnsweringIsBothDown) {
