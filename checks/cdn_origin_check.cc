@@ -58,12 +58,13 @@ int64_t WholeMs(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-std::string Quote(std::string_view s) {
-  constexpr size_t kMax = 60;  // report values stay one readable line
-  std::string out = "\"";
+// A header value as one readable line of a report: control characters blanked, length capped.
+std::string Printable(std::string_view s) {
+  constexpr size_t kMax = 80;
+  std::string out;
   for (char c : s.substr(0, kMax)) out += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
   if (s.size() > kMax) out += "...";
-  return out + "\"";
+  return out;
 }
 
 std::string FieldValue(CompareField field, const CdnSide& side) {
@@ -71,9 +72,9 @@ std::string FieldValue(CompareField field, const CdnSide& side) {
     case CompareField::kStatus:
       return std::to_string(side.status);
     case CompareField::kEtag:
-      return side.etag.empty() ? "-" : Quote(side.etag);
+      return side.etag.empty() ? "-" : Printable(side.etag);
     case CompareField::kLastModified:
-      return side.last_modified.empty() ? "-" : Quote(side.last_modified);
+      return side.last_modified.empty() ? "-" : Printable(side.last_modified);
     case CompareField::kContentLength:
       return side.body_too_large ? "> body_limit" : std::to_string(side.body_bytes);
     case CompareField::kBodyHash: {
@@ -365,7 +366,7 @@ class CdnRun final : public CheckRun {
       const HttpOutcome* o = run.outcome();
       report.emplace_back(n + "_address", o != nullptr ? o->address : "-");
       report.emplace_back(n + "_status", s.status != 0 ? std::to_string(s.status) : "-");
-      report.emplace_back(n + "_cache", std::string(CacheStatusName(s.cache)));
+      report.emplace_back(n + "_cache", s.answered() ? std::string(CacheStatusName(s.cache)) : "-");
       report.emplace_back(n + "_ms", FormatMillis(run.elapsed()));
       report.emplace_back(n + "_reason", std::string(ReasonName(run.reason())));
       if (run.reason() != Reason::kNone) report.emplace_back(n + "_error", run.detail());
