@@ -156,17 +156,23 @@ FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view
     if (!Open(&stats)) return stats;
   } else {
     struct stat st {};
-    // A missing path with an open fd is the moment between rename and reopen: nginx still
-    // writes into the renamed file, keep reading it.
-    if (::stat(options_.path.c_str(), &st) == 0 &&
-        (st.st_ino != current_.ino || st.st_dev != current_.dev)) {
+    if (::stat(options_.path.c_str(), &st) == 0) {
+      if (st.st_ino != current_.ino || st.st_dev != current_.dev) {
+        if (!Drain(current_, &budget, &stats, on_line) || stats.more) return stats;
+        previous_ = std::move(current_);
+        previous_idle_polls_ = 0;
+        ++stats.rotations;
+        current_ = Source{};
+        if (!Open(&stats)) return stats;
+      }
+    } else if (fstat(current_.fd.get(), &st) == 0 && st.st_nlink == 0) {
+      // Deleted, not renamed: finish what it holds, then report it missing until it is back.
       if (!Drain(current_, &budget, &stats, on_line) || stats.more) return stats;
-      previous_ = std::move(current_);
-      previous_idle_polls_ = 0;
-      ++stats.rotations;
       current_ = Source{};
       if (!Open(&stats)) return stats;
     }
+    // Otherwise a missing path is the moment between rename and reopen: nginx still writes into
+    // the renamed file, keep reading it.
   }
 
   struct stat st {};

@@ -10,7 +10,8 @@
 // - Rotation by copytruncate: the file shrank below the offset, or the bytes just before the
 //   offset changed; reading restarts at 0. (Lines written between logrotate's copy and its
 //   truncate are in the copy only: copytruncate loses them by design.)
-// - A vanished or unreadable file is reported in PollStats::error and retried at the next poll;
+// - A vanished (deleted) or unreadable file is reported in PollStats::error and retried at the next
+// poll;
 //   never fatal.
 // - Lines longer than max_line are counted (too_long) and skipped; the partial-line buffer never
 //   holds more than max_line bytes per file; each poll reads at most max_bytes_per_poll bytes, so

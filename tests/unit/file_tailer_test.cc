@@ -157,6 +157,22 @@ TEST_F(FileTailerTest, VanishedFileIsReportedAndRetried) {
   EXPECT_TRUE(s.error.empty());
 }
 
+TEST_F(FileTailerTest, DeletedFileIsDrainedThenReportedUntilItIsBack) {
+  Append("");
+  FileTailer t(Opts());
+  Poll(t);
+  Append("last words\n");
+  std::filesystem::remove(Path());
+  FileTailer::PollStats s;
+  EXPECT_EQ(Poll(t, &s), Lines{"last words"});
+  EXPECT_EQ(s.error, "open " + Path() + ": No such file or directory");
+  EXPECT_EQ(Poll(t, &s), Lines{});
+  EXPECT_FALSE(s.error.empty());
+  Append("back\n");
+  EXPECT_EQ(Poll(t, &s), Lines{"back"});
+  EXPECT_TRUE(s.error.empty());
+}
+
 TEST_F(FileTailerTest, NotARegularFileIsAnError) {
   std::filesystem::create_directory(Path());
   FileTailer t(Opts());
