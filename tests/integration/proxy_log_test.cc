@@ -18,7 +18,6 @@
 #include "agent/dns_resolver.h"
 #include "agent/event_loop.h"
 #include "agent/probe.h"
-#include "checks/nginx_log_parse.h"
 #include "exporters/prometheus_exporter.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/http_client.h"
@@ -45,7 +44,9 @@ class ProxyLogTest : public ::testing::Test {
   void SetUp() override {
     proxy_port_ = FreeTcpPort();
     healthy_port_ = FreeTcpPort();
-    std::string block = std::string("  log_format gatewatch '") + kRecommendedLogFormat + "';\n";
+    // The deployed snippet itself: nginx must accept it and the parser must read what it writes.
+    std::string block = std::string("  include ") + GATEWATCH_SOURCE_DIR +
+                        "/deploy/nginx/gatewatch-log-format.conf;\n";
     block += "  server {\n    listen 127.0.0.1:" + std::to_string(proxy_port_) + ";\n";
     block += "    access_log " + Dir() + "/proxy.log gatewatch;\n";
     block += "    proxy_connect_timeout 1s;\n    proxy_read_timeout 300ms;\n";

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace gatewatch {
 namespace {
 
@@ -128,6 +131,25 @@ TEST(AccessLogFormatTest, RefusesAmbiguousFormats) {
   EXPECT_FALSE(combined->has_upstream());
   EXPECT_TRUE(AccessLogFormat::Compile("upstream", &error)->has_upstream());
   EXPECT_TRUE(AccessLogFormat::Compile("json", &error)->has_upstream());
+}
+
+TEST(AccessLogFormatTest, DeployedNginxSnippetIsTheUpstreamFormat) {
+  std::ifstream in(std::string(GATEWATCH_SOURCE_DIR) + "/deploy/nginx/gatewatch-log-format.conf");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string conf = text.str();
+  size_t at = conf.find("\nlog_format gatewatch ");
+  ASSERT_NE(at, std::string::npos);
+  // nginx concatenates the quoted pieces up to the ';'.
+  std::string format;
+  for (size_t i = at; i < conf.size() && conf[i] != ';';) {
+    size_t open = conf.find('\'', i);
+    if (open == std::string::npos || conf.find(';', i) < open) break;
+    size_t close = conf.find('\'', open + 1);
+    format += conf.substr(open + 1, close - open - 1);
+    i = close + 1;
+  }
+  EXPECT_EQ(format, kRecommendedLogFormat);
 }
 
 TEST(SplitUpstreamsTest, AlignsAddressesStatusesAndTimes) {
