@@ -386,12 +386,12 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
   if (access_ != nullptr) {
     report.emplace_back("access_log", access_->path());
     report.emplace_back("access_offset", std::to_string(access_->offset()));
-    report.emplace_back("access_lines", std::to_string(access_parsed_ + access_skipped_));
+    report.emplace_back("access_lines_this_run", std::to_string(access_parsed_ + access_skipped_));
   }
   if (error_ != nullptr) {
     report.emplace_back("error_log", error_->path());
     report.emplace_back("error_offset", std::to_string(error_->offset()));
-    report.emplace_back("upstream_errors", std::to_string(error_parsed_));
+    report.emplace_back("upstream_errors_this_run", std::to_string(error_parsed_));
   }
   report.emplace_back("window_responses", FormatDouble(sum.total));
   report.emplace_back("window_5xx_ratio", FormatDouble(ratio));
