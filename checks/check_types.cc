@@ -4,12 +4,16 @@
 namespace gatewatch {
 
 CheckType HttpCheckType();
+CheckType CdnOriginCheckType();
+CheckType ProxyLogCheckType();
 CheckType DnsCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
+    registry.Register(CdnOriginCheckType());
+    registry.Register(ProxyLogCheckType());
     registry.Register(DnsCheckType());
     return true;
   }();
