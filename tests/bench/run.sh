@@ -73,11 +73,12 @@ trap cleanup EXIT
 
 # ----- helpers ---------------------------------------------------------------------------------
 
-# A free TCP port on 127.0.0.1 in the high range (not reserved: nothing else here binds at random).
+# A free port on 127.0.0.1, high but below the ephemeral range (32768+), which thousands of new
+# connections per second would collide with.
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000))
     ss -Hltn "sport = :$p" | grep -q . || ss -Hlun "sport = :$p" | grep -q . || { echo $p; return; }
   done
 }
@@ -93,14 +94,17 @@ other_thread_ticks() {
   echo $s
 }
 rss_mb() { awk '/^VmRSS/{printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
-# Milliseconds from "$2" (start, ns) until URL $1 answers 200, or fail after 60 s.
+# Milliseconds from "$2" (start, ns) until URL $1 answers 200, or fail after 60 s or when process
+# $3 has exited.
 wait_ready() {
-  local url=$1 start=$2 i
-  for i in $(seq 1 12000); do
+  local url=$1 start=$2 pid=$3 i
+  for i in $(seq 1 6000); do
     if curl -sf -o /dev/null "$url"; then echo $((($(now_ns) - start) / 1000000)); return; fi
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.005
   done
-  echo "bench: $url did not come up" >&2
+  echo "bench: $url did not come up; logs:" >&2
+  tail -n 5 "$dir"/*.log >&2 || true
   return 1
 }
 stop() {
@@ -167,7 +171,7 @@ dnsmasq --keep-in-foreground --conf-file=/dev/null --port="$dns_port" --listen-a
   --bind-interfaces --no-resolv --no-hosts --local=/example.test/ --address=/www.example.test/10.0.0.1 \
   --pid-file= --cache-size=1000 2>"$dir/dnsmasq.log" &
 pids+=($!)
-wait_ready "http://127.0.0.1:${nginx_ports[0]}/" "$(now_ns)" >/dev/null
+wait_ready "http://127.0.0.1:${nginx_ports[0]}/" "$(now_ns)" "${pids[0]}" >/dev/null
 
 target_url() { echo "http://127.0.0.1:${nginx_ports[$(($1 % 4))]}/p$1"; }
 
@@ -180,7 +184,7 @@ start_gatewatch() {  # config file; sets gw_pid and startup_ms
   "$gw_bin" --config.file="$1" --web.listen-address=127.0.0.1:$gw_port --log.level=warn 2>>"$dir/gw.log" &
   gw_pid=$!
   pids+=($gw_pid)
-  startup_ms=$(wait_ready "http://127.0.0.1:$gw_port/-/ready" "$t0")
+  startup_ms=$(wait_ready "http://127.0.0.1:$gw_port/-/ready" "$t0" $gw_pid)
 }
 # gatewatch under load: N checks spread evenly so that the aggregate rate is `rate` per second.
 bench_gatewatch() {  # workload n rate check-yaml-function
@@ -262,7 +266,7 @@ bench_blackbox() {  # workload n rate module target-function
     2>>"$dir/blackbox.log" &
   pid=$!
   pids+=($pid)
-  startup_ms=$(wait_ready "http://127.0.0.1:$bb_port/-/healthy" "$t0")
+  startup_ms=$(wait_ready "http://127.0.0.1:$bb_port/-/healthy" "$t0" $pid)
   local res
   res=$("$driver" --urls "$urls" --rate "$rate" --seconds "$window" --warmup "$warmup" --pid $pid \
     --expect "probe_success 1")
@@ -288,7 +292,7 @@ bench_node_exporter() {
   $node_exporter --web.listen-address=127.0.0.1:$port --log.level=warn 2>>"$dir/node.log" &
   pid=$!
   pids+=($pid)
-  startup_ms=$(wait_ready "http://127.0.0.1:$port/metrics" "$t0")
+  startup_ms=$(wait_ready "http://127.0.0.1:$port/metrics" "$t0" $pid)
   c1=$(cpu_ticks $pid)
   s=$(scrape_loop "http://127.0.0.1:$port/metrics" "$dir/node.txt")
   c2=$(cpu_ticks $pid)
