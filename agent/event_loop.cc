@@ -90,17 +90,29 @@ void EventLoop::Stop() {
 
 bool EventLoop::InLoopThread() const { return loop_thread_id_.load() == ThisThreadId(); }
 
+int EventLoop::Wait(epoll_event* events, int max_events, Duration wait) {
+  // Nanosecond timeouts (Linux 5.11+): a timer fires when due, not up to 1 ms later, which is
+  // most of the scheduler's lag when the loop is otherwise idle.
+  if (precise_wait_) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    int n = epoll_pwait2(epoll_fd_.get(), events, max_events, &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    precise_wait_ = false;  // older kernel: millisecond timeouts from now on
+  }
+  // Round up so a timer is never woken for early and then spun on.
+  int wait_ms = static_cast<int>((wait.count() + 999'999) / 1'000'000);
+  return epoll_wait(epoll_fd_.get(), events, max_events, wait_ms);
+}
+
 void EventLoop::RunOnce(Duration max_wait) {
   Duration wait = max_wait;
   if (auto next = timers_.NextDue()) {
     wait = std::min(wait, std::max(Duration::zero(), *next - clock_.Now()));
   }
-  // Round up so a timer is never woken for early and then spun on.
-  int wait_ms = static_cast<int>((wait.count() + 999'999) / 1'000'000);
-
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
-  int n = epoll_wait(epoll_fd_.get(), events, kMaxEvents, wait_ms);
+  int n = Wait(events, kMaxEvents, wait);
   for (int i = 0; i < n; ++i) {
     int fd = events[i].data.fd;
     auto it = watchers_.find(fd);
@@ -119,9 +131,11 @@ void EventLoop::RunOnce(Duration max_wait) {
 
 void EventLoop::Run() {
   loop_thread_id_ = ThisThreadId();
-  stop_ = false;
+  // A Stop() from another thread may come before Run() starts: it must still end this Run(), so
+  // the flag is cleared on the way out (ready for the next Run()), not on the way in.
   while (!stop_) RunOnce(std::chrono::seconds(1));
   DrainPosted();
+  stop_ = false;
 }
 
 }  // namespace gatewatch

@@ -17,6 +17,8 @@
 #include "agent/fd.h"
 #include "agent/timer_queue.h"
 
+struct epoll_event;
+
 namespace gatewatch {
 
 class EventLoop {
@@ -48,7 +50,8 @@ class EventLoop {
   // Runs `fn` on the loop thread soon. Safe from any thread, including from a signal-free context.
   void Post(std::function<void()> fn);
 
-  // Runs until Stop(). Returns after the current iteration completes.
+  // Runs until Stop() (also a Stop() from another thread that came before Run() started).
+  // Returns after the current iteration completes.
   void Run();
   void Stop();
   // One iteration: wait at most `max_wait` for I/O, then run due timers and posted tasks.
@@ -60,6 +63,8 @@ class EventLoop {
 
  private:
   void DrainPosted();
+  // epoll_wait with `wait` as the timeout; returns what epoll_wait returns.
+  int Wait(epoll_event* events, int max_events, Duration wait);
 
   const Clock& clock_;
   UniqueFd epoll_fd_;
@@ -71,6 +76,7 @@ class EventLoop {
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> last_iteration_{0};
   std::atomic<uint64_t> loop_thread_id_{0};
+  bool precise_wait_ = true;  // epoll_pwait2 works (loop thread only)
 };
 
 }  // namespace gatewatch

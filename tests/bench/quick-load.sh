@@ -23,7 +23,7 @@ CONF
   echo "checks:"
   for i in $(seq 0 $((n - 1))); do echo "  - {name: c$i, type: http, url: 'http://127.0.0.1:18080/p$i'}"; done
 } >"$dir/gw.yml"
-build/gatewatch --config.file="$dir/gw.yml" --web.listen-address=127.0.0.1:19200 2>"$dir/gw.log" &
+${GW_BIN:-build/gatewatch} --config.file="$dir/gw.yml" --web.listen-address=127.0.0.1:19200 2>"$dir/gw.log" &
 gw=$!
 sleep 5
 ticks() { awk '{print $14 + $15}' "/proc/$gw/stat"; }
