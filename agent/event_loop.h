@@ -17,8 +17,6 @@
 #include "agent/fd.h"
 #include "agent/timer_queue.h"
 
-struct epoll_event;
-
 namespace gatewatch {
 
 class EventLoop {
@@ -63,8 +61,6 @@ class EventLoop {
 
  private:
   void DrainPosted();
-  // epoll_wait with `wait` as the timeout; returns what epoll_wait returns.
-  int Wait(epoll_event* events, int max_events, Duration wait);
 
   const Clock& clock_;
   UniqueFd epoll_fd_;
@@ -76,7 +72,6 @@ class EventLoop {
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> last_iteration_{0};
   std::atomic<uint64_t> loop_thread_id_{0};
-  bool precise_wait_ = true;  // epoll_pwait2 works (loop thread only)
 };
 
 }  // namespace gatewatch

@@ -7,6 +7,7 @@
 #   tests/bench/run.sh --smoke    seconds: one tiny row of each kind; asserts only that every row was
 #                                 produced (CI), never a timing
 # Options: --build-dir DIR (default build), --out DIR (default docs/bench; smoke: a temp dir),
+#          --gatewatch BIN (another gatewatch binary, e.g. a "before" build),
 #          --ns "100 1000" --rates "100" --window S --warmup S (full-run overrides).
 #
 # What is measured, per process, from /proc and the processes' own endpoints:
@@ -28,6 +29,7 @@ root=$PWD
 
 smoke=0
 build=build
+gw_override=""
 out=""
 ns="100 1000 10000"
 rates="100 1000"
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
     --build-dir) build=$2; shift ;;
+    --gatewatch) gw_override=$2; shift ;;
     --out) out=$2; shift ;;
     --ns) ns=$2; shift ;;
     --rates) rates=$2; shift ;;
@@ -54,6 +57,7 @@ fi
 gw_bin=$root/$build/gatewatch
 driver=$root/$build/tests/bench/bench_driver
 [ -x "$gw_bin" ] && [ -x "$driver" ] || cmake --build "$build" --target gatewatch bench_driver >/dev/null
+[ -z "$gw_override" ] || gw_bin=$(realpath "$gw_override")
 blackbox=/usr/bin/prometheus-blackbox-exporter
 node_exporter=/usr/bin/prometheus-node-exporter
 hz=$(getconf CLK_TCK)
@@ -224,7 +228,7 @@ bench_gatewatch() {  # workload n rate check-yaml-function
   us=$(awk -v t=$((e2 - e1)) -v hz="$hz" -v k="$k" -v n="$samples" 'BEGIN{printf "%.3f", t / hz / (k * n) * 1e6}')
   row "$workload" "$n" "$rate" gatewatch "$cpu_ms" "$rss" "$(lag_quantile "$dir/m1" "$dir/m2" 0.5)" \
     "$(lag_quantile "$dir/m1" "$dir/m2" 0.99)" "$runs" "$failed" "$skipped" "$ms" "$bytes" "$samples" "$us" \
-    "$startup_ms" ""
+    "$startup_ms" "achieved=$(awk -v r=$runs -v w="$window" 'BEGIN{printf "%.0f", r / w}')/s"
   stop $gw_pid
 }
 http_check_yaml() { echo "  - {name: c$1, type: http, url: '$(target_url "$1")'}"; }
@@ -279,7 +283,8 @@ bench_blackbox() {  # workload n rate module target-function
   cpu=$(echo "$res" | sed 's/.*"cpu_seconds":\([0-9.]*\).*/\1/')
   row "$workload" "$n" "$rate" blackbox_exporter \
     "$(awk -v c="$cpu" -v r="$completed" 'BEGIN{printf "%.4f", (r > 0 ? c / r * 1000 : 0)}')" "$rss" "" "" \
-    "$completed" "$failed" "" "" "" "" "" "$startup_ms" "ok=$ok"
+    "$completed" "$failed" "" "" "" "" "" "$startup_ms" \
+    "achieved=$(awk -v r="$completed" -v w="$window" 'BEGIN{printf "%.0f", r / w}')/s ok=$ok"
   stop $pid
 }
 dns_target() { echo "127.0.0.1:$dns_port"; }
