@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A quick load measurement (not part of the test run): N HTTP checks at 1 s interval against a
 # local nginx, CPU and RSS of gatewatch read from /proc, lag and outcomes from its /metrics.
-# Usage: tests/bench/quick-load.sh [N=1000] [SECONDS=20]   (after ./deploy/setup.sh build)
-# The full harness against blackbox_exporter and node_exporter is issue 8.
+# Usage: [GW_BIN=path/to/gatewatch] tests/bench/quick-load.sh [N=1000] [SECONDS=20]
+# The full harness against blackbox_exporter and node_exporter is tests/bench/run.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 n=${1:-1000}
