@@ -54,8 +54,9 @@ if [ $smoke = 1 ]; then
   ns="20"; rates="40"; window=2; warmup=1; scrape_secs=1
 fi
 
-gw_bin=$root/$build/gatewatch
-driver=$root/$build/tests/bench/bench_driver
+case "$build" in /*) ;; *) build=$root/$build ;; esac
+gw_bin=$build/gatewatch
+driver=$build/tests/bench/bench_driver
 [ -x "$gw_bin" ] && [ -x "$driver" ] || cmake --build "$build" --target gatewatch bench_driver >/dev/null
 [ -z "$gw_override" ] || gw_bin=$(realpath "$gw_override")
 blackbox=/usr/bin/prometheus-blackbox-exporter
