@@ -4,11 +4,13 @@
 namespace gatewatch {
 
 CheckType HttpCheckType();
+CheckType HostCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
+    registry.Register(HostCheckType());
     return true;
   }();
   (void)registered;
