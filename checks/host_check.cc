@@ -224,7 +224,8 @@ struct DiskBatch {
   std::mutex mu;
   bool alive = true;
   EventLoop* loop = nullptr;
-  std::vector<std::optional<FsStats>> results;
+  std::vector<std::optional<FsStats>> results;  // nullopt: statvfs failed
+  std::vector<bool> answered;
   size_t pending = 0;
   std::function<void()> on_all_answered;  // posted to `loop` when pending reaches 0
 };
@@ -432,6 +433,7 @@ void HostRun::StartDisks() {
   batch_ = std::make_shared<DiskBatch>();
   batch_->loop = &services_.loop;
   batch_->results.resize(paths.size());
+  batch_->answered.resize(paths.size());
   batch_->pending = paths.size();
   std::weak_ptr<char> alive = alive_;
   batch_->on_all_answered = [this, alive] {
@@ -455,6 +457,7 @@ void HostRun::StartDisks() {
       }
       std::lock_guard l(batch->mu);
       if (ok) batch->results[i] = st;
+      batch->answered[i] = true;
       if (--batch->pending == 0 && batch->alive) batch->loop->Post(batch->on_all_answered);
     });
   }
@@ -471,7 +474,7 @@ void HostRun::OnDisksAnswered(bool deadline) {
     for (size_t i = 0; i < batch_->results.size(); ++i) {
       if (batch_->results[i]) {
         sample_.disks.push_back({disk_mountpoints_[i], *batch_->results[i]});
-      } else if (deadline) {
+      } else if (!batch_->answered[i]) {
         ++sample_.disks_stuck;
       }
       // An answered failure (EACCES, a mount gone since the table was read) is just not reported.
