@@ -25,6 +25,7 @@
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/metrics_text.h"
 #include "tests/testlib/process.h"
+#include "tests/testlib/promtool.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -373,13 +374,7 @@ TEST(HostBinaryTest, FixtureTreeThroughPathFlagsMatchesGoldenMetrics) {
   if (std::getenv("GATEWATCH_UPDATE_GOLDEN") != nullptr) WriteFile(golden_path, got);
   EXPECT_EQ(got, ReadAll(golden_path)) << "GATEWATCH_UPDATE_GOLDEN=1 rewrites the golden file";
 
-  std::string file = dir.path() + "/metrics.prom";
-  WriteFile(file, metrics);
-  Process promtool({"/bin/sh", "-c", "promtool check metrics < " + file});
-  int status = -1;
-  ASSERT_TRUE(promtool.WaitExit(seconds(20), &status));
-  EXPECT_EQ(status, 0) << promtool.Stderr() << promtool.Stdout();
-  EXPECT_EQ(promtool.Stderr() + promtool.Stdout(), "") << "promtool reported problems";
+  EXPECT_EQ(PromtoolProblems(metrics, dir.path()), "");
 }
 
 // ----- This machine ----------------------------------------------------------------------------
