@@ -534,7 +534,9 @@ bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg) {
   if (IsPseudoFs(m.fs_type) && !type_included) return false;
   if (!cfg.include_fs_types.empty() && !type_included) return false;
   if (MatchesAny(cfg.exclude_fs_types, m.fs_type)) return false;
-  // node_exporter's default --collector.filesystem.mount-points-exclude.
+  // node_exporter's default --collector.filesystem.mount-points-exclude, plus the files and
+  // secrets a container runtime bind-mounts into every container (they are the host's disk or a
+  // tiny tmpfs, never the container's own).
   static const std::vector<std::string> kSystemMounts = {"/dev",
                                                          "/dev/*",
                                                          "/proc",
@@ -543,7 +545,12 @@ bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg) {
                                                          "/sys/*",
                                                          "/run/credentials/*",
                                                          "/var/lib/docker/*",
-                                                         "/var/lib/containers/storage/*"};
+                                                         "/var/lib/containers/storage/*",
+                                                         "/etc/hostname",
+                                                         "/etc/hosts",
+                                                         "/etc/resolv.conf",
+                                                         "/run/secrets/*",
+                                                         "/var/run/secrets/*"};
   if (MatchesAny(kSystemMounts, m.mountpoint)) return false;
   if (!cfg.include_mountpoints.empty() && !MatchesAny(cfg.include_mountpoints, m.mountpoint)) {
     return false;

@@ -68,6 +68,9 @@ TEST(HostCheckConfigTest, MountSelection) {
   EXPECT_FALSE(reported("/sys/fs/cgroup", "cgroup2"));
   EXPECT_FALSE(reported("/dev/shm", "tmpfs")) << "system mountpoint";
   EXPECT_FALSE(reported("/var/lib/docker/overlay2/x/merged", "overlay"));
+  // What docker, podman and Kubernetes bind-mount into every container.
+  EXPECT_FALSE(reported("/etc/resolv.conf", "ext4"));
+  EXPECT_FALSE(reported("/var/run/secrets/kubernetes.io/serviceaccount", "tmpfs"));
   all.include_mountpoints = {"/", "/data*"};
   all.exclude_fs_types = {"tmpfs"};
   EXPECT_TRUE(reported("/data2", "xfs"));
