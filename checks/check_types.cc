@@ -5,12 +5,16 @@ namespace gatewatch {
 
 CheckType HttpCheckType();
 CheckType HostCheckType();
+CheckType CdnOriginCheckType();
+CheckType ProxyLogCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
     registry.Register(HostCheckType());
+    registry.Register(CdnOriginCheckType());
+    registry.Register(ProxyLogCheckType());
     return true;
   }();
   (void)registered;
