@@ -95,9 +95,7 @@ void EventLoop::RunOnce(Duration max_wait) {
   if (auto next = timers_.NextDue()) {
     wait = std::min(wait, std::max(Duration::zero(), *next - clock_.Now()));
   }
-  // Round up so a timer is never woken for early and then spun on. Millisecond timeouts are
-  // deliberate: epoll_pwait2's nanosecond ones cut the lag p50 from ~0.5 ms to ~0.05 ms but cost
-  // ~10 us CPU per check at 1,000 checks/s (a wake-up per timer instead of per millisecond).
+  // Round up so a timer is never woken for early and then spun on.
   int wait_ms = static_cast<int>((wait.count() + 999'999) / 1'000'000);
 
   constexpr int kMaxEvents = 256;
@@ -121,11 +119,10 @@ void EventLoop::RunOnce(Duration max_wait) {
 
 void EventLoop::Run() {
   loop_thread_id_ = ThisThreadId();
-  // A Stop() from another thread may come before Run() starts: it must still end this Run(), so
-  // the flag is cleared on the way out (ready for the next Run()), not on the way in.
+  // A Stop() that came before Run() still counts: resetting the flag here would lose it.
   while (!stop_) RunOnce(std::chrono::seconds(1));
   DrainPosted();
-  stop_ = false;
+  stop_ = false;  // consumed: a later Run() runs again until the next Stop()
 }
 
 }  // namespace gatewatch
