@@ -202,6 +202,8 @@ checks:
     url: ")" +
          self_url + R"("
     expect: {status: [200], body_regex: "Healthy"}
+  - name: host
+    type: host
 )";
 }
 

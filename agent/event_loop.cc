@@ -119,11 +119,10 @@ void EventLoop::RunOnce(Duration max_wait) {
 
 void EventLoop::Run() {
   loop_thread_id_ = ThisThreadId();
-  // A Stop() that came before Run() still counts (another thread may stop a loop that has not
-  // started yet); the flag is re-armed on the way out so the loop can run again.
+  // A Stop() that came before Run() still counts: resetting the flag here would lose it.
   while (!stop_) RunOnce(std::chrono::seconds(1));
-  stop_ = false;
   DrainPosted();
+  stop_ = false;  // consumed: a later Run() runs again until the next Stop()
 }
 
 }  // namespace gatewatch

@@ -19,7 +19,8 @@ BUILD_PACKAGES=(build-essential cmake pkg-config ca-certificates git
   libcurl4-openssl-dev libc-ares-dev prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev)
 # Tests: the real servers the tests start on 127.0.0.1, and promtool/amtool.
-TEST_PACKAGES=(nginx-light dnsmasq-base prometheus prometheus-alertmanager curl openssl procps iproute2)
+TEST_PACKAGES=(nginx-light dnsmasq-base prometheus prometheus-alertmanager curl openssl procps iproute2
+  prometheus-blackbox-exporter prometheus-node-exporter)
 
 fail() {
   echo "gatewatch setup: $1 (log: $LOG)" >&2
