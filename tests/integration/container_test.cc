@@ -1,0 +1,221 @@
+// The image as users run it: built from deploy/Dockerfile with podman, started as a real container
+// next to a real nginx (host network, non-root, read-only root filesystem, config and nginx's log
+// folder mounted read-only), scraped on /metrics, and stopped with `podman stop`.
+//
+// Needs root, podman, runc and debootstrap (deploy/setup.sh installs them). Where containers cannot
+// run (e.g. inside an unprivileged container) the test skips and says why, unless
+// GATEWATCH_REQUIRE_CONTAINER_TEST=1 (set by .ci/run under CI=true) turns that into a failure.
+// One ctest entry (label "container"): the image is built once for all of its tests.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "tests/testlib/http_client.h"
+#include "tests/testlib/metrics_text.h"
+#include "tests/testlib/nginx.h"
+#include "tests/testlib/process.h"
+#include "tests/testlib/temp_dir.h"
+
+namespace gatewatch::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr char kImage[] = "localhost/gatewatch:ctest";
+// crun fails on this kind of host (cgroups hybrid mode); runc works. setrlimit above the host's
+// hard limit is refused, hence the lowered ulimits.
+const std::vector<std::string> kPodman = {"podman", "--runtime", "/usr/sbin/runc"};
+const std::vector<std::string> kLimits = {"--ulimit", "nofile=1024:1024", "--ulimit",
+                                          "nproc=1024:1024"};
+
+struct CommandRun {
+  bool finished = false;
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs a command to its end (bounded by `limit`), capturing its output.
+CommandRun RunCommand(std::vector<std::string> argv, milliseconds limit) {
+  Process p(std::move(argv));
+  int status = 0;
+  CommandRun r;
+  r.finished = p.WaitExit(limit, &status);
+  r.exit_code = r.finished && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = p.Stdout();
+  r.err = p.Stderr();
+  return r;
+}
+
+std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Why containers cannot run here, or "" when they can.
+std::string ContainerUnavailable() {
+  if (geteuid() != 0) return "not root (podman here runs rootful with runc)";
+  for (const char* tool : {"/usr/bin/podman", "/usr/sbin/runc", "/usr/sbin/debootstrap"}) {
+    if (access(tool, X_OK) != 0) {
+      return std::string(tool) + " is missing (deploy/setup.sh installs podman, runc, debootstrap)";
+    }
+  }
+  CommandRun info =
+      RunCommand(Cat(kPodman, {"info", "--format", "{{.Host.OCIRuntime.Name}}"}), seconds(60));
+  if (info.exit_code != 0) return "`podman info` fails: " + info.err;
+  return "";
+}
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    unavailable_ = new std::string(ContainerUnavailable());
+    if (!unavailable_->empty()) return;
+    auto start = std::chrono::steady_clock::now();
+    build_ = new CommandRun(
+        RunCommand({std::string(GATEWATCH_SOURCE_DIR) + "/deploy/container/build-image.sh", kImage},
+                   seconds(900)));
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CommandRun size = RunCommand(
+        Cat(kPodman, {"image", "inspect", "--format", "{{.Size}}", kImage}), seconds(30));
+    std::cout << "[ figure ] image " << kImage << ": " << size.out.substr(0, size.out.find('\n'))
+              << " bytes, built (base cached or made) in " << took << " s\n";
+  }
+  static void TearDownTestSuite() {
+    delete unavailable_;
+    delete build_;
+  }
+
+  void SetUp() override {
+    if (!unavailable_->empty()) {
+      const char* require = std::getenv("GATEWATCH_REQUIRE_CONTAINER_TEST");
+      if (require != nullptr && std::string(require) == "1") {
+        FAIL() << "containers cannot run here but GATEWATCH_REQUIRE_CONTAINER_TEST=1: "
+               << *unavailable_;
+      }
+      GTEST_SKIP() << "container test skipped: " << *unavailable_;
+    }
+    ASSERT_TRUE(build_->finished && build_->exit_code == 0)
+        << "image build failed:\n"
+        << build_->out.substr(build_->out.size() > 4000 ? build_->out.size() - 4000 : 0)
+        << build_->err;
+    name_ = "gatewatch-ctest-" + std::to_string(getpid());
+  }
+
+  void TearDown() override {
+    if (!name_.empty()) RunCommand(Cat(kPodman, {"rm", "-f", "-t", "0", name_}), seconds(30));
+  }
+
+  // Starts the image like the Kubernetes manifests do: non-root, read-only root filesystem, no
+  // capabilities, the config and the log folder mounted read-only.
+  void StartContainer(const std::string& config_yaml, const std::string& log_dir) {
+    config_ = dir_.path() + "/gatewatch.yml";
+    std::ofstream(config_) << config_yaml;
+    port_ = FreeTcpPort();
+    container_ = std::make_unique<Process>(Cat(
+        Cat(kPodman, {"run", "--rm", "--name", name_, "--network=host"}),
+        Cat(kLimits,
+            {"--read-only", "--user", "65534:65534", "--cap-drop=ALL", "--security-opt",
+             "no-new-privileges", "-v", config_ + ":/etc/gatewatch/gatewatch.yml:ro", "-v",
+             log_dir + ":/var/log/nginx:ro", kImage, "--config.file=/etc/gatewatch/gatewatch.yml",
+             "--web.listen-address=127.0.0.1:" + std::to_string(port_)})));
+    ASSERT_TRUE(WaitFor([&] { return Get("/-/ready").status == 200; }, seconds(30)))
+        << container_->Stderr();
+  }
+
+  HttpResponse Get(const std::string& path) {
+    return HttpGet("http://127.0.0.1:" + std::to_string(port_) + path);
+  }
+
+  static std::string* unavailable_;
+  static CommandRun* build_;
+  TempDir dir_;
+  std::string name_, config_;
+  int port_ = 0;
+  std::unique_ptr<Process> container_;
+};
+
+std::string* ContainerTest::unavailable_ = nullptr;
+CommandRun* ContainerTest::build_ = nullptr;
+
+// nginx in front of a healthy upstream and a dead one, logging in the recommended format.
+std::string NginxBlock(int edge, int upstream, int dead) {
+  return "  log_format gatewatch '$remote_addr - $remote_user [$time_local] \"$request\" $status "
+         "$body_bytes_sent \"$http_referer\" \"$http_user_agent\" rt=$request_time "
+         "ua=\"$upstream_addr\" us=\"$upstream_status\" urt=\"$upstream_response_time\"';\n"
+         "  server { listen 127.0.0.1:" +
+         std::to_string(upstream) +
+         "; access_log off; location / { return 200 \"ok\\n\"; } }\n"
+         "  server { listen 127.0.0.1:" +
+         std::to_string(edge) +
+         ";\n"
+         "    access_log logs/access.log gatewatch;\n"
+         "    location /healthz { proxy_pass http://127.0.0.1:" +
+         std::to_string(upstream) +
+         "; }\n"
+         "    location /dead { proxy_pass http://127.0.0.1:" +
+         std::to_string(dead) + "; }\n  }\n";
+}
+
+TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
+  int edge = FreeTcpPort(), upstream = FreeTcpPort();
+  RefusingPort dead;
+  NginxInstance nginx(NginxBlock(edge, upstream, dead.port()));
+  // The log folder nginx writes and the container reads (mounted read-only).
+  std::string logs = nginx.dir() + "/logs";
+  ASSERT_EQ(::mkdir(logs.c_str(), 0755), 0);
+  std::string error;
+  ASSERT_TRUE(nginx.Start(&error)) << error;
+
+  std::string e = "http://127.0.0.1:" + std::to_string(edge);
+  StartContainer(
+      "defaults: {interval: 1s, timeout: 2s}\n"
+      "checks:\n"
+      "  - {name: edge-ok, type: http, url: \"" +
+          e +
+          "/healthz\"}\n"
+          "  - {name: edge-dead, type: http, url: \"" +
+          e + "/dead\"}\n",
+      logs);
+
+  std::string metrics;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        metrics = Get("/metrics").body;
+        return Sample(metrics, R"(gatewatch_check_success{check="edge-ok",type="http"})") == 1 &&
+               Sample(metrics, R"(gatewatch_check_success{check="edge-dead",type="http"})") == 0;
+      },
+      seconds(20)))
+      << metrics << container_->Stderr();
+  // The probe through nginx saw nginx's own 502 for the dead upstream, classified.
+  EXPECT_GE(Sample(metrics, R"(gatewatch_http_responses_total{check="edge-dead",code="502"})"), 1)
+      << metrics;
+  EXPECT_GE(
+      Sample(metrics,
+             R"(gatewatch_check_failures_total{check="edge-dead",reason="http_502",type="http"})"),
+      1);
+  EXPECT_EQ(Get("/-/ready").status, 200);
+  EXPECT_EQ(Get("/-/healthy").status, 200);
+
+  // podman stop sends SIGTERM and SIGKILLs after 2 s: exit status 0 means gatewatch stopped by
+  // itself within those 2 s (a kill would be 137).
+  auto start = std::chrono::steady_clock::now();
+  CommandRun stop = RunCommand(Cat(kPodman, {"stop", "-t", "2", name_}), seconds(30));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  int status = 0;
+  ASSERT_TRUE(container_->WaitExit(seconds(30), &status));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "container exit status " << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << "\n"
+      << container_->Stderr();
+  EXPECT_NE(container_->Stderr().find("gatewatch stopped"), std::string::npos);
+  std::cout << "[ figure ] podman stop took " << took << " s\n";
+}
+
+}  // namespace
+}  // namespace gatewatch::testing
