@@ -111,21 +111,28 @@ class ContainerTest : public ::testing::Test {
     if (!name_.empty()) RunCommand(Cat(kPodman, {"rm", "-f", "-t", "0", name_}), seconds(30));
   }
 
-  // Starts the image like the Kubernetes manifests do: non-root, read-only root filesystem, no
-  // capabilities, the config and the log folder mounted read-only.
+  // Starts the image like the Kubernetes manifests do: as the image's own (non-root) user,
+  // read-only root filesystem, no capabilities, the config and the log folder mounted read-only.
   void StartContainer(const std::string& config_yaml, const std::string& log_dir) {
     config_ = dir_.path() + "/gatewatch.yml";
     std::ofstream(config_) << config_yaml;
     port_ = FreeTcpPort();
-    container_ = std::make_unique<Process>(Cat(
-        Cat(kPodman, {"run", "--rm", "--name", name_, "--network=host"}),
-        Cat(kLimits,
-            {"--read-only", "--user", "65534:65534", "--cap-drop=ALL", "--security-opt",
-             "no-new-privileges", "-v", config_ + ":/etc/gatewatch/gatewatch.yml:ro", "-v",
-             log_dir + ":/var/log/nginx:ro", kImage, "--config.file=/etc/gatewatch/gatewatch.yml",
-             "--web.listen-address=127.0.0.1:" + std::to_string(port_)})));
-    ASSERT_TRUE(WaitFor([&] { return Get("/-/ready").status == 200; }, seconds(30)))
-        << container_->Stderr();
+    container_ = std::make_unique<Process>(
+        Cat(Cat(kPodman, {"run", "--rm", "--name", name_, "--network=host"}),
+            Cat(kLimits,
+                {"--read-only", "--cap-drop=ALL", "--security-opt", "no-new-privileges", "-v",
+                 config_ + ":/etc/gatewatch/gatewatch.yml:ro", "-v", log_dir + ":/var/log/nginx:ro",
+                 kImage, "--config.file=/etc/gatewatch/gatewatch.yml",
+                 "--web.listen-address=127.0.0.1:" + std::to_string(port_)})));
+    int status = 0;
+    bool exited = false;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          exited = exited || container_->WaitExit(milliseconds(0), &status);
+          return exited || Get("/-/ready").status == 200;
+        },
+        seconds(30)));
+    ASSERT_FALSE(exited) << "the container exited: " << container_->Stderr();
   }
 
   HttpResponse Get(const std::string& path) {
@@ -162,6 +169,22 @@ std::string NginxBlock(int edge, int upstream, int dead) {
          std::to_string(dead) + "; }\n  }\n";
 }
 
+TEST_F(ContainerTest, ImageRunsAsNonRootAndExposesTheMetricsPort) {
+  CommandRun inspect = RunCommand(
+      Cat(kPodman, {"image", "inspect", "--format",
+                    "{{.Config.User}}|{{.Config.ExposedPorts}}|{{.Config.Entrypoint}}", kImage}),
+      seconds(30));
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_EQ(inspect.out, "65534:65534|map[9142/tcp:{}]|[/usr/local/bin/gatewatch]\n");
+  // Only runtime libraries: no compiler or headers came over from the build stage.
+  CommandRun ls = RunCommand(Cat(Cat(kPodman, {"run", "--rm", "--network=host"}),
+                                 Cat(kLimits, {"--read-only", "--entrypoint", "/bin/sh", kImage,
+                                               "-c", "id -u; ls /usr/bin/g++ /usr/include/curl"})),
+                             seconds(60));
+  EXPECT_EQ(ls.out, "65534\n") << ls.err;
+  EXPECT_NE(ls.exit_code, 0);
+}
+
 TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
   int edge = FreeTcpPort(), upstream = FreeTcpPort();
   RefusingPort dead;
@@ -173,15 +196,10 @@ TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
   ASSERT_TRUE(nginx.Start(&error)) << error;
 
   std::string e = "http://127.0.0.1:" + std::to_string(edge);
-  StartContainer(
-      "defaults: {interval: 1s, timeout: 2s}\n"
-      "checks:\n"
-      "  - {name: edge-ok, type: http, url: \"" +
-          e +
-          "/healthz\"}\n"
-          "  - {name: edge-dead, type: http, url: \"" +
-          e + "/dead\"}\n",
-      logs);
+  std::string config = "defaults: {interval: 1s, timeout: 900ms}\nchecks:\n";
+  config += "  - {name: edge-ok, type: http, url: \"" + e + "/healthz\"}\n";
+  config += "  - {name: edge-dead, type: http, url: \"" + e + "/dead\"}\n";
+  ASSERT_NO_FATAL_FAILURE(StartContainer(config, logs));
 
   std::string metrics;
   ASSERT_TRUE(WaitFor(
