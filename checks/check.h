@@ -49,11 +49,21 @@ struct MetricDesc {
 // One measured value. Gauges are set, counters are incremented by `value`, histograms observe it.
 // A gauge series of a check that a later result no longer reports is removed (e.g. a backend that
 // left the DNS answer), so gauges describe only the current state.
+//
+// A histogram may instead receive a pre-bucketed batch, so a check that saw thousands of values in
+// one run (a proxy's log lines) reports one Observation: `bucket_counts` holds how many values fell
+// into each bucket (not cumulative; desc->buckets.size() + 1 entries, the last one for +Inf) and
+// `value` is the sum of the values.
 struct Observation {
   const MetricDesc* desc;
   std::vector<std::string> label_values;  // same order as desc->labels
   double value;
+  std::vector<double> bucket_counts = {};  // histograms only; empty: `value` is one observation
 };
+
+// Counts `value` into `bucket_counts` (sized desc.buckets.size() + 1) the way Prometheus buckets
+// it: the first bucket whose upper bound is >= value, else +Inf.
+void AddToBuckets(const MetricDesc& desc, double value, std::vector<double>* bucket_counts);
 
 struct Result {
   bool success = false;

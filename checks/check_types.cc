@@ -4,11 +4,13 @@
 namespace gatewatch {
 
 CheckType HttpCheckType();
+CheckType ProxyLogCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
+    registry.Register(ProxyLogCheckType());
     return true;
   }();
   (void)registered;

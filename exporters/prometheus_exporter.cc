@@ -268,7 +268,11 @@ void PrometheusExporter::Observe(CheckSeries& s, const Observation& obs, uint64_
       if (obs.value > 0) static_cast<Counter*>(it->second.metric)->Increment(obs.value);
       break;
     case MetricKind::kHistogram:
-      static_cast<Histogram*>(it->second.metric)->Observe(obs.value);
+      if (obs.bucket_counts.empty()) {
+        static_cast<Histogram*>(it->second.metric)->Observe(obs.value);
+      } else if (obs.bucket_counts.size() == obs.desc->buckets.size() + 1) {
+        static_cast<Histogram*>(it->second.metric)->ObserveMultiple(obs.bucket_counts, obs.value);
+      }  // a batch of another shape is a check bug: dropped rather than mis-bucketed
       break;
   }
 }

@@ -171,6 +171,43 @@ TEST_F(ExporterTest, StatusCarriesReasonCauseAndReport) {
   EXPECT_EQ(status["alerts"][0]["reason"], "http_502");
 }
 
+TEST_F(ExporterTest, PreBucketedHistogramBatchEqualsObservingEachValue) {
+  static const MetricDesc kLatency{
+      "test_latency_seconds", MetricKind::kHistogram, "Test.", {}, {0.1, 1}};
+  const std::vector<double> values = {0.05, 0.1, 0.5, 0.7, 3};
+  Result batch = Result::Success();
+  Observation obs{&kLatency, {}, 0};
+  for (double v : values) {
+    AddToBuckets(kLatency, v, &obs.bucket_counts);
+    obs.value += v;
+  }
+  EXPECT_EQ(obs.bucket_counts, (std::vector<double>{2, 2, 1}));  // <=0.1, <=1, +Inf
+  batch.observations.push_back(obs);
+  Result single = Result::Success();
+  for (double v : values) single.observations.push_back({&kLatency, {}, v});
+
+  CheckSpec a = Spec("a"), b = Spec("b");
+  exporter_.OnConfig({&a, &b});
+  exporter_.OnResult(a, batch);
+  exporter_.OnResult(b, single);
+  // A second batch adds to the first: the histogram stays cumulative.
+  exporter_.OnResult(a, batch);
+  exporter_.OnResult(b, single);
+  std::string text = exporter_.Render();
+  for (const char* suffix :
+       {"_bucket{check=\"%s\",le=\"0.1\"}", "_bucket{check=\"%s\",le=\"1\"}",
+        "_bucket{check=\"%s\",le=\"+Inf\"}", "_count{check=\"%s\"}", "_sum{check=\"%s\"}"}) {
+    char sa[128], sb[128];
+    std::snprintf(sa, sizeof sa, suffix, "a");
+    std::snprintf(sb, sizeof sb, suffix, "b");
+    double va = Sample(text, std::string("gatewatch_test_latency_seconds") + sa);
+    EXPECT_GT(va, 0) << sa << "\n" << text;
+    EXPECT_DOUBLE_EQ(va, Sample(text, std::string("gatewatch_test_latency_seconds") + sb)) << sa;
+  }
+  EXPECT_EQ(Sample(text, R"(gatewatch_test_latency_seconds_bucket{check="a",le="1"})"), 8);
+  EXPECT_EQ(Sample(text, R"(gatewatch_test_latency_seconds_count{check="a"})"), 10);
+}
+
 TEST(MetricsDocTest, EveryExportedMetricIsDocumented) {
   std::string doc = ReadFile(std::string(GATEWATCH_SOURCE_DIR) + "/docs/metrics.md");
   ASSERT_FALSE(doc.empty());

@@ -75,7 +75,7 @@ TEST_F(RulesTest, PrometheusRuleManifestCarriesTheSameGroups) {
   for (const auto& rule : file["groups"][0]["rules"]) {
     if (rule["alert"].as<std::string>() == "UpstreamDown") ++upstream_down;
   }
-  EXPECT_EQ(upstream_down, 2);
+  EXPECT_EQ(upstream_down, 3);
 }
 
 TEST_F(RulesTest, PromtoolAcceptsTheRules) {
@@ -83,7 +83,7 @@ TEST_F(RulesTest, PromtoolAcceptsTheRules) {
     GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
   std::string out;
   EXPECT_EQ(RunShell("promtool check rules " + (dir_ / "rules.yml").string(), &out), 0) << out;
-  EXPECT_NE(out.find("SUCCESS: 6 rules found"), std::string::npos) << out;
+  EXPECT_NE(out.find("SUCCESS: 8 rules found"), std::string::npos) << out;
 }
 
 TEST_F(RulesTest, PromtoolUnitTestsOfEveryGeneratedAlertPass) {

@@ -1,0 +1,194 @@
+#include "agent/file_tailer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace gatewatch {
+
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kSignatureBytes = 64;
+// Polls without new data after which a renamed file is closed: nginx workers reopen their logs
+// within milliseconds of the master, so two quiet polls are plenty.
+constexpr int kDrainPolls = 2;
+
+std::string Errno(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+}  // namespace
+
+FileTailer::FileTailer(Options options) : options_(std::move(options)) { buffer_.resize(kChunk); }
+
+bool FileTailer::Open(PollStats* stats) {
+  bool first = first_poll_;
+  first_poll_ = false;
+  UniqueFd fd(::open(options_.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) {
+    stats->error = Errno("open", options_.path);
+    return false;
+  }
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) {
+    stats->error = Errno("fstat", options_.path);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    stats->error = options_.path + ": not a regular file";
+    return false;
+  }
+  current_ = Source{};
+  current_.fd = std::move(fd);
+  current_.dev = st.st_dev;
+  current_.ino = st.st_ino;
+  if (first && options_.start_at_end && st.st_size > 0) {
+    current_.offset = static_cast<uint64_t>(st.st_size);
+    // Starting inside a line: its rest is not a line of its own.
+    char last = '\n';
+    if (pread(current_.fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n') {
+      current_.discarding = true;
+    }
+    size_t n = std::min<uint64_t>(kSignatureBytes, current_.offset);
+    current_.signature.resize(n);
+    ssize_t got = pread(current_.fd.get(), current_.signature.data(), n,
+                        static_cast<off_t>(current_.offset - n));
+    current_.signature.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  }
+  return true;
+}
+
+bool FileTailer::Truncated(const Source& src, uint64_t size) const {
+  if (size < src.offset) return true;
+  if (src.signature.empty()) return false;
+  // Grown past the old offset again since the truncation: the bytes before it tell.
+  char buf[kSignatureBytes];
+  size_t n = src.signature.size();
+  ssize_t got = pread(src.fd.get(), buf, n, static_cast<off_t>(src.offset - n));
+  return got != static_cast<ssize_t>(n) || std::memcmp(buf, src.signature.data(), n) != 0;
+}
+
+void FileTailer::Feed(Source& src, const char* data, size_t n, PollStats* stats,
+                      const std::function<void(std::string_view)>& on_line) {
+  while (n > 0) {
+    const char* nl = static_cast<const char*>(std::memchr(data, '\n', n));
+    if (nl == nullptr) {
+      if (src.discarding) return;
+      if (src.partial.size() + n > options_.max_line) {
+        src.partial.clear();
+        src.discarding = true;
+        ++stats->too_long;
+        return;
+      }
+      src.partial.append(data, n);
+      return;
+    }
+    size_t len = static_cast<size_t>(nl - data);
+    if (src.discarding) {
+      src.discarding = false;
+    } else if (src.partial.size() + len > options_.max_line) {
+      src.partial.clear();
+      ++stats->too_long;
+    } else if (src.partial.empty()) {
+      ++stats->lines;
+      on_line(std::string_view(data, len));
+    } else {
+      src.partial.append(data, len);
+      ++stats->lines;
+      on_line(src.partial);
+      src.partial.clear();
+    }
+    data = nl + 1;
+    n -= len + 1;
+  }
+}
+
+bool FileTailer::Drain(Source& src, size_t* budget, PollStats* stats,
+                       const std::function<void(std::string_view)>& on_line) {
+  while (*budget > 0) {
+    size_t want = std::min(kChunk, *budget);
+    ssize_t got = pread(src.fd.get(), buffer_.data(), want, static_cast<off_t>(src.offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      stats->error = Errno("read", options_.path);
+      return false;
+    }
+    if (got == 0) return true;
+    size_t n = static_cast<size_t>(got);
+    src.offset += n;
+    *budget -= n;
+    stats->bytes += n;
+    if (n >= kSignatureBytes) {
+      src.signature.assign(buffer_.data() + n - kSignatureBytes, kSignatureBytes);
+    } else {
+      src.signature.append(buffer_.data(), n);
+      if (src.signature.size() > kSignatureBytes) {
+        src.signature.erase(0, src.signature.size() - kSignatureBytes);
+      }
+    }
+    Feed(src, buffer_.data(), n, stats, on_line);
+  }
+  stats->more = true;
+  return true;
+}
+
+FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view)>& on_line) {
+  PollStats stats;
+  size_t budget = options_.max_bytes_per_poll;
+
+  if (previous_.fd.valid()) {
+    uint64_t before = stats.bytes;
+    Drain(previous_, &budget, &stats, on_line);
+    if (stats.bytes == before && !stats.more && ++previous_idle_polls_ >= kDrainPolls) {
+      previous_ = Source{};  // a partial last line of a finished file is dropped
+    } else if (stats.bytes != before) {
+      previous_idle_polls_ = 0;
+    }
+    if (stats.more) return stats;
+  }
+
+  if (!current_.fd.valid()) {
+    if (!Open(&stats)) return stats;
+  } else {
+    struct stat st {};
+    if (::stat(options_.path.c_str(), &st) == 0) {
+      if (st.st_ino != current_.ino || st.st_dev != current_.dev) {
+        if (!Drain(current_, &budget, &stats, on_line) || stats.more) return stats;
+        previous_ = std::move(current_);
+        previous_idle_polls_ = 0;
+        ++stats.rotations;
+        current_ = Source{};
+        if (!Open(&stats)) return stats;
+      }
+    } else if (fstat(current_.fd.get(), &st) == 0 && st.st_nlink == 0) {
+      // Deleted, not renamed: finish what it holds, then report it missing until it is back.
+      if (!Drain(current_, &budget, &stats, on_line) || stats.more) return stats;
+      current_ = Source{};
+      if (!Open(&stats)) return stats;
+    }
+    // Otherwise a missing path is the moment between rename and reopen: nginx still writes into
+    // the renamed file, keep reading it.
+  }
+
+  struct stat st {};
+  if (fstat(current_.fd.get(), &st) != 0) {
+    stats.error = Errno("fstat", options_.path);
+    return stats;
+  }
+  if (Truncated(current_, static_cast<uint64_t>(st.st_size))) {
+    ++stats.rotations;
+    current_.offset = 0;
+    current_.partial.clear();
+    current_.discarding = false;
+    current_.signature.clear();
+  }
+  Drain(current_, &budget, &stats, on_line);
+  return stats;
+}
+
+}  // namespace gatewatch

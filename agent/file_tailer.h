@@ -1,0 +1,93 @@
+// Follows one growing log file the way `tail -F` does, by polling: each Poll() reads what was
+// appended since the last one and hands over complete lines.
+//
+// - First open: starts at the end of the file (or at the beginning with start_at_end = false). A
+//   file that did not exist at the first poll and appears later is new: it is read from the start.
+// - Rotation by rename + create (logrotate's default, then `nginx -s reopen`): the path now names
+//   another inode. The old file is read to its end first, then kept open and drained for a few more
+//   polls (nginx workers may still write into it until they reopen), while the new file is read
+//   from offset 0.
+// - Rotation by copytruncate: the file shrank below the offset, or the bytes just before the
+//   offset changed; reading restarts at 0. (Lines written between logrotate's copy and its
+//   truncate are in the copy only: copytruncate loses them by design.)
+// - A vanished (deleted) or unreadable file is reported in PollStats::error and retried at the next
+// poll;
+//   never fatal.
+// - Lines longer than max_line are counted (too_long) and skipped; the partial-line buffer never
+//   holds more than max_line bytes per file; each poll reads at most max_bytes_per_poll bytes, so
+//   a poll never blocks its thread for long whatever the file does (the rest waits for the next).
+//
+// Thread-safety: none; one owner thread (the check's loop thread). Blocking reads of a regular
+// file only (never FIFOs or devices: they are refused).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "agent/fd.h"
+
+namespace gatewatch {
+
+class FileTailer {
+ public:
+  struct Options {
+    std::string path;
+    bool start_at_end = true;
+    size_t max_line = 16 * 1024;
+    size_t max_bytes_per_poll = 8 * 1024 * 1024;
+  };
+
+  struct PollStats {
+    uint64_t bytes = 0;      // bytes read
+    uint64_t lines = 0;      // complete lines handed over
+    uint64_t too_long = 0;   // lines skipped for exceeding max_line
+    uint64_t rotations = 0;  // rename or truncation detected
+    bool more = false;       // the byte budget ran out: data is waiting for the next poll
+    std::string error;       // non-empty when the file could not be opened or read (retried)
+  };
+
+  explicit FileTailer(Options options);
+  FileTailer(const FileTailer&) = delete;
+  FileTailer& operator=(const FileTailer&) = delete;
+
+  // Calls `on_line` for every complete line (without its '\n'); the view is valid only during the
+  // call.
+  PollStats Poll(const std::function<void(std::string_view)>& on_line);
+
+  const std::string& path() const { return options_.path; }
+  // Byte offset of the next read in the current file (0 when none is open).
+  uint64_t offset() const { return current_.offset; }
+
+ private:
+  // One open file and where reading stands in it.
+  struct Source {
+    UniqueFd fd;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    uint64_t offset = 0;
+    std::string partial;      // the start of a line whose '\n' has not arrived
+    bool discarding = false;  // inside a too-long line, until its '\n'
+    std::string signature;    // the bytes just before `offset`, to notice copytruncate
+  };
+
+  bool Open(PollStats* stats);
+  // Reads `src` to its end or until the budget is spent; returns false on a read error.
+  bool Drain(Source& src, size_t* budget, PollStats* stats,
+             const std::function<void(std::string_view)>& on_line);
+  void Feed(Source& src, const char* data, size_t n, PollStats* stats,
+            const std::function<void(std::string_view)>& on_line);
+  bool Truncated(const Source& src, uint64_t size) const;
+
+  Options options_;
+  Source current_;
+  Source previous_;  // the renamed file, drained for a few polls after a rotation
+  int previous_idle_polls_ = 0;
+  bool first_poll_ = true;
+  std::string buffer_;
+};
+
+}  // namespace gatewatch

@@ -1,0 +1,399 @@
+#include "checks/nginx_log_parse.h"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+namespace gatewatch {
+
+namespace {
+
+enum class Field { kSkip, kStatus, kRequestTime, kUpstreamAddr, kUpstreamStatus, kUpstreamTime };
+
+Field FieldFor(std::string_view var) {
+  if (var == "status") return Field::kStatus;
+  if (var == "request_time") return Field::kRequestTime;
+  if (var == "upstream_addr") return Field::kUpstreamAddr;
+  if (var == "upstream_status") return Field::kUpstreamStatus;
+  if (var == "upstream_response_time") return Field::kUpstreamTime;
+  return Field::kSkip;
+}
+
+bool IsListField(Field f) {
+  return f == Field::kUpstreamAddr || f == Field::kUpstreamStatus || f == Field::kUpstreamTime;
+}
+
+bool IsVarChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+bool ParseInt(std::string_view s, int* out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+// "-" and anything that is not a number give -1.
+double ParseSeconds(std::string_view s) {
+  double v = -1;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < 0) return -1;
+  return v;
+}
+
+bool Assign(Field f, std::string_view value, AccessRecord* out) {
+  switch (f) {
+    case Field::kSkip:
+      return true;
+    case Field::kStatus:
+      return ParseInt(value, &out->status) && out->status >= 100 && out->status <= 599;
+    case Field::kRequestTime:
+      out->request_time = ParseSeconds(value);
+      return true;
+    case Field::kUpstreamAddr:
+      out->upstream_addr = value;
+      return true;
+    case Field::kUpstreamStatus:
+      out->upstream_status = value;
+      return true;
+    case Field::kUpstreamTime:
+      out->upstream_time = value;
+      return true;
+  }
+  return true;
+}
+
+// Where the value of a list variable ends: a delimiter found right after "," or inside " : " is
+// part of the list ("10.0.0.1:80, 10.0.0.2:80 : 10.0.0.3:80"), not its end.
+size_t FindEnd(std::string_view line, size_t start, std::string_view literal, bool list) {
+  size_t from = start;
+  while (true) {
+    size_t p = line.find(literal, from);
+    if (p == std::string_view::npos || !list) return p;
+    if (p > start && line[p - 1] == ',') {
+      from = p + 1;
+    } else if (line.substr(p, 3) == " : ") {
+      from = p + 3;
+    } else {
+      return p;
+    }
+  }
+}
+
+// The slice of one list: next item up to ", " or " : ".
+std::string_view NextItem(std::string_view* list) {
+  size_t p = list->find_first_of(",:");
+  // A ':' inside an address ("127.0.0.1:80", "unix:/x", "[::1]:80") is not a separator: only
+  // " : " (with spaces) separates groups.
+  while (p != std::string_view::npos && (*list)[p] == ':' &&
+         !(p > 0 && (*list)[p - 1] == ' ' && p + 1 < list->size() && (*list)[p + 1] == ' ')) {
+    p = list->find_first_of(",:", p + 1);
+  }
+  std::string_view item;
+  if (p == std::string_view::npos) {
+    item = *list;
+    *list = {};
+  } else {
+    item = list->substr(0, p);
+    list->remove_prefix(p + 1);
+  }
+  return Trim(item);
+}
+
+// SAX handler for one json line: keeps only the known keys of the top-level object.
+class JsonLine final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  JsonLine(std::string* addr, std::string* status, std::string* time, AccessRecord* out)
+      : addr_(addr), status_(status), time_(time), out_(out) {}
+
+  bool ok() const { return !failed_ && has_status_; }
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t v) override { return Value(std::to_string(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return Value(std::to_string(v)); }
+  bool number_float(number_float_t, const string_t& s) override { return Value(s); }
+  bool string(string_t& s) override { return Value(s); }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return Enter(); }
+  bool end_object() override { return Leave(); }
+  bool start_array(std::size_t) override {
+    if (depth_ == 0) failed_ = true;  // a line must be an object
+    return Enter();
+  }
+  bool end_array() override { return Leave(); }
+  bool key(string_t& k) override {
+    field_ = depth_ == 1 ? FieldFor(k) : Field::kSkip;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    failed_ = true;
+    return false;
+  }
+
+ private:
+  bool Enter() {
+    field_ = Field::kSkip;
+    if (++depth_ > AccessLogFormat::kMaxJsonDepth) {
+      failed_ = true;
+      return false;
+    }
+    return true;
+  }
+  bool Leave() {
+    --depth_;
+    return true;
+  }
+  bool Value(const std::string& v) {
+    if (depth_ == 0) {
+      failed_ = true;
+      return false;
+    }
+    if (depth_ != 1) return true;
+    switch (field_) {
+      case Field::kUpstreamAddr:
+        *addr_ = v;
+        out_->upstream_addr = *addr_;
+        break;
+      case Field::kUpstreamStatus:
+        *status_ = v;
+        out_->upstream_status = *status_;
+        break;
+      case Field::kUpstreamTime:
+        *time_ = v;
+        out_->upstream_time = *time_;
+        break;
+      case Field::kStatus:
+        if (!Assign(Field::kStatus, v, out_)) {
+          failed_ = true;
+          return false;
+        }
+        has_status_ = true;
+        break;
+      default:
+        Assign(field_, v, out_);
+    }
+    field_ = Field::kSkip;
+    return true;
+  }
+
+  std::string *addr_, *status_, *time_;
+  AccessRecord* out_;
+  Field field_ = Field::kSkip;
+  int depth_ = 0;
+  bool failed_ = false;
+  bool has_status_ = false;
+};
+
+constexpr char kCombined[] =
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+    "\"$http_referer\" \"$http_user_agent\"";
+
+}  // namespace
+
+const char kRecommendedLogFormat[] =
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+    "\"$http_referer\" \"$http_user_agent\" rt=$request_time ua=\"$upstream_addr\" "
+    "us=\"$upstream_status\" urt=\"$upstream_response_time\"";
+
+struct AccessLogFormat::Segment {
+  Field field = Field::kSkip;  // the variable; kSkip with an empty name for the leading text
+  bool is_variable = false;
+  std::string literal;  // text after the variable (or the leading text)
+};
+
+AccessLogFormat::~AccessLogFormat() = default;
+
+std::unique_ptr<AccessLogFormat> AccessLogFormat::Compile(std::string_view spec,
+                                                          std::string* error) {
+  std::unique_ptr<AccessLogFormat> f(new AccessLogFormat());
+  if (spec == "json") {
+    f->json_ = true;
+    f->has_upstream_ = true;
+    return f;
+  }
+  if (spec == "combined") spec = kCombined;
+  if (spec == "upstream") spec = kRecommendedLogFormat;
+
+  Segment leading;
+  std::vector<Segment> segs;
+  Segment* current = &leading;
+  bool has_status = false;
+  std::string previous_var;
+  for (size_t i = 0; i < spec.size();) {
+    if (spec[i] != '$') {
+      current->literal += spec[i++];
+      continue;
+    }
+    size_t start = i + 1;
+    std::string_view name;
+    if (start < spec.size() && spec[start] == '{') {
+      size_t close = spec.find('}', start);
+      if (close == std::string_view::npos) {
+        *error = "unterminated ${ at offset " + std::to_string(i);
+        return nullptr;
+      }
+      name = spec.substr(start + 1, close - start - 1);
+      i = close + 1;
+    } else {
+      size_t end = start;
+      while (end < spec.size() && IsVarChar(spec[end])) ++end;
+      name = spec.substr(start, end - start);
+      i = end;
+    }
+    if (name.empty()) {
+      *error = "a $ without a variable name at offset " + std::to_string(start - 1);
+      return nullptr;
+    }
+    if (current != &leading && current->literal.empty()) {
+      *error = "$" + previous_var + " and $" + std::string(name) +
+               " have no text between them: their values cannot be told apart";
+      return nullptr;
+    }
+    Segment s;
+    s.is_variable = true;
+    s.field = FieldFor(name);
+    if (s.field == Field::kStatus) has_status = true;
+    if (s.field == Field::kUpstreamAddr) f->has_upstream_ = true;
+    segs.push_back(std::move(s));
+    current = &segs.back();
+    previous_var = std::string(name);
+  }
+  if (!has_status) {
+    *error = "the format has no $status";
+    return nullptr;
+  }
+  f->segments_.push_back(std::move(leading));
+  for (auto& s : segs) f->segments_.push_back(std::move(s));
+  return f;
+}
+
+bool AccessLogFormat::Parse(std::string_view line, AccessRecord* out) {
+  *out = AccessRecord{};
+  return json_ ? ParseJson(line, out) : ParseText(line, out);
+}
+
+bool AccessLogFormat::ParseText(std::string_view line, AccessRecord* out) const {
+  const std::string& prefix = segments_.front().literal;
+  if (line.substr(0, prefix.size()) != prefix) return false;
+  size_t pos = prefix.size();
+  for (size_t i = 1; i < segments_.size(); ++i) {
+    const Segment& s = segments_[i];
+    std::string_view value;
+    if (s.literal.empty()) {  // the last variable takes the rest of the line
+      value = line.substr(pos);
+      pos = line.size();
+    } else {
+      size_t end = FindEnd(line, pos, s.literal, IsListField(s.field));
+      if (end == std::string_view::npos) return false;
+      value = line.substr(pos, end - pos);
+      pos = end + s.literal.size();
+    }
+    if (!Assign(s.field, value, out)) return false;
+  }
+  return true;
+}
+
+bool AccessLogFormat::ParseJson(std::string_view line, AccessRecord* out) {
+  JsonLine handler(&scratch_addr_, &scratch_status_, &scratch_time_, out);
+  bool parsed = nlohmann::json::sax_parse(line.begin(), line.end(), &handler,
+                                          nlohmann::json::input_format_t::json, true);
+  return parsed && handler.ok();
+}
+
+void SplitUpstreams(const AccessRecord& r, std::vector<UpstreamAttempt>* out) {
+  out->clear();
+  std::string_view addrs = r.upstream_addr, statuses = r.upstream_status, times = r.upstream_time;
+  while (!addrs.empty()) {
+    UpstreamAttempt a;
+    a.addr = NextItem(&addrs);
+    std::string_view status = NextItem(&statuses);
+    std::string_view time = NextItem(&times);
+    if (a.addr.empty() || a.addr == "-") continue;
+    if (!ParseInt(status, &a.status) || a.status < 100 || a.status > 599) a.status = 0;
+    a.response_time = ParseSeconds(time);
+    out->push_back(a);
+  }
+}
+
+std::optional<UpstreamError> ClassifyErrorLine(std::string_view line) {
+  // "2026/11/25 02:00:00 [error] 12#12: *5 <message>, client: ..., upstream: "...", host: ..."
+  size_t open = line.find(" [");
+  if (open == std::string_view::npos || open > 32) return std::nullopt;
+  size_t close = line.find(']', open);
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view level = line.substr(open + 2, close - open - 2);
+  if (level != "error" && level != "crit" && level != "alert" && level != "emerg") {
+    return std::nullopt;
+  }
+  std::string_view message = line.substr(close + 1);
+  // The request line is the client's text: never classify on it.
+  if (size_t client = message.find(", client: "); client != std::string_view::npos) {
+    message = message.substr(0, client);
+  }
+  auto has = [&](std::string_view s) { return message.find(s) != std::string_view::npos; };
+
+  std::string_view upstream;
+  constexpr std::string_view kUpstreamField = ", upstream: \"";
+  if (size_t at = line.find(kUpstreamField); at != std::string_view::npos) {
+    upstream = line.substr(at + kUpstreamField.size());
+    upstream = upstream.substr(0, upstream.find('"'));
+    if (size_t scheme = upstream.find("://"); scheme != std::string_view::npos) {
+      upstream.remove_prefix(scheme + 3);
+    }
+    // The URI after the address; unix sockets keep their path up to the ':' nginx adds.
+    if (upstream.substr(0, 5) == "unix:") {
+      upstream = upstream.substr(0, upstream.find(':', 5));
+    } else {
+      upstream = upstream.substr(0, upstream.find('/'));
+    }
+  }
+
+  UpstreamError e;
+  if (size_t at = message.find(" could not be resolved"); at != std::string_view::npos) {
+    e.reason = Reason::kDnsError;
+    if (upstream.empty()) {
+      std::string_view before = message.substr(0, at);
+      upstream = before.substr(before.rfind(' ') + 1);
+    }
+  } else if (!has("upstream") && upstream.empty()) {
+    return std::nullopt;  // not about an upstream: static files, config, signals
+  } else if (has("no live upstreams")) {
+    e.reason = Reason::kNoLiveUpstreams;
+  } else if (has("upstream timed out") || has("(110: ")) {
+    e.reason = Reason::kUpstreamTimeout;
+  } else if (has("upstream SSL certificate")) {
+    e.reason = Reason::kTlsCertificate;
+  } else if (has("SSL_do_handshake() failed") || has("while SSL handshaking to upstream")) {
+    e.reason = Reason::kTlsHandshake;
+  } else if (has("(111: ") || (has("connect() to unix:") && has("(2: "))) {
+    e.reason = Reason::kConnectionRefused;
+  } else if (has("(113: ") || has("(101: ")) {
+    e.reason = Reason::kHostUnreachable;
+  } else if (has("(104: ") || has("prematurely closed") || has("(32: ")) {
+    e.reason = Reason::kConnectionReset;
+  } else if (has("upstream sent invalid header") || has("upstream sent too big header") ||
+             has("upstream sent duplicate header")) {
+    e.reason = Reason::kInvalidHeader;
+  } else if (has("upstream sent")) {
+    // No valid HTTP status line, broken chunking, more data than Content-Length said.
+    e.reason = Reason::kProtocolError;
+  } else {
+    e.reason = Reason::kOther;
+  }
+  e.upstream = upstream.empty() ? std::string_view("unknown") : upstream;
+  return e;
+}
+
+std::string StatusCodeLabel(int status) {
+  if (status >= 500 && status <= 599) return std::to_string(status);
+  if (status >= 100 && status <= 499)
+    return std::string(1, static_cast<char>('0' + status / 100)) + "xx";
+  return "none";
+}
+
+}  // namespace gatewatch

@@ -1,0 +1,403 @@
+#include "checks/proxy_log_check.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace gatewatch {
+
+namespace {
+
+constexpr uint64_t kMinMaxLine = 256;
+constexpr uint64_t kMaxMaxLine = 1024 * 1024;
+constexpr uint64_t kMaxReadLimit = 256 * 1024 * 1024;
+constexpr size_t kMaxWindowEntries = 100'000;  // bounds memory whatever interval and window are
+
+// ----- Metrics ---------------------------------------------------------------------------------
+
+// Request times run from sub-millisecond cache hits to proxy_read_timeout (60 s by default).
+#define GATEWATCH_PROXY_BUCKETS \
+  { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 }
+
+struct ProxyMetrics {
+  MetricDesc responses{"proxy_responses_total",
+                       MetricKind::kCounter,
+                       "Responses the proxy logged, by the upstream that produced the final "
+                       "response (none when no upstream was involved, unknown when the log "
+                       "format has no $upstream_addr, other past max_upstreams) and code (5xx "
+                       "exact, other codes by class).",
+                       {"upstream", "code"}};
+  MetricDesc upstream_errors{"proxy_upstream_errors_total",
+                             MetricKind::kCounter,
+                             "Upstream failures in the proxy's error log, by upstream and reason "
+                             "(docs/reasons.md).",
+                             {"upstream", "reason"}};
+  MetricDesc request_seconds{"proxy_request_duration_seconds",
+                             MetricKind::kHistogram,
+                             "Request processing time the proxy logged ($request_time).",
+                             {},
+                             GATEWATCH_PROXY_BUCKETS};
+  MetricDesc upstream_seconds{"proxy_upstream_response_seconds",
+                              MetricKind::kHistogram,
+                              "Upstream response time of each attempt the proxy logged "
+                              "($upstream_response_time), by upstream.",
+                              {"upstream"},
+                              GATEWATCH_PROXY_BUCKETS};
+  MetricDesc lines{"proxy_log_lines_total",
+                   MetricKind::kCounter,
+                   "Log lines read, by log (access, error) and result: parsed (used), skipped "
+                   "(not in the format, or not an upstream failure) or too_long (over max_line).",
+                   {"log", "result"}};
+  MetricDesc rotations{"proxy_log_rotations_total",
+                       MetricKind::kCounter,
+                       "Log rotations followed (rename and create, or copytruncate), by log.",
+                       {"log"}};
+  MetricDesc timeout_ratio{"proxy_upstream_response_timeout_ratio",
+                           MetricKind::kGauge,
+                           "Slowest upstream response time over the check's window divided by "
+                           "its configured proxy_read_timeout: 1 means 504s.",
+                           {}};
+};
+#undef GATEWATCH_PROXY_BUCKETS
+
+// Leaked on purpose: Observations point at these descriptors until the process exits.
+const ProxyMetrics& Metrics() {
+  static const ProxyMetrics* metrics = new ProxyMetrics();
+  return *metrics;
+}
+
+// 5xx exactly, other codes by class: 200..299 all count as 200.
+int CodeSlot(int status) { return status >= 500 ? status : status / 100 * 100; }
+
+std::string Percent(double ratio) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", ratio * 100);
+  return buf;
+}
+
+std::string FormatDouble(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+Reason ReasonForCode(int status) {
+  switch (status) {
+    case 502:
+      return Reason::kHttp502;
+    case 503:
+      return Reason::kHttp503;
+    case 504:
+      return Reason::kHttp504;
+    default:
+      return Reason::kHttp5xx;
+  }
+}
+
+class FinishedRun final : public CheckRun {
+ public:
+  // Runs finish inside Start(): an Abort would be a scheduler bug.
+  Result Abort() override {
+    return Result::Failure(Reason::kInternalError, "proxy_log run aborted after it finished");
+  }
+};
+
+class ProxyLogCheck final : public Check {
+ public:
+  ProxyLogCheck(CheckSpec spec, std::shared_ptr<const ProxyLogConfig> cfg)
+      : Check(std::move(spec)), monitor_(std::make_shared<ProxyLogMonitor>(std::move(cfg))) {}
+
+  std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const override {
+    done(monitor_->Run(ctx.services.clock.Now()));
+    return std::make_unique<FinishedRun>();
+  }
+
+ private:
+  // Mutable state behind the immutable Check: loop thread only (see the header).
+  std::shared_ptr<ProxyLogMonitor> monitor_;
+};
+
+}  // namespace
+
+// ----- Config ----------------------------------------------------------------------------------
+
+std::shared_ptr<const ProxyLogConfig> ParseProxyLogConfig(const ConfigNode& node) {
+  auto cfg = std::make_shared<ProxyLogConfig>();
+  cfg->access_log = node.StringOr("access_log", "");
+  cfg->error_log = node.StringOr("error_log", "");
+  if (cfg->access_log.empty() && cfg->error_log.empty()) {
+    node.Fail("needs access_log, error_log or both");
+  }
+  if (ConfigNode format = node.Child("format"); format.IsDefined()) {
+    cfg->format = format.AsString();
+    std::string error;
+    if (AccessLogFormat::Compile(cfg->format, &error) == nullptr) {
+      format.Fail("not combined, upstream, json or a usable log_format string: " + error);
+    }
+  }
+  if (ConfigNode start = node.Child("start_at"); start.IsDefined()) {
+    std::string v = start.AsString();
+    if (v != "end" && v != "beginning") start.Fail("must be end or beginning");
+    cfg->start_at_end = v == "end";
+  }
+  if (ConfigNode max_line = node.Child("max_line"); max_line.IsDefined()) {
+    cfg->max_line = max_line.AsBytes();
+    if (cfg->max_line < kMinMaxLine || cfg->max_line > kMaxMaxLine) {
+      max_line.Fail("must be between 256B and 1MiB");
+    }
+  }
+  if (ConfigNode limit = node.Child("read_limit"); limit.IsDefined()) {
+    cfg->read_limit = limit.AsBytes();
+    if (cfg->read_limit < cfg->max_line || cfg->read_limit > kMaxReadLimit) {
+      limit.Fail("must be between max_line and 256MiB");
+    }
+  }
+  cfg->max_upstreams = static_cast<size_t>(node.IntOr("max_upstreams", 64, 1, 1000));
+  if (ConfigNode timeout = node.Child("proxy_read_timeout"); timeout.IsDefined()) {
+    cfg->proxy_read_timeout = timeout.AsDuration();
+    if (*cfg->proxy_read_timeout <= Duration::zero()) timeout.Fail("must be positive");
+  }
+  if (ConfigNode ratio = node.Child("max_5xx_ratio"); ratio.IsDefined()) {
+    cfg->max_5xx_ratio = ratio.AsDouble(0, 1);
+  }
+  cfg->min_requests = node.IntOr("min_requests", 20, 1, 1'000'000'000);
+  if (ConfigNode window = node.Child("window"); window.IsDefined()) {
+    cfg->window = window.AsDuration();
+    if (cfg->window < std::chrono::seconds(1) || cfg->window > std::chrono::hours(24)) {
+      window.Fail("must be between 1s and 24h");
+    }
+  }
+  return cfg;
+}
+
+CheckType ProxyLogCheckType() {
+  const ProxyMetrics& m = Metrics();
+  CheckType type;
+  type.name = "proxy_log";
+  type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
+    return std::make_unique<ProxyLogCheck>(spec, ParseProxyLogConfig(node));
+  };
+  type.metrics = {&m.responses, &m.upstream_errors, &m.request_seconds, &m.upstream_seconds,
+                  &m.lines,     &m.rotations,       &m.timeout_ratio};
+  return type;
+}
+
+// ----- Monitor ---------------------------------------------------------------------------------
+
+ProxyLogMonitor::ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg) : cfg_(std::move(cfg)) {
+  std::string error;
+  format_ = AccessLogFormat::Compile(cfg_->format, &error);  // validated by the config
+  auto tailer = [&](const std::string& path) {
+    FileTailer::Options o;
+    o.path = path;
+    o.start_at_end = cfg_->start_at_end;
+    o.max_line = cfg_->max_line;
+    o.max_bytes_per_poll = cfg_->read_limit;
+    return std::make_unique<FileTailer>(o);
+  };
+  if (!cfg_->access_log.empty()) access_ = tailer(cfg_->access_log);
+  if (!cfg_->error_log.empty()) error_ = tailer(cfg_->error_log);
+}
+
+int ProxyLogMonitor::UpstreamId(std::string_view addr) {
+  auto it = upstream_ids_.find(addr);
+  if (it != upstream_ids_.end()) return it->second;
+  bool special = addr == "none" || addr == "unknown" || addr == "other";
+  if (!special && real_upstreams_ >= cfg_->max_upstreams) return UpstreamId("other");
+  if (!special) ++real_upstreams_;
+  int id = static_cast<int>(upstream_names_.size());
+  upstream_names_.emplace_back(addr);
+  upstream_ids_.emplace(std::string(addr), id);
+  new_upstreams_.push_back(id);
+  return id;
+}
+
+void ProxyLogMonitor::OnAccessLine(std::string_view line) {
+  AccessRecord r;
+  if (format_ == nullptr || !format_->Parse(line, &r)) {
+    ++access_skipped_;
+    return;
+  }
+  ++access_parsed_;
+  int upstream;
+  if (!format_->has_upstream()) {
+    upstream = UpstreamId("unknown");
+  } else {
+    SplitUpstreams(r, &attempts_);
+    for (const UpstreamAttempt& a : attempts_) {
+      if (a.response_time < 0) continue;
+      Histogram& h = upstream_seconds_[UpstreamId(a.addr)];
+      AddToBuckets(Metrics().upstream_seconds, a.response_time, &h.buckets);
+      h.sum += a.response_time;
+      ++h.count;
+      run_.max_upstream_seconds = std::max(run_.max_upstream_seconds, a.response_time);
+    }
+    // The response the client got is the last attempt's.
+    upstream = UpstreamId(attempts_.empty() ? std::string_view("none") : attempts_.back().addr);
+  }
+  responses_[static_cast<uint64_t>(upstream) << 16 | static_cast<uint64_t>(CodeSlot(r.status))] +=
+      1;
+  run_.total += 1;
+  if (r.status >= 500) {
+    run_.bad += 1;
+    run_.bad_codes[r.status] += 1;
+  }
+  if (r.request_time >= 0) {
+    AddToBuckets(Metrics().request_seconds, r.request_time, &request_seconds_.buckets);
+    request_seconds_.sum += r.request_time;
+    ++request_seconds_.count;
+  }
+}
+
+void ProxyLogMonitor::OnErrorLine(std::string_view line) {
+  std::optional<UpstreamError> e = ClassifyErrorLine(line);
+  if (!e) {
+    ++error_skipped_;
+    return;
+  }
+  ++error_parsed_;
+  int upstream = UpstreamId(e->upstream);
+  errors_[static_cast<uint64_t>(upstream) << 8 | static_cast<uint64_t>(e->reason)] += 1;
+  run_.errors[{static_cast<int>(e->reason), upstream}] += 1;
+}
+
+Result ProxyLogMonitor::Run(TimePoint now) {
+  std::optional<FileTailer::PollStats> access, error;
+  if (access_ != nullptr) {
+    access = access_->Poll([this](std::string_view line) { OnAccessLine(line); });
+  }
+  if (error_ != nullptr) {
+    error = error_->Poll([this](std::string_view line) { OnErrorLine(line); });
+  }
+  return Finish(now, access ? &*access : nullptr, error ? &*error : nullptr);
+}
+
+void ProxyLogMonitor::CountLines(Result& r, const char* log, const FileTailer::PollStats* stats,
+                                 uint64_t parsed, uint64_t skipped) const {
+  const ProxyMetrics& m = Metrics();
+  r.observations.push_back({&m.lines, {log, "parsed"}, static_cast<double>(parsed)});
+  r.observations.push_back({&m.lines, {log, "skipped"}, static_cast<double>(skipped)});
+  r.observations.push_back(
+      {&m.lines, {log, "too_long"}, static_cast<double>(stats != nullptr ? stats->too_long : 0)});
+  r.observations.push_back(
+      {&m.rotations, {log}, static_cast<double>(stats != nullptr ? stats->rotations : 0)});
+}
+
+Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* access,
+                               const FileTailer::PollStats* error) {
+  const ProxyMetrics& m = Metrics();
+
+  // The window decides success.
+  run_.at = now;
+  window_.push_back(std::move(run_));
+  run_ = WindowEntry{};
+  while (!window_.empty() &&
+         (now - window_.front().at > cfg_->window || window_.size() > kMaxWindowEntries)) {
+    window_.pop_front();
+  }
+  WindowEntry sum;
+  for (const WindowEntry& e : window_) {
+    sum.total += e.total;
+    sum.bad += e.bad;
+    sum.max_upstream_seconds = std::max(sum.max_upstream_seconds, e.max_upstream_seconds);
+    for (const auto& [code, n] : e.bad_codes) sum.bad_codes[code] += n;
+    for (const auto& [key, n] : e.errors) sum.errors[key] += n;
+  }
+  double ratio = sum.total > 0 ? sum.bad / sum.total : 0;
+  std::string window_text = FormatDuration(cfg_->window);
+
+  Result r;
+  std::string log_error;
+  if (access != nullptr && !access->error.empty()) log_error = "access_log: " + access->error;
+  if (error != nullptr && !error->error.empty()) {
+    log_error += (log_error.empty() ? "" : "; ") + ("error_log: " + error->error);
+  }
+  if (!log_error.empty()) {
+    r = Result::Failure(Reason::kInternalError, log_error + " (retrying every run)");
+  } else if (sum.total >= static_cast<double>(cfg_->min_requests) && ratio > cfg_->max_5xx_ratio) {
+    std::string detail = FormatDouble(sum.bad) + " of " + FormatDouble(sum.total) +
+                         " responses in the last " + window_text + " were 5xx (" + Percent(ratio) +
+                         ", above " + Percent(cfg_->max_5xx_ratio) + ")";
+    auto top_error =
+        std::max_element(sum.errors.begin(), sum.errors.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (top_error != sum.errors.end()) {
+      Reason reason = static_cast<Reason>(top_error->first.first);
+      r = Result::Failure(reason, detail + "; the proxy logged " + std::string(ReasonName(reason)) +
+                                      " " + FormatDouble(top_error->second) + " times, at " +
+                                      upstream_names_[top_error->first.second]);
+    } else {
+      auto top_code =
+          std::max_element(sum.bad_codes.begin(), sum.bad_codes.end(),
+                           [](const auto& a, const auto& b) { return a.second < b.second; });
+      r = Result::Failure(ReasonForCode(top_code->first),
+                          detail + "; mostly " + std::to_string(top_code->first));
+    }
+  } else {
+    r = Result::Success();
+    r.detail = FormatDouble(sum.total) + " responses in the last " + window_text + ", " +
+               FormatDouble(sum.bad) + " 5xx (" + Percent(ratio) + ")";
+  }
+
+  // Observations: this run's increments, pre-bucketed histograms.
+  auto& obs = r.observations;
+  for (int id : new_upstreams_) {
+    // The codes alerts are written against exist from an upstream's first line, at 0, so the
+    // first 502 is an increase Prometheus can see.
+    for (const char* zero : {"502", "503", "504"}) {
+      obs.push_back({&m.responses, {upstream_names_[id], zero}, 0});
+    }
+  }
+  new_upstreams_.clear();
+  for (const auto& [key, n] : responses_) {
+    int slot = static_cast<int>(key & 0xffff);
+    obs.push_back(
+        {&m.responses,
+         {upstream_names_[key >> 16], slot >= 500 ? std::to_string(slot) : StatusCodeLabel(slot)},
+         n});
+  }
+  for (const auto& [key, n] : errors_) {
+    obs.push_back(
+        {&m.upstream_errors,
+         {upstream_names_[key >> 8], std::string(ReasonName(static_cast<Reason>(key & 0xff)))},
+         n});
+  }
+  if (request_seconds_.count > 0) {
+    obs.push_back({&m.request_seconds, {}, request_seconds_.sum, request_seconds_.buckets});
+  }
+  for (const auto& [id, h] : upstream_seconds_) {
+    obs.push_back({&m.upstream_seconds, {upstream_names_[id]}, h.sum, h.buckets});
+  }
+  if (access_ != nullptr) CountLines(r, "access", access, access_parsed_, access_skipped_);
+  if (error_ != nullptr) CountLines(r, "error", error, error_parsed_, error_skipped_);
+  if (cfg_->proxy_read_timeout) {
+    obs.push_back(
+        {&m.timeout_ratio, {}, sum.max_upstream_seconds / ToSeconds(*cfg_->proxy_read_timeout)});
+  }
+
+  auto& report = r.report;
+  if (access_ != nullptr) {
+    report.emplace_back("access_log", access_->path());
+    report.emplace_back("access_offset", std::to_string(access_->offset()));
+    report.emplace_back("access_lines", std::to_string(access_parsed_ + access_skipped_));
+  }
+  if (error_ != nullptr) {
+    report.emplace_back("error_log", error_->path());
+    report.emplace_back("error_offset", std::to_string(error_->offset()));
+    report.emplace_back("upstream_errors", std::to_string(error_parsed_));
+  }
+  report.emplace_back("window_responses", FormatDouble(sum.total));
+  report.emplace_back("window_5xx_ratio", FormatDouble(ratio));
+  if (cfg_->proxy_read_timeout) {
+    report.emplace_back("max_upstream_seconds", FormatDouble(sum.max_upstream_seconds));
+  }
+  report.emplace_back("reason", std::string(ReasonName(r.reason)));
+
+  responses_.clear();
+  errors_.clear();
+  request_seconds_ = Histogram{};
+  upstream_seconds_.clear();
+  access_parsed_ = access_skipped_ = error_parsed_ = error_skipped_ = 0;
+  return r;
+}
+
+}  // namespace gatewatch

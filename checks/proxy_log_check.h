@@ -1,0 +1,132 @@
+// The "proxy_log" check: reads a proxy's own logs (nginx's access.log and error.log) as a sidecar
+// sharing its log volume, and turns every real request into counters: responses by upstream and
+// code, request and upstream response time histograms, and the upstream failures nginx logged,
+// classified into the Reason taxonomy (connection_refused, upstream_timeout, ...).
+//
+// Config (the check's own keys; errors name their exact path):
+//   access_log: /var/log/nginx/access.log   at least one of access_log and error_log
+//   error_log: /var/log/nginx/error.log
+//   format: upstream          combined (default) | upstream (docs/proxy-log.md) | json | a
+//                             log_format string such as '$remote_addr [$time_local] $status ...'
+//   start_at: end             end (default): only lines written after the first open count;
+//                             beginning: read the files from their start
+//   max_line: 16KiB           longer lines are counted (result="too_long") and skipped; 256B..1MiB
+//   read_limit: 8MiB          bytes read per log per run (the rest waits for the next run)
+//   max_upstreams: 64         distinct upstream labels; later ones count as "other"; 1..1000
+//   proxy_read_timeout: 60s   optional: export how close upstream response times run to it
+//   max_5xx_ratio: 0.1        the run fails when, over `window`, more than this share of
+//   min_requests: 20          at least min_requests responses were 5xx
+//   window: 1m
+//
+// A run reads whatever was appended since the previous run (no I/O wait: regular files, bounded
+// bytes) and calls `done` before Start() returns. It succeeds unless a log is unreadable
+// (internal_error, retried every run, never fatal) or the 5xx share of the window crosses
+// max_5xx_ratio; it then fails with the dominant upstream error reason nginx logged in the window
+// (or http_502/503/504/http_5xx when error_log says nothing), so a single 502 never flaps it.
+//
+// State (file offsets, upstream labels, the window) lives in a ProxyLogMonitor owned by the
+// check: it persists across runs, and across a reload that keeps the check unchanged (the
+// scheduler keeps the same Check object). It is touched only on the loop thread, by runs of its
+// own check, which the scheduler never overlaps.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/file_tailer.h"
+#include "checks/check.h"
+#include "checks/nginx_log_parse.h"
+
+namespace gatewatch {
+
+// The "proxy_log" check type. Registered by checks/check_types.cc.
+CheckType ProxyLogCheckType();
+
+struct ProxyLogConfig {
+  std::string access_log;
+  std::string error_log;
+  std::string format = "combined";
+  bool start_at_end = true;
+  uint64_t max_line = 16 * 1024;
+  uint64_t read_limit = 8 * 1024 * 1024;
+  size_t max_upstreams = 64;
+  std::optional<Duration> proxy_read_timeout;
+  double max_5xx_ratio = 0.1;
+  int64_t min_requests = 20;
+  Duration window = std::chrono::minutes(1);
+};
+
+// Reads the check's own keys from `node`; throws ConfigError naming the exact path (a format
+// string that does not compile is refused at `<path>.format`).
+std::shared_ptr<const ProxyLogConfig> ParseProxyLogConfig(const ConfigNode& node);
+
+// Everything a proxy_log check remembers between runs. Loop thread only.
+class ProxyLogMonitor {
+ public:
+  // The config must be valid (ParseProxyLogConfig).
+  explicit ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg);
+
+  // One run: reads what both logs gained since the last run and describes it.
+  Result Run(TimePoint now);
+
+  // The pieces of Run(), for tests that feed lines directly.
+  void OnAccessLine(std::string_view line);
+  void OnErrorLine(std::string_view line);
+  Result Finish(TimePoint now, const FileTailer::PollStats* access,
+                const FileTailer::PollStats* error);
+
+ private:
+  struct Histogram {
+    std::vector<double> buckets;
+    double sum = 0;
+    uint64_t count = 0;
+  };
+  // One run's totals, kept for `window` to decide success.
+  struct WindowEntry {
+    TimePoint at;
+    double total = 0;
+    double bad = 0;  // 5xx
+    double max_upstream_seconds = 0;
+    std::map<int, double> bad_codes;               // status -> count
+    std::map<std::pair<int, int>, double> errors;  // (reason, upstream id) -> count
+  };
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  int UpstreamId(std::string_view addr);
+  void CountLines(Result& r, const char* log, const FileTailer::PollStats* stats, uint64_t parsed,
+                  uint64_t skipped) const;
+
+  std::shared_ptr<const ProxyLogConfig> cfg_;
+  std::unique_ptr<AccessLogFormat> format_;
+  std::unique_ptr<FileTailer> access_;
+  std::unique_ptr<FileTailer> error_;
+
+  // Upstream labels: bounded by max_upstreams plus "none", "unknown" and "other".
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> upstream_ids_;
+  std::vector<std::string> upstream_names_;
+  size_t real_upstreams_ = 0;
+  std::vector<int> new_upstreams_;  // first seen in this run
+
+  // This run's totals.
+  std::unordered_map<uint64_t, double> responses_;  // (upstream id << 16 | code slot) -> count
+  std::unordered_map<uint64_t, double> errors_;     // (upstream id << 8 | reason) -> count
+  Histogram request_seconds_;
+  std::unordered_map<int, Histogram> upstream_seconds_;  // by upstream id
+  uint64_t access_parsed_ = 0, access_skipped_ = 0, error_parsed_ = 0, error_skipped_ = 0;
+  WindowEntry run_;
+  std::vector<UpstreamAttempt> attempts_;  // scratch
+
+  std::deque<WindowEntry> window_;
+};
+
+}  // namespace gatewatch

@@ -1,0 +1,208 @@
+// FileTailer on real files in a temp dir: where it starts, partial and too-long lines, both kinds
+// of rotation, a vanished or unusable file, and the per-poll byte budget.
+#include "agent/file_tailer.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "tests/testlib/temp_dir.h"
+
+namespace gatewatch {
+namespace {
+
+class FileTailerTest : public ::testing::Test {
+ protected:
+  std::string Path(const std::string& name = "access.log") const {
+    return dir_.path() + "/" + name;
+  }
+  void Append(const std::string& text, const std::string& name = "access.log") {
+    std::ofstream(Path(name), std::ios::app) << text;
+  }
+  FileTailer::Options Opts() {
+    FileTailer::Options o;
+    o.path = Path();
+    return o;
+  }
+  std::vector<std::string> Poll(FileTailer& t, FileTailer::PollStats* stats = nullptr) {
+    std::vector<std::string> lines;
+    auto s = t.Poll([&](std::string_view l) { lines.emplace_back(l); });
+    if (stats != nullptr) *stats = s;
+    return lines;
+  }
+  using Lines = std::vector<std::string>;
+
+  testing::TempDir dir_;
+};
+
+TEST_F(FileTailerTest, StartsAtTheEndOnFirstOpen) {
+  Append("old 1\nold 2\nhalf");
+  FileTailer t(Opts());
+  EXPECT_EQ(Poll(t), Lines{});
+  // The rest of the line it started in is not a line of its own.
+  Append(" line\nnew 1\n");
+  EXPECT_EQ(Poll(t), Lines{"new 1"});
+  EXPECT_EQ(Poll(t), Lines{});
+}
+
+TEST_F(FileTailerTest, CanStartAtTheBeginning) {
+  Append("old 1\nold 2\n");
+  auto o = Opts();
+  o.start_at_end = false;
+  FileTailer t(o);
+  EXPECT_EQ(Poll(t), (Lines{"old 1", "old 2"}));
+}
+
+TEST_F(FileTailerTest, PartialLinesWaitForTheirNewline) {
+  Append("");
+  FileTailer t(Opts());
+  Poll(t);
+  Append("GET /a");
+  EXPECT_EQ(Poll(t), Lines{});
+  Append(" 200\nGET /b 502\nGET");
+  EXPECT_EQ(Poll(t), (Lines{"GET /a 200", "GET /b 502"}));
+  Append(" /c 504\n");
+  EXPECT_EQ(Poll(t), Lines{"GET /c 504"});
+}
+
+TEST_F(FileTailerTest, LongLinesAreCountedAndSkipped) {
+  Append("");
+  auto o = Opts();
+  o.max_line = 10;
+  FileTailer t(o);
+  Poll(t);
+  FileTailer::PollStats s;
+  Append("short\n" + std::string(25, 'x') + "\nok\n");
+  EXPECT_EQ(Poll(t, &s), (Lines{"short", "ok"}));
+  EXPECT_EQ(s.too_long, 1u);
+  // A long line arriving in pieces is counted once and never buffered past the cap.
+  Append(std::string(8, 'y'));
+  EXPECT_EQ(Poll(t, &s), Lines{});
+  Append(std::string(8, 'y'));
+  EXPECT_EQ(Poll(t, &s), Lines{});
+  EXPECT_EQ(s.too_long, 1u);
+  Append(std::string(8, 'y') + "\nafter\n");
+  EXPECT_EQ(Poll(t, &s), Lines{"after"});
+  EXPECT_EQ(s.too_long, 0u);
+}
+
+TEST_F(FileTailerTest, FollowsRenameAndCreateWithoutLosingLateLines) {
+  Append("");
+  FileTailer t(Opts());
+  Poll(t);
+  Append("a\n");
+  EXPECT_EQ(Poll(t), Lines{"a"});
+  std::filesystem::rename(Path(), Path("access.log.1"));
+  // Until nginx reopens, it writes into the renamed file; the path may not exist meanwhile.
+  Append("b\n", "access.log.1");
+  FileTailer::PollStats s;
+  EXPECT_EQ(Poll(t, &s), Lines{"b"});
+  EXPECT_TRUE(s.error.empty()) << s.error;
+  Append("c\n", "access.log.1");
+  Append("d\n");  // reopened: the new file
+  EXPECT_EQ(Poll(t, &s), (Lines{"c", "d"}));
+  EXPECT_EQ(s.rotations, 1u);
+  // A worker that reopened late still wrote into the old file.
+  Append("e\n", "access.log.1");
+  Append("f\n");
+  EXPECT_EQ(Poll(t, &s), (Lines{"e", "f"}));
+  EXPECT_EQ(s.rotations, 0u);
+  EXPECT_EQ(Poll(t), Lines{});
+  EXPECT_EQ(Poll(t), Lines{});
+  Append("g\n");
+  EXPECT_EQ(Poll(t), Lines{"g"});
+}
+
+TEST_F(FileTailerTest, FollowsCopytruncate) {
+  Append("");
+  FileTailer t(Opts());
+  Poll(t);
+  Append("line 1\nline 2\nline 3\n");
+  EXPECT_EQ(Poll(t).size(), 3u);
+  std::filesystem::copy_file(Path(), Path("access.log.1"));
+  ASSERT_EQ(truncate(Path().c_str(), 0), 0);
+  FileTailer::PollStats s;
+  EXPECT_EQ(Poll(t, &s), Lines{});
+  EXPECT_EQ(s.rotations, 1u);
+  Append("line 4\n");
+  EXPECT_EQ(Poll(t, &s), Lines{"line 4"});
+  EXPECT_EQ(s.rotations, 0u);
+}
+
+TEST_F(FileTailerTest, NoticesCopytruncateEvenWhenTheFileGrewPastTheOffsetAgain) {
+  Append("");
+  FileTailer t(Opts());
+  Poll(t);
+  Append("first line\n");
+  EXPECT_EQ(Poll(t), Lines{"first line"});
+  ASSERT_EQ(truncate(Path().c_str(), 0), 0);
+  Append("x1\nx2\nx3\nx4\nx5\n");
+  FileTailer::PollStats s;
+  EXPECT_EQ(Poll(t, &s), (Lines{"x1", "x2", "x3", "x4", "x5"}));
+  EXPECT_EQ(s.rotations, 1u);
+}
+
+TEST_F(FileTailerTest, VanishedFileIsReportedAndRetried) {
+  FileTailer t(Opts());
+  FileTailer::PollStats s;
+  EXPECT_EQ(Poll(t, &s), Lines{});
+  EXPECT_EQ(s.error, "open " + Path() + ": No such file or directory");
+  // Created after the first poll: everything in it is new.
+  Append("one\n");
+  EXPECT_EQ(Poll(t, &s), Lines{"one"});
+  EXPECT_TRUE(s.error.empty());
+}
+
+TEST_F(FileTailerTest, DeletedFileIsDrainedThenReportedUntilItIsBack) {
+  Append("");
+  FileTailer t(Opts());
+  Poll(t);
+  Append("last words\n");
+  std::filesystem::remove(Path());
+  FileTailer::PollStats s;
+  EXPECT_EQ(Poll(t, &s), Lines{"last words"});
+  EXPECT_EQ(s.error, "open " + Path() + ": No such file or directory");
+  EXPECT_EQ(Poll(t, &s), Lines{});
+  EXPECT_FALSE(s.error.empty());
+  Append("back\n");
+  EXPECT_EQ(Poll(t, &s), Lines{"back"});
+  EXPECT_TRUE(s.error.empty());
+}
+
+TEST_F(FileTailerTest, NotARegularFileIsAnError) {
+  std::filesystem::create_directory(Path());
+  FileTailer t(Opts());
+  FileTailer::PollStats s;
+  Poll(t, &s);
+  EXPECT_EQ(s.error, Path() + ": not a regular file");
+}
+
+TEST_F(FileTailerTest, EachPollReadsAtMostItsBudget) {
+  Append("");
+  auto o = Opts();
+  o.max_bytes_per_poll = 100;
+  FileTailer t(o);
+  Poll(t);
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "line " + std::to_string(1000 + i) + "\n";  // 10 bytes
+  Append(text);
+  Lines all;
+  int polls = 0;
+  FileTailer::PollStats s;
+  do {
+    Lines got = Poll(t, &s);
+    EXPECT_LE(s.bytes, 100u);
+    all.insert(all.end(), got.begin(), got.end());
+  } while (s.more && ++polls < 50);
+  ASSERT_EQ(all.size(), 100u);
+  EXPECT_EQ(all.front(), "line 1000");
+  EXPECT_EQ(all.back(), "line 1099");
+  EXPECT_GE(polls, 9);
+}
+
+}  // namespace
+}  // namespace gatewatch

@@ -1,0 +1,221 @@
+// The proxy_log check's logic without files: lines fed to its monitor, a fake clock for the
+// window. What a user relies on: bounded labels, the response attributed to the upstream that
+// answered, exactly the observations alerts read, no flapping on a single 502, config errors with
+// their path.
+#include "checks/proxy_log_check.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/config.h"
+
+namespace gatewatch {
+namespace {
+
+using std::chrono::seconds;
+
+std::string Line(int status, const std::string& addr, const std::string& ustatus,
+                 const std::string& utime, const std::string& rt = "0.010") {
+  return "127.0.0.1 - - [25/Nov/2026:02:10:01 +0000] \"GET / HTTP/1.1\" " + std::to_string(status) +
+         " 10 \"-\" \"curl/7.88.1\" rt=" + rt + " ua=\"" + addr + "\" us=\"" + ustatus +
+         "\" urt=\"" + utime + "\"";
+}
+
+std::string Refused(const std::string& addr) {
+  return "2026/11/25 02:10:01 [error] 7#7: *3 connect() failed (111: Connection refused) while "
+         "connecting to upstream, client: 127.0.0.1, server: , request: \"GET / HTTP/1.1\", "
+         "upstream: \"http://" +
+         addr + "/\", host: \"127.0.0.1\"";
+}
+
+// Sum of the observations of `name` whose labels are `labels` (all of them, in order).
+double Obs(const Result& r, std::string_view name, const std::vector<std::string>& labels) {
+  double sum = 0;
+  bool found = false;
+  for (const auto& o : r.observations) {
+    if (o.desc->name == name && o.label_values == labels) {
+      sum += o.value;
+      found = true;
+    }
+  }
+  return found ? sum : -1;
+}
+
+const Observation* Find(const Result& r, std::string_view name,
+                        const std::vector<std::string>& labels) {
+  for (const auto& o : r.observations) {
+    if (o.desc->name == name && o.label_values == labels) return &o;
+  }
+  return nullptr;
+}
+
+ProxyLogConfig Cfg() {
+  ProxyLogConfig c;
+  c.access_log = "/nonexistent/access.log";
+  c.format = "upstream";
+  return c;
+}
+
+TEST(ProxyLogMonitorTest, CountsEachResponseOnceAtTheUpstreamThatAnswered) {
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(Cfg()));
+  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.004"));
+  // Retried on the next server after a refused connect: the client got a 200 from 10.0.0.2.
+  m.OnAccessLine(Line(200, "10.0.0.1:80, 10.0.0.2:80", "502, 200", "0.000, 0.020"));
+  m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
+  m.OnAccessLine(Line(404, "-", "-", "-"));
+  m.OnAccessLine("garbage");
+  FileTailer::PollStats stats;
+  Result r = m.Finish(TimePoint(seconds(100)), &stats, nullptr);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"none", "4xx"}), 1);
+  // Alert codes exist at 0 from an upstream's first line.
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "504"}), 0);
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 4);
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "skipped"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "too_long"}), 0);
+  // Every attempt's time, under its own upstream, in one pre-bucketed observation per series.
+  const Observation* u1 = Find(r, "proxy_upstream_response_seconds", {"10.0.0.1:80"});
+  ASSERT_NE(u1, nullptr);
+  double count = 0;
+  for (double b : u1->bucket_counts) count += b;
+  EXPECT_EQ(count, 3);
+  EXPECT_DOUBLE_EQ(u1->value, 0.004);
+  const Observation* req = Find(r, "proxy_request_duration_seconds", {});
+  ASSERT_NE(req, nullptr);
+  EXPECT_DOUBLE_EQ(req->value, 0.04);
+  EXPECT_TRUE(r.success) << r.detail;
+
+  // The next run reports only what is new.
+  Result next = m.Finish(TimePoint(seconds(105)), &stats, nullptr);
+  EXPECT_EQ(Obs(next, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), -1);
+  EXPECT_EQ(Obs(next, "proxy_log_lines_total", {"access", "parsed"}), 0);
+}
+
+TEST(ProxyLogMonitorTest, UpstreamLabelsFoldIntoOtherPastTheCap) {
+  ProxyLogConfig c = Cfg();
+  c.max_upstreams = 2;
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  for (int i = 1; i <= 5; ++i) {
+    m.OnAccessLine(Line(200, "10.0.0." + std::to_string(i) + ":80", "200", "0.001"));
+  }
+  m.OnAccessLine(Line(200, "-", "-", "-"));
+  Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"other", "2xx"}), 3);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"none", "2xx"}), 1);
+  std::set<std::string> upstreams;
+  for (const auto& o : r.observations) {
+    if (o.desc->name == "proxy_responses_total") upstreams.insert(o.label_values[0]);
+  }
+  EXPECT_EQ(upstreams, (std::set<std::string>{"10.0.0.1:80", "10.0.0.2:80", "other", "none"}));
+}
+
+TEST(ProxyLogMonitorTest, CombinedFormatCountsUnderUnknownUpstream) {
+  ProxyLogConfig c = Cfg();
+  c.format = "combined";
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  m.OnAccessLine(
+      "127.0.0.1 - - [25/Nov/2026:02:10:01 +0000] \"GET / HTTP/1.1\" 503 10 \"-\" \"curl/7.88.1\"");
+  Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"unknown", "503"}), 1);
+}
+
+TEST(ProxyLogMonitorTest, FailsOnlyWhenTheWindowsFiveHundredsCrossTheRatio) {
+  ProxyLogConfig c = Cfg();
+  c.error_log = "/nonexistent/error.log";
+  c.max_5xx_ratio = 0.1;
+  c.min_requests = 20;
+  c.window = seconds(60);
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  FileTailer::PollStats ok;
+
+  // One 502 among few requests: no flap.
+  m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
+  m.OnErrorLine(Refused("10.0.0.1:80"));
+  Result r = m.Finish(TimePoint(seconds(0)), &ok, &ok);
+  EXPECT_TRUE(r.success) << r.detail;
+  EXPECT_EQ(Obs(r, "proxy_upstream_errors_total", {"10.0.0.1:80", "connection_refused"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"error", "parsed"}), 1);
+
+  // 30 of 60 in the window: fails with the reason nginx gave, naming the upstream.
+  for (int i = 0; i < 29; ++i) {
+    m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
+    m.OnErrorLine(Refused("10.0.0.1:80"));
+  }
+  for (int i = 0; i < 30; ++i) m.OnAccessLine(Line(200, "10.0.0.2:80", "200", "0.001"));
+  r = m.Finish(TimePoint(seconds(10)), &ok, &ok);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, Reason::kConnectionRefused);
+  EXPECT_EQ(r.detail,
+            "30 of 60 responses in the last 1m were 5xx (50.0%, above 10.0%); the proxy logged "
+            "connection_refused 30 times, at 10.0.0.1:80");
+
+  // The window moves on: healthy again without a single new 200 needed.
+  for (int i = 0; i < 20; ++i) m.OnAccessLine(Line(200, "10.0.0.2:80", "200", "0.001"));
+  r = m.Finish(TimePoint(seconds(75)), &ok, &ok);
+  EXPECT_TRUE(r.success) << r.detail;
+
+  // Without error-log reasons, the dominant code names the failure.
+  for (int i = 0; i < 20; ++i) m.OnAccessLine(Line(504, "10.0.0.3:80", "504", "1.000"));
+  r = m.Finish(TimePoint(seconds(80)), &ok, &ok);
+  EXPECT_EQ(r.reason, Reason::kHttp504) << r.detail;
+}
+
+TEST(ProxyLogMonitorTest, UnreadableLogFailsAsInternalErrorAndStillCounts) {
+  ProxyLogConfig c = Cfg();
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  Result r = m.Run(TimePoint(seconds(1)));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, Reason::kInternalError);
+  EXPECT_EQ(r.detail,
+            "access_log: open /nonexistent/access.log: No such file or directory (retrying every "
+            "run)");
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
+}
+
+TEST(ProxyLogMonitorTest, TimeoutRatioIsTheWindowsSlowestUpstreamOverTheTimeout) {
+  ProxyLogConfig c = Cfg();
+  c.proxy_read_timeout = seconds(2);
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "1.500"));
+  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.100"));
+  Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
+  EXPECT_DOUBLE_EQ(Obs(r, "proxy_upstream_response_timeout_ratio", {}), 0.75);
+  r = m.Finish(TimePoint(seconds(2)), nullptr, nullptr);
+  EXPECT_DOUBLE_EQ(Obs(r, "proxy_upstream_response_timeout_ratio", {}), 0.75);  // still in window
+  r = m.Finish(TimePoint(seconds(100)), nullptr, nullptr);
+  EXPECT_DOUBLE_EQ(Obs(r, "proxy_upstream_response_timeout_ratio", {}), 0);
+}
+
+std::string ConfigError(const std::string& keys) {
+  try {
+    ParseConfig("checks:\n  - {name: edge, type: proxy_log, " + keys + "}\n", "t");
+  } catch (const gatewatch::ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ProxyLogConfigTest, ErrorsNameTheirPath) {
+  EXPECT_EQ(ConfigError("interval: 5s, timeout: 1s"), "checks[0]: needs access_log, error_log or both");
+  EXPECT_EQ(ConfigError("access_log: /a, format: '$status$request_time'"),
+            "checks[0].format: not combined, upstream, json or a usable log_format string: "
+            "$status and $request_time have no text between them: their values cannot be told "
+            "apart");
+  EXPECT_EQ(ConfigError("access_log: /a, start_at: middle"),
+            "checks[0].start_at: must be end or beginning");
+  EXPECT_EQ(ConfigError("access_log: /a, max_line: 10"),
+            "checks[0].max_line: must be between 256B and 1MiB");
+  EXPECT_EQ(ConfigError("access_log: /a, window: 0s"),
+            "checks[0].window: must be between 1s and 24h");
+  EXPECT_EQ(ConfigError("access_log: /a, acess_log: /b").rfind("checks[0].acess_log", 0), 0u)
+      << ConfigError("access_log: /a, acess_log: /b");
+  EXPECT_EQ(ConfigError("access_log: /a, format: upstream, proxy_read_timeout: 60s, "
+                        "max_upstreams: 10, max_5xx_ratio: 0.2, min_requests: 5, window: 30s"),
+            "(no error)");
+}
+
+}  // namespace
+}  // namespace gatewatch
