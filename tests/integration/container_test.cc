@@ -7,6 +7,7 @@
 // GATEWATCH_REQUIRE_CONTAINER_TEST=1 (set by .ci/run under CI=true) turns that into a failure.
 // One ctest entry (label "container"): the image is built once for all of its tests.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/metrics_text.h"
@@ -52,6 +54,13 @@ CommandRun RunCommand(std::vector<std::string> argv, milliseconds limit) {
   return r;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -65,9 +74,10 @@ std::string ContainerUnavailable() {
       return std::string(tool) + " is missing (deploy/setup.sh installs podman, runc, debootstrap)";
     }
   }
-  CommandRun info =
-      RunCommand(Cat(kPodman, {"info", "--format", "{{.Host.OCIRuntime.Name}}"}), seconds(60));
-  if (info.exit_code != 0) return "`podman info` fails: " + info.err;
+  // Inside an unprivileged container, podman starts but its storage does not ("'overlay' is not
+  // supported over overlayfs"): listing images is the cheapest call that touches storage.
+  CommandRun images = RunCommand(Cat(kPodman, {"images", "--quiet"}), seconds(60));
+  if (images.exit_code != 0) return "podman cannot use its storage here: " + images.err;
   return "";
 }
 
@@ -150,23 +160,27 @@ class ContainerTest : public ::testing::Test {
 std::string* ContainerTest::unavailable_ = nullptr;
 CommandRun* ContainerTest::build_ = nullptr;
 
-// nginx in front of a healthy upstream and a dead one, logging in the recommended format.
-std::string NginxBlock(int edge, int upstream, int dead) {
-  return "  log_format gatewatch '$remote_addr - $remote_user [$time_local] \"$request\" $status "
-         "$body_bytes_sent \"$http_referer\" \"$http_user_agent\" rt=$request_time "
-         "ua=\"$upstream_addr\" us=\"$upstream_status\" urt=\"$upstream_response_time\"';\n"
-         "  server { listen 127.0.0.1:" +
-         std::to_string(upstream) +
+// nginx in front of a healthy upstream and dead ones, logging in the recommended format
+// (deploy/nginx/gatewatch-log-format.conf) into logs/, the folder the container reads. The probes
+// use /healthz and /dead; the test's own traffic /api and /gone, on upstreams of their own, so the
+// proxy-log counters of those are exact.
+std::string NginxBlock(int edge, int upstream, int api, int dead, int gone) {
+  std::string log_format =
+      ReadFile(std::string(GATEWATCH_SOURCE_DIR) + "/deploy/nginx/gatewatch-log-format.conf");
+  log_format = log_format.substr(log_format.find("log_format gatewatch"));
+  auto port = [](int p) { return std::to_string(p); };
+  return "  " + log_format + "  server { listen 127.0.0.1:" + port(upstream) +
+         "; listen 127.0.0.1:" + port(api) +
          "; access_log off; location / { return 200 \"ok\\n\"; } }\n"
          "  server { listen 127.0.0.1:" +
-         std::to_string(edge) +
+         port(edge) +
          ";\n"
          "    access_log logs/access.log gatewatch;\n"
+         "    error_log logs/error.log;\n"
          "    location /healthz { proxy_pass http://127.0.0.1:" +
-         std::to_string(upstream) +
-         "; }\n"
-         "    location /dead { proxy_pass http://127.0.0.1:" +
-         std::to_string(dead) + "; }\n  }\n";
+         port(upstream) + "; }\n    location /dead { proxy_pass http://127.0.0.1:" + port(dead) +
+         "; }\n    location /api { proxy_pass http://127.0.0.1:" + port(api) +
+         "; }\n    location /gone { proxy_pass http://127.0.0.1:" + port(gone) + "; }\n  }\n";
 }
 
 TEST_F(ContainerTest, ImageRunsAsNonRootAndExposesTheMetricsPort) {
@@ -186,9 +200,9 @@ TEST_F(ContainerTest, ImageRunsAsNonRootAndExposesTheMetricsPort) {
 }
 
 TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
-  int edge = FreeTcpPort(), upstream = FreeTcpPort();
-  RefusingPort dead;
-  NginxInstance nginx(NginxBlock(edge, upstream, dead.port()));
+  int edge = FreeTcpPort(), upstream = FreeTcpPort(), api = FreeTcpPort();
+  RefusingPort dead, gone;
+  NginxInstance nginx(NginxBlock(edge, upstream, api, dead.port(), gone.port()));
   // The log folder nginx writes and the container reads (mounted read-only).
   std::string logs = nginx.dir() + "/logs";
   ASSERT_EQ(::mkdir(logs.c_str(), 0755), 0);
@@ -199,6 +213,9 @@ TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
   std::string config = "defaults: {interval: 1s, timeout: 900ms}\nchecks:\n";
   config += "  - {name: edge-ok, type: http, url: \"" + e + "/healthz\"}\n";
   config += "  - {name: edge-dead, type: http, url: \"" + e + "/dead\"}\n";
+  config +=
+      "  - {name: edge-log, type: proxy_log, format: upstream, "
+      "access_log: /var/log/nginx/access.log, error_log: /var/log/nginx/error.log}\n";
   ASSERT_NO_FATAL_FAILURE(StartContainer(config, logs));
 
   std::string metrics;
@@ -206,7 +223,10 @@ TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
       [&] {
         metrics = Get("/metrics").body;
         return Sample(metrics, R"(gatewatch_check_success{check="edge-ok",type="http"})") == 1 &&
-               Sample(metrics, R"(gatewatch_check_success{check="edge-dead",type="http"})") == 0;
+               Sample(metrics, R"(gatewatch_check_success{check="edge-dead",type="http"})") == 0 &&
+               // The log check's first run opened both logs at their end.
+               Sample(metrics, R"(gatewatch_check_success{check="edge-log",type="proxy_log"})") !=
+                   -1;
       },
       seconds(20)))
       << metrics << container_->Stderr();
@@ -217,6 +237,31 @@ TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
       Sample(metrics,
              R"(gatewatch_check_failures_total{check="edge-dead",reason="http_502",type="http"})"),
       1);
+
+  // Real traffic, read by the container from nginx's logs: counted exactly, per upstream.
+  constexpr int kOk = 10, kGone = 4;
+  for (int i = 0; i < kOk; ++i) ASSERT_EQ(HttpGet(e + "/api").status, 200);
+  for (int i = 0; i < kGone; ++i) ASSERT_EQ(HttpGet(e + "/gone").status, 502);
+  auto series = [](const std::string& name, const std::string& label, int port) {
+    return name + "{check=\"edge-log\"," + label + ",upstream=\"127.0.0.1:" + std::to_string(port) +
+           "\"}";
+  };
+  std::string ok_series = series("gatewatch_proxy_responses_total", "code=\"2xx\"", api);
+  std::string gone_series = series("gatewatch_proxy_responses_total", "code=\"502\"", gone.port());
+  std::string refused_series =
+      series("gatewatch_proxy_upstream_errors_total", "reason=\"connection_refused\"", gone.port());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        metrics = Get("/metrics").body;
+        return Sample(metrics, ok_series) >= kOk && Sample(metrics, gone_series) >= kGone &&
+               Sample(metrics, refused_series) >= kGone;
+      },
+      seconds(20)))
+      << metrics << container_->Stderr();
+  EXPECT_EQ(Sample(metrics, ok_series), kOk);
+  EXPECT_EQ(Sample(metrics, gone_series), kGone);
+  EXPECT_EQ(Sample(metrics, refused_series), kGone);
+
   EXPECT_EQ(Get("/-/ready").status, 200);
   EXPECT_EQ(Get("/-/healthy").status, 200);
 
