@@ -74,8 +74,15 @@ std::string ContainerUnavailable() {
       return std::string(tool) + " is missing (deploy/setup.sh installs podman, runc, debootstrap)";
     }
   }
-  // Inside an unprivileged container, podman starts but its storage does not ("'overlay' is not
-  // supported over overlayfs"): listing images is the cheapest call that touches storage.
+  // Inside a container (podman writes /run/.containerenv, docker /.dockerenv) nested podman fails
+  // on storage ("'overlay' is not supported over overlayfs", only from its second call on) and
+  // debootstrap on mknod: no probe short of the whole build is reliable there.
+  for (const char* marker : {"/run/.containerenv", "/.dockerenv"}) {
+    if (access(marker, F_OK) == 0) {
+      return std::string("running inside a container (") + marker +
+             "): nested podman needs a privileged host";
+    }
+  }
   CommandRun images = RunCommand(Cat(kPodman, {"images", "--quiet"}), seconds(60));
   if (images.exit_code != 0) return "podman cannot use its storage here: " + images.err;
   return "";

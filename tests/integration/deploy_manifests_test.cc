@@ -182,10 +182,15 @@ TEST_F(ManifestsTest, SidecarIsNativeSharesNginxLogsAndIsRestricted) {
   std::string log_dir = nginx_logs["mountPath"].as<std::string>();
   EXPECT_NE(conf.find("access_log " + log_dir + "/access.log gatewatch;"), std::string::npos);
   EXPECT_NE(conf.find("error_log " + log_dir + "/error.log"), std::string::npos);
-  EXPECT_NE(conf.find("ua=\"$upstream_addr\" us=\"$upstream_status\" "
-                      "urt=\"$upstream_response_time\""),
-            std::string::npos)
-      << "the log_format lacks the upstream fields";
+  // The same log_format as deploy/nginx/gatewatch-log-format.conf (what format: upstream parses).
+  auto log_format = [](const std::string& text) {
+    std::string f = text.substr(text.find("log_format gatewatch"));
+    f = f.substr(0, f.find(';') + 1);
+    return std::regex_replace(f, std::regex(R"(\s+)"), " ");
+  };
+  ASSERT_NE(conf.find("log_format gatewatch"), std::string::npos);
+  EXPECT_EQ(log_format(conf),
+            log_format(ReadFile(kSource + "/deploy/nginx/gatewatch-log-format.conf")));
   ExpectValidConfig("shop-gatewatch");
 }
 
