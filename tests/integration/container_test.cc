@@ -36,31 +36,6 @@ const std::vector<std::string> kPodman = {"podman", "--runtime", "/usr/sbin/runc
 const std::vector<std::string> kLimits = {"--ulimit", "nofile=1024:1024", "--ulimit",
                                           "nproc=1024:1024"};
 
-struct CommandRun {
-  bool finished = false;
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs a command to its end (bounded by `limit`), capturing its output.
-CommandRun RunCommand(std::vector<std::string> argv, milliseconds limit) {
-  Process p(std::move(argv));
-  int status = 0;
-  CommandRun r;
-  r.finished = p.WaitExit(limit, &status);
-  r.exit_code = r.finished && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = p.Stdout();
-  r.err = p.Stderr();
-  return r;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -83,7 +58,7 @@ std::string ContainerUnavailable() {
              "): nested podman needs a privileged host";
     }
   }
-  CommandRun images = RunCommand(Cat(kPodman, {"images", "--quiet"}), seconds(60));
+  CommandResult images = RunToExit(Cat(kPodman, {"images", "--quiet"}), seconds(60));
   if (images.exit_code != 0) return "podman cannot use its storage here: " + images.err;
   return "";
 }
@@ -94,12 +69,12 @@ class ContainerTest : public ::testing::Test {
     unavailable_ = new std::string(ContainerUnavailable());
     if (!unavailable_->empty()) return;
     auto start = std::chrono::steady_clock::now();
-    build_ = new CommandRun(
-        RunCommand({std::string(GATEWATCH_SOURCE_DIR) + "/deploy/container/build-image.sh", kImage},
-                   seconds(900)));
+    build_ = new CommandResult(
+        RunToExit({std::string(GATEWATCH_SOURCE_DIR) + "/deploy/container/build-image.sh", kImage},
+                  seconds(900)));
     double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    CommandRun size = RunCommand(
-        Cat(kPodman, {"image", "inspect", "--format", "{{.Size}}", kImage}), seconds(30));
+    CommandResult size =
+        RunToExit(Cat(kPodman, {"image", "inspect", "--format", "{{.Size}}", kImage}), seconds(30));
     std::cout << "[ figure ] image " << kImage << ": " << size.out.substr(0, size.out.find('\n'))
               << " bytes, built (base cached or made) in " << took << " s\n";
   }
@@ -117,7 +92,7 @@ class ContainerTest : public ::testing::Test {
       }
       GTEST_SKIP() << "container test skipped: " << *unavailable_;
     }
-    ASSERT_TRUE(build_->finished && build_->exit_code == 0)
+    ASSERT_TRUE(build_->exit_code == 0)
         << "image build failed:\n"
         << build_->out.substr(build_->out.size() > 4000 ? build_->out.size() - 4000 : 0)
         << build_->err;
@@ -125,7 +100,7 @@ class ContainerTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (!name_.empty()) RunCommand(Cat(kPodman, {"rm", "-f", "-t", "0", name_}), seconds(30));
+    if (!name_.empty()) RunToExit(Cat(kPodman, {"rm", "-f", "-t", "0", name_}), seconds(30));
   }
 
   // Starts the image like the Kubernetes manifests do: as the image's own (non-root) user,
@@ -157,7 +132,7 @@ class ContainerTest : public ::testing::Test {
   }
 
   static std::string* unavailable_;
-  static CommandRun* build_;
+  static CommandResult* build_;
   TempDir dir_;
   std::string name_, config_;
   int port_ = 0;
@@ -165,7 +140,7 @@ class ContainerTest : public ::testing::Test {
 };
 
 std::string* ContainerTest::unavailable_ = nullptr;
-CommandRun* ContainerTest::build_ = nullptr;
+CommandResult* ContainerTest::build_ = nullptr;
 
 // nginx in front of a healthy upstream and dead ones, logging in the recommended format
 // (deploy/nginx/gatewatch-log-format.conf) into logs/, the folder the container reads. The probes
@@ -191,17 +166,18 @@ std::string NginxBlock(int edge, int upstream, int api, int dead, int gone) {
 }
 
 TEST_F(ContainerTest, ImageRunsAsNonRootAndExposesTheMetricsPort) {
-  CommandRun inspect = RunCommand(
+  CommandResult inspect = RunToExit(
       Cat(kPodman, {"image", "inspect", "--format",
                     "{{.Config.User}}|{{.Config.ExposedPorts}}|{{.Config.Entrypoint}}", kImage}),
       seconds(30));
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
   EXPECT_EQ(inspect.out, "65534:65534|map[9142/tcp:{}]|[/usr/local/bin/gatewatch]\n");
   // Only runtime libraries: no compiler or headers came over from the build stage.
-  CommandRun ls = RunCommand(Cat(Cat(kPodman, {"run", "--rm", "--network=host"}),
-                                 Cat(kLimits, {"--read-only", "--entrypoint", "/bin/sh", kImage,
-                                               "-c", "id -u; ls /usr/bin/g++ /usr/include/curl"})),
-                             seconds(60));
+  CommandResult ls =
+      RunToExit(Cat(Cat(kPodman, {"run", "--rm", "--network=host"}),
+                    Cat(kLimits, {"--read-only", "--entrypoint", "/bin/sh", kImage, "-c",
+                                  "id -u; ls /usr/bin/g++ /usr/include/curl"})),
+                seconds(60));
   EXPECT_EQ(ls.out, "65534\n") << ls.err;
   EXPECT_NE(ls.exit_code, 0);
 }
@@ -275,7 +251,7 @@ TEST_F(ContainerTest, RunsReadOnlyAsNonRootNextToNginxAndStopsCleanly) {
   // podman stop sends SIGTERM and SIGKILLs after 2 s: exit status 0 means gatewatch stopped by
   // itself within those 2 s (a kill would be 137).
   auto start = std::chrono::steady_clock::now();
-  CommandRun stop = RunCommand(Cat(kPodman, {"stop", "-t", "2", name_}), seconds(30));
+  CommandResult stop = RunToExit(Cat(kPodman, {"stop", "-t", "2", name_}), seconds(30));
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
   int status = 0;

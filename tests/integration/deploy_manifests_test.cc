@@ -28,28 +28,6 @@ using std::chrono::seconds;
 const std::string kSource = GATEWATCH_SOURCE_DIR;
 const std::string kKube = kSource + "/deploy/kubernetes";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Exit {
-  int code = -1;
-  std::string out, err;
-};
-
-Exit RunTool(std::vector<std::string> argv) {
-  Process p(std::move(argv));
-  int status = 0;
-  Exit e;
-  if (p.WaitExit(seconds(60), &status) && WIFEXITED(status)) e.code = WEXITSTATUS(status);
-  e.out = p.Stdout();
-  e.err = p.Stderr();
-  return e;
-}
-
 // Every document of every manifest, by "Kind/name".
 std::map<std::string, YAML::Node> LoadManifests() {
   std::map<std::string, YAML::Node> out;
@@ -91,19 +69,22 @@ class ManifestsTest : public ::testing::Test {
     ADD_FAILURE() << "no item named " << name;
     return YAML::Node();
   }
-  // Writes a ConfigMap's gatewatch.yml to a file and runs `gatewatch --config.check` on it.
+  static std::string ConfigText(const std::string& config_map) {
+    return Get("ConfigMap/" + config_map)["data"]["gatewatch.yml"].as<std::string>();
+  }
+  // Writes a ConfigMap's gatewatch.yml to a file.
   std::string ConfigFile(const std::string& config_map) {
     std::string path = dir_.path() + "/" + config_map + ".yml";
-    std::ofstream(path)
-        << Get("ConfigMap/" + config_map)["data"]["gatewatch.yml"].as<std::string>();
+    std::ofstream(path) << ConfigText(config_map);
     return path;
   }
+  // `gatewatch --config.check` accepts a ConfigMap's config.
   void ExpectValidConfig(const std::string& config_map, const std::string& extra_flag = "") {
     std::vector<std::string> argv = {GATEWATCH_BINARY, "--config.check",
                                      "--config.file=" + ConfigFile(config_map)};
     if (!extra_flag.empty()) argv.push_back(extra_flag);
-    Exit e = RunTool(argv);
-    EXPECT_EQ(e.code, 0) << config_map << ": " << e.err;
+    CommandResult e = RunToExit(argv, seconds(60));
+    EXPECT_EQ(e.exit_code, 0) << config_map << ": " << e.err;
     EXPECT_NE(e.out.find(": ok ("), std::string::npos) << e.out;
   }
 
@@ -211,6 +192,12 @@ TEST_F(ManifestsTest, DaemonSetWatchesTheNodeThroughReadOnlyHostPaths) {
     std::string flag = flags[i] + m["mountPath"].as<std::string>();
     EXPECT_NE(std::find(args.begin(), args.end(), flag), args.end()) << flag;
   }
+  // It watches the node: a host check, which reads through those flags.
+  YAML::Node config = YAML::Load(ConfigText("gatewatch-node"));
+  bool host = false;
+  for (const auto& check : config["checks"])
+    host = host || check["type"].as<std::string>() == "host";
+  EXPECT_TRUE(host) << "the node DaemonSet runs no host check";
   ExpectValidConfig("gatewatch-node");
 }
 
@@ -247,9 +234,11 @@ TEST_F(ManifestsTest, PodMonitorScrapesEveryGatewatchPod) {
 }
 
 TEST_F(ManifestsTest, PrometheusRuleIsGeneratedAndPassesPromtool) {
-  Exit gen = RunTool({GATEWATCH_BINARY, "rules", "--format=kubernetes", "--name=shop-gatewatch",
-                      "--namespace=monitoring", "--config.file=" + ConfigFile("shop-gatewatch")});
-  ASSERT_EQ(gen.code, 0) << gen.err;
+  CommandResult gen =
+      RunToExit({GATEWATCH_BINARY, "rules", "--format=kubernetes", "--name=shop-gatewatch",
+                 "--namespace=monitoring", "--config.file=" + ConfigFile("shop-gatewatch")},
+                seconds(60));
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
   // Regenerate with: gatewatch rules --format=kubernetes --name=shop-gatewatch
   //   --namespace=monitoring --config.file=<shop-gatewatch's gatewatch.yml>
   EXPECT_EQ(ReadFile(kKube + "/prometheusrule.yaml"), gen.out);
@@ -259,8 +248,8 @@ TEST_F(ManifestsTest, PrometheusRuleIsGeneratedAndPassesPromtool) {
   ASSERT_GT(rules["groups"][0]["rules"].size(), 0u);
   std::string path = dir_.path() + "/rules.yml";
   std::ofstream(path) << YAML::Dump(rules);
-  Exit check = RunTool({"/usr/bin/promtool", "check", "rules", path});
-  EXPECT_EQ(check.code, 0) << check.out << check.err;
+  CommandResult check = RunToExit({"/usr/bin/promtool", "check", "rules", path}, seconds(60));
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 TEST_F(ManifestsTest, AlertmanagerRoutingIsTheOneFromDeployAlertmanager) {
@@ -276,8 +265,8 @@ TEST_F(ManifestsTest, AlertmanagerRoutingIsTheOneFromDeployAlertmanager) {
   if (access("/usr/bin/amtool", X_OK) != 0) GTEST_SKIP() << "amtool missing";
   std::string path = dir_.path() + "/alertmanager.yml";
   std::ofstream(path) << embedded;
-  Exit check = RunTool({"/usr/bin/amtool", "check-config", path});
-  EXPECT_EQ(check.code, 0) << check.out << check.err;
+  CommandResult check = RunToExit({"/usr/bin/amtool", "check-config", path}, seconds(60));
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 TEST_F(ManifestsTest, KustomizationListsEveryManifest) {
