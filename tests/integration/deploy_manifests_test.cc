@@ -9,11 +9,11 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -167,7 +167,15 @@ TEST_F(ManifestsTest, SidecarIsNativeSharesNginxLogsAndIsRestricted) {
   auto log_format = [](const std::string& text) {
     std::string f = text.substr(text.find("log_format gatewatch"));
     f = f.substr(0, f.find(';') + 1);
-    return std::regex_replace(f, std::regex(R"(\s+)"), " ");
+    std::string collapsed;  // runs of whitespace (line breaks, indentation) as one space
+    for (char c : f) {
+      bool space = std::isspace(static_cast<unsigned char>(c));
+      if (!space)
+        collapsed += c;
+      else if (collapsed.empty() || collapsed.back() != ' ')
+        collapsed += ' ';
+    }
+    return collapsed;
   };
   ASSERT_NE(conf.find("log_format gatewatch"), std::string::npos);
   EXPECT_EQ(log_format(conf),
@@ -257,8 +265,10 @@ TEST_F(ManifestsTest, AlertmanagerRoutingIsTheOneFromDeployAlertmanager) {
       Get("Secret/alertmanager-main")["stringData"]["alertmanager.yaml"].as<std::string>();
   std::string file = ReadFile(kSource + "/deploy/alertmanager/alertmanager.yml");
   // One difference: the Operator mounts the on-call Secret in a folder of its name.
-  file = std::regex_replace(file, std::regex("/etc/alertmanager/secrets/"),
-                            "/etc/alertmanager/secrets/alertmanager-oncall/");
+  const std::string from = "/etc/alertmanager/secrets/", to = from + "alertmanager-oncall/";
+  for (size_t at = file.find(from); at != std::string::npos; at = file.find(from, at + to.size())) {
+    file.replace(at, from.size(), to);
+  }
   EXPECT_EQ(embedded, file);
   EXPECT_EQ(Get("Alertmanager/main")["spec"]["secrets"][0].as<std::string>(),
             "alertmanager-oncall");
@@ -299,14 +309,22 @@ std::vector<std::string> Expressions(const nlohmann::json& dash) {
   return out;
 }
 
-// Metric names in PromQL, histogram series (_bucket, _sum, _count) folded to their family.
+bool IsNameChar(char c) {
+  return std::islower(static_cast<unsigned char>(c)) ||
+         std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// Metric names in PromQL (words starting with gatewatch_), histogram buckets folded to the family.
 std::set<std::string> MetricNames(const std::vector<std::string>& exprs) {
   std::set<std::string> out;
-  std::regex name(R"(\bgatewatch_[a-z0-9_]+)");
+  const std::string prefix = "gatewatch_", bucket = "_bucket";
   for (const auto& e : exprs) {
-    for (std::sregex_iterator it(e.begin(), e.end(), name), end; it != end; ++it) {
-      std::string n = it->str();
-      n = std::regex_replace(n, std::regex("_bucket$"), "");
+    for (size_t at = e.find(prefix); at != std::string::npos; at = e.find(prefix, at + 1)) {
+      if (at > 0 && IsNameChar(e[at - 1])) continue;  // inside another word
+      size_t end = at;
+      while (end < e.size() && IsNameChar(e[end])) ++end;
+      std::string n = e.substr(at, end - at);
+      if (n.size() > bucket.size() && n.ends_with(bucket)) n.resize(n.size() - bucket.size());
       out.insert(n);
     }
   }
@@ -318,11 +336,13 @@ std::map<std::string, std::string> DocumentedMetrics() {
   std::map<std::string, std::string> out;
   std::istringstream in(ReadFile(kSource + "/docs/metrics.md"));
   std::string line, section;
-  std::regex row(R"(^\| `(gatewatch_[a-z0-9_]+)` \|)");
-  std::smatch m;
+  const std::string row = "| `gatewatch_";  // a table row whose first cell is a metric
   while (std::getline(in, line)) {
     if (line.rfind("## ", 0) == 0) section = line.substr(3);
-    if (std::regex_search(line, m, row)) out[m[1]] = section;
+    if (line.rfind(row, 0) == 0) {
+      size_t end = line.find('`', row.size());
+      if (end != std::string::npos) out[line.substr(3, end - 3)] = section;
+    }
   }
   return out;
 }
