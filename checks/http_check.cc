@@ -2,7 +2,6 @@
 
 #include <ares.h>
 #include <curl/curl.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,19 +63,6 @@ const HttpMetrics& Metrics() {
 
 // ----- Small helpers ---------------------------------------------------------------------------
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // RFC 9110 token characters, the only ones allowed in a field name.
 bool IsToken(std::string_view s) {
   if (s.empty()) return false;
@@ -109,11 +95,6 @@ std::string FormatUtc(int64_t unix_seconds) {
   char buf[32];
   strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
   return buf;
-}
-
-std::string HostPort(const std::string& ip, long port) {
-  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
-  return ip + ":" + std::to_string(port);
 }
 
 std::string QuoteForDetail(std::string_view s) {
@@ -215,7 +196,7 @@ void ParseExpect(const ConfigNode& expect, HttpCheckConfig& cfg) {
   expect.RejectUnknownKeys();
 }
 
-void ParseRequestHeaders(const ConfigNode& node, HttpCheckConfig& cfg) {
+void ParseRequestHeaders(const ConfigNode& node, HttpRequest& cfg) {
   ConfigNode headers = node.Child("headers");
   bool has_host_header = false;
   if (headers.IsDefined()) {
@@ -242,72 +223,6 @@ void ParseRequestHeaders(const ConfigNode& node, HttpCheckConfig& cfg) {
 
 // ----- The check -------------------------------------------------------------------------------
 
-// What a run learned from curl, read once at the end (or at Abort).
-struct TransferInfo {
-  long status = 0;
-  CurlTimesUs times;
-  long redirects = 0;
-  long os_errno = 0;
-  std::string primary_ip;
-  long primary_port = 0;
-  // TCP established. curl 7.88 leaves CONNECT_TIME_T at 0 until TLS is done too, but records the
-  // peer address as soon as TCP connects, so a stalled handshake still counts as connected.
-  bool connected = false;
-  bool https = false;  // of the last request (a redirect may change scheme)
-  std::optional<int64_t> cert_expiry;
-  std::string effective_url;  // redacted
-};
-
-TransferInfo ReadTransferInfo(CURL* easy, bool configured_https) {
-  TransferInfo info;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &info.status);
-  curl_off_t t = 0;
-  auto micros = [&](CURLINFO what) {
-    t = 0;
-    curl_easy_getinfo(easy, what, &t);
-    return static_cast<int64_t>(t);
-  };
-  info.times.namelookup = micros(CURLINFO_NAMELOOKUP_TIME_T);
-  info.times.connect = micros(CURLINFO_CONNECT_TIME_T);
-  info.times.appconnect = micros(CURLINFO_APPCONNECT_TIME_T);
-  info.times.pretransfer = micros(CURLINFO_PRETRANSFER_TIME_T);
-  info.times.starttransfer = micros(CURLINFO_STARTTRANSFER_TIME_T);
-  info.times.total = micros(CURLINFO_TOTAL_TIME_T);
-  curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &info.redirects);
-  curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &info.os_errno);
-  char* ip = nullptr;
-  if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != nullptr) {
-    info.primary_ip = ip;
-  }
-  curl_easy_getinfo(easy, CURLINFO_PRIMARY_PORT, &info.primary_port);
-  info.connected = info.times.connect > 0 || !info.primary_ip.empty();
-  char* scheme = nullptr;
-  if (curl_easy_getinfo(easy, CURLINFO_SCHEME, &scheme) == CURLE_OK && scheme != nullptr) {
-    info.https = EqualsIgnoreCase(scheme, "https");
-  } else {
-    info.https = configured_https;
-  }
-  char* url = nullptr;
-  if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url != nullptr) {
-    info.effective_url = RedactUrl(url);
-  }
-  if (info.https) {
-    curl_certinfo* certs = nullptr;
-    if (curl_easy_getinfo(easy, CURLINFO_CERTINFO, &certs) == CURLE_OK && certs != nullptr &&
-        certs->num_of_certs > 0) {
-      // certinfo[0] is the leaf: curl lists the chain in the order the server sent it.
-      constexpr std::string_view kExpire = "Expire date:";
-      for (curl_slist* field = certs->certinfo[0]; field != nullptr; field = field->next) {
-        std::string_view line(field->data);
-        if (line.substr(0, kExpire.size()) == kExpire) {
-          info.cert_expiry = ParseCertTime(line.substr(kExpire.size()));
-        }
-      }
-    }
-  }
-  return info;
-}
-
 class HttpRun final : public CheckRun {
  public:
   HttpRun(std::shared_ptr<const HttpCheckConfig> cfg, const RunContext& ctx, DoneCallback done)
@@ -319,7 +234,7 @@ class HttpRun final : public CheckRun {
 
   ~HttpRun() override {
     // Destroying a run aborts it silently: no callback may reach a dead run.
-    if (stage_ == Stage::kTransferring) services_.curl.Remove(easy_.get());
+    transfer_.reset();
     dns_query_.reset();
   }
 
@@ -349,38 +264,15 @@ class HttpRun final : public CheckRun {
         result = Result::Failure(Reason::kDnsTimeout,
                                  "resolving " + cfg_->host + " timed out after " +
                                      std::to_string(WholeMs(*resolve_time_)) + " ms");
-        TransferInfo none;
-        none.https = cfg_->https;
-        Describe(none, result);
+        Describe(nullptr, result);
         break;
       }
       case Stage::kTransferring: {
-        // Read before removing: the milestones show how far the transfer got.
-        TransferInfo info = ReadTransferInfo(easy_.get(), cfg_->https);
-        services_.curl.Remove(easy_.get());
+        HttpOutcome outcome = transfer_->Abort();
         stage_ = Stage::kDone;
-        // curl's total only advances when it last ran the transfer: the run lasted until now.
-        info.times.total = std::max<int64_t>(info.times.total,
-                                             std::chrono::duration_cast<std::chrono::microseconds>(
-                                                 services_.clock.Now() - curl_started_)
-                                                 .count());
-        std::string where = Address(info);
-        std::string after = std::to_string(WholeMs(services_.clock.Now() - started_)) + " ms";
-        if (!info.connected) {
-          result = Result::Failure(Reason::kConnectTimeout,
-                                   "connect() to " + where + " timed out after " + after);
-        } else if (info.https && info.times.appconnect == 0) {
-          result = Result::Failure(
-              Reason::kTimeout, "TLS handshake with " + where + " did not finish within " + after);
-        } else if (info.status == 0) {
-          result =
-              Result::Failure(Reason::kTimeout, "no response from " + where + " within " + after);
-        } else {
-          result = Result::Failure(Reason::kTimeout,
-                                   "HTTP " + std::to_string(info.status) + " from " + where +
-                                       " but the body did not end within " + after);
-        }
-        Describe(info, result);
+        auto [reason, detail] = DescribeAbortedTransfer(outcome, services_.clock.Now() - started_);
+        result = Result::Failure(reason, std::move(detail));
+        Describe(&outcome, result);
         break;
       }
       case Stage::kIdle:
@@ -411,118 +303,29 @@ class HttpRun final : public CheckRun {
   }
 
   void StartTransfer() {
-    easy_.reset(curl_easy_init());
-    if (easy_ == nullptr) {
-      Finish(Result::Failure(Reason::kInternalError, "curl_easy_init failed"), nullptr);
-      return;
-    }
-    CURLcode rc = Configure(easy_.get());
-    if (rc != CURLE_OK) {
-      Finish(Result::Failure(Reason::kInternalError,
-                             std::string("curl option refused: ") + curl_easy_strerror(rc)),
-             nullptr);
-      return;
-    }
+    HttpTransfer::Target target;
+    target.pinned_address = address_;
+    target.keep_body = cfg_->keeps_body();
+    target.deadline = deadline_;
     stage_ = Stage::kTransferring;
-    curl_started_ = services_.clock.Now();
-    // CurlMulti reports a failed Add through a loop timer that Remove() cannot cancel: the weak
-    // token keeps that late callback away from a run destroyed in between.
-    std::weak_ptr<char> alive = alive_;
-    services_.curl.Add(easy_.get(), [this, alive](CURLcode code) {
-      if (alive.expired()) return;
-      OnTransferDone(code);
-    });
+    transfer_ = std::make_unique<HttpTransfer>(cfg_, services_.curl, services_.clock, target,
+                                               [this](HttpOutcome o) { OnTransferDone(o); });
+    transfer_->Start();  // may finish the run (and destroy it) on a setup failure
   }
 
-  CURLcode Configure(CURL* e) {
-    CURLcode rc = CURLE_OK;
-    auto check = [&rc](CURLcode r) {
-      if (rc == CURLE_OK) rc = r;
-    };
+  void OnTransferDone(const HttpOutcome& outcome) {
+    stage_ = Stage::kDone;
+    if (!outcome.started) {
+      Finish(Result::Failure(Reason::kInternalError, outcome.setup_error), &outcome);
+      return;
+    }
+    Finish(Evaluate(outcome), &outcome);
+  }
+
+  Result Evaluate(const HttpOutcome& o) {
     const HttpCheckConfig& c = *cfg_;
-    // curl copies string options, so a local is enough.
-    const std::string user_agent = std::string("gatewatch/") + kVersion;
-    check(curl_easy_setopt(e, CURLOPT_URL, c.url.c_str()));
-    check(curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https"));
-    check(curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
-    check(curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, c.follow_redirects ? 1L : 0L));
-    check(curl_easy_setopt(e, CURLOPT_MAXREDIRS, c.max_redirects));
-    // 0 would mean "no timeout" to curl: a run already at its deadline still gets 1 ms.
-    long remaining_ms =
-        std::max<long>(1, static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                deadline_ - services_.clock.Now())
-                                                .count()));
-    check(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, remaining_ms));
-    check(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, remaining_ms));
-    check(curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L));
-    // Each run measures a new connection: no reuse across runs or checks.
-    check(curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L));
-    check(curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L));
-    // The check measures the path to the target: a proxy from the environment (http_proxy)
-    // would silently measure something else.
-    check(curl_easy_setopt(e, CURLOPT_PROXY, ""));
-    check(curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent.c_str()));
-    check(curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &HttpRun::OnBody));
-    check(curl_easy_setopt(e, CURLOPT_WRITEDATA, this));
-    check(curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &HttpRun::OnHeader));
-    check(curl_easy_setopt(e, CURLOPT_HEADERDATA, this));
-    check(curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_));
-    if (c.head) check(curl_easy_setopt(e, CURLOPT_NOBODY, 1L));
-    if (c.https) check(curl_easy_setopt(e, CURLOPT_CERTINFO, 1L));
-    check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c.insecure ? 0L : 1L));
-    check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c.insecure ? 0L : 2L));
-    if (!c.ca_file.empty()) check(curl_easy_setopt(e, CURLOPT_CAINFO, c.ca_file.c_str()));
-    for (const std::string& h : c.request_headers) {
-      curl_slist* next = curl_slist_append(headers_.get(), h.c_str());
-      if (next == nullptr) return CURLE_OUT_OF_MEMORY;
-      headers_.release();
-      headers_.reset(next);
-    }
-    if (headers_ != nullptr) check(curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get()));
-    if (address_ != cfg_->host) {
-      // Our c-ares answer, pinned for this host:port only: the URL, Host header, SNI and
-      // certificate name checks stay those of the configured host.
-      std::string pin = cfg_->host + ":" + std::to_string(c.port) + ":" +
-                        (address_.find(':') != std::string::npos ? "[" + address_ + "]" : address_);
-      curl_slist* next = curl_slist_append(nullptr, pin.c_str());
-      if (next == nullptr) return CURLE_OUT_OF_MEMORY;
-      resolve_.reset(next);
-      check(curl_easy_setopt(e, CURLOPT_RESOLVE, resolve_.get()));
-    }
-    return rc;
-  }
-
-  // Counts every body byte; keeps them only for a body assertion; refuses bytes past the limit
-  // (a short count makes curl fail with CURLE_WRITE_ERROR). MAXFILESIZE would not stop a body
-  // without Content-Length in curl 7.88.
-  static size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) {
-    auto* self = static_cast<HttpRun*>(userp);
-    size_t n = size * nmemb;
-    self->body_bytes_ += n;
-    if (self->body_bytes_ > self->cfg_->body_limit) {
-      self->body_too_large_ = true;
-      return 0;
-    }
-    if (self->cfg_->keeps_body()) self->body_.append(data, n);
-    return n;
-  }
-
-  static size_t OnHeader(char* data, size_t size, size_t nitems, void* userp) {
-    auto* self = static_cast<HttpRun*>(userp);
-    self->response_headers_.OnLine(std::string_view(data, size * nitems));
-    return size * nitems;
-  }
-
-  void OnTransferDone(CURLcode code) {
-    stage_ = Stage::kDone;  // CurlMulti already removed the handle
-    TransferInfo info = ReadTransferInfo(easy_.get(), cfg_->https);
-    Result result = Evaluate(code, info);
-    Finish(std::move(result), &info);
-  }
-
-  Result Evaluate(CURLcode code, const TransferInfo& info) {
-    const HttpCheckConfig& c = *cfg_;
-    std::string where = Address(info);
+    const TransferInfo& info = o.info;
+    const std::string& where = o.address;
     std::string status_text = "HTTP " + std::to_string(info.status);
     std::string from = info.effective_url.empty() ? c.redacted_url : info.effective_url;
     bool status_ok = c.expect_status.Matches(info.status);
@@ -532,21 +335,21 @@ class HttpRun final : public CheckRun {
                                                                c.expect_status.ToString());
     };
 
-    if (code != CURLE_OK) {
-      if (body_too_large_) {
+    if (o.code != CURLE_OK) {
+      if (o.body_too_large) {
         // A 502 page that is also too long is still a 502: the status is the better cause.
         if (info.status != 0 && !status_ok) return bad_status();
         return Result::Failure(Reason::kBodyTooLarge, status_text + " from " + from +
                                                           ": body exceeds body_limit of " +
                                                           std::to_string(c.body_limit) + " bytes");
       }
-      Reason reason = ReasonForCurlError(code, info.os_errno, info.connected, info.https);
-      return Result::Failure(reason, DescribeCurlError(code, reason, info, where));
+      auto [reason, detail] = DescribeTransportFailure(o);
+      return Result::Failure(reason, std::move(detail));
     }
 
     if (!status_ok) return bad_status();
     for (const HeaderExpectation& want : c.expect_headers) {
-      auto values = response_headers_.Values(want.name);
+      auto values = o.headers.Values(want.name);
       if (values.empty()) {
         return Result::Failure(Reason::kHeaderMismatch,
                                status_text + " from " + from + " without header " + want.name);
@@ -560,12 +363,12 @@ class HttpRun final : public CheckRun {
                                    QuoteForDetail(want.value->pattern()));
       }
     }
-    if (c.body_regex != nullptr && !c.body_regex->Search(body_)) {
+    if (c.body_regex != nullptr && !c.body_regex->Search(o.body)) {
       return Result::Failure(Reason::kBodyMismatch, status_text + " from " + from +
                                                         ": body does not match body_regex " +
                                                         QuoteForDetail(c.body_regex->pattern()));
     }
-    if (c.body_not_regex != nullptr && c.body_not_regex->Search(body_)) {
+    if (c.body_not_regex != nullptr && c.body_not_regex->Search(o.body)) {
       return Result::Failure(Reason::kBodyMismatch,
                              status_text + " from " + from + ": body matches body_not_regex " +
                                  QuoteForDetail(c.body_not_regex->pattern()));
@@ -576,33 +379,15 @@ class HttpRun final : public CheckRun {
     return ok;
   }
 
-  std::string DescribeCurlError(CURLcode code, Reason reason, const TransferInfo& info,
-                                const std::string& where) const {
-    std::string curl_says = error_[0] != '\0' ? ScrubCredentials(error_) : curl_easy_strerror(code);
-    switch (reason) {
-      case Reason::kConnectionRefused:
-        return "connect() to " + where + " refused";
-      case Reason::kHostUnreachable:
-        return "connect() to " + where + " failed: " +
-               (info.os_errno != 0 ? std::strerror(static_cast<int>(info.os_errno)) : curl_says);
-      case Reason::kConnectTimeout:
-        return "connect() to " + where + " timed out: " + curl_says;
-      default:
-        return curl_says + " (" + where + ")";
-    }
-  }
-
-  // The address actually used: curl's view after redirects, else the one we chose.
-  std::string Address(const TransferInfo& info) const {
-    if (!info.primary_ip.empty()) return HostPort(info.primary_ip, info.primary_port);
-    if (!address_.empty()) return HostPort(address_, cfg_->port);
-    return cfg_->host + ":" + std::to_string(cfg_->port);
-  }
-
   // Observations and report facts, the same set for every outcome so series stay stable.
-  void Describe(const TransferInfo& info, Result& result) const {
+  // `outcome` is null when no transfer was made (the name did not resolve).
+  void Describe(const HttpOutcome* outcome, Result& result) const {
     const HttpMetrics& m = Metrics();
-    bool curl_ran = curl_started_ != TimePoint();
+    TransferInfo none;
+    none.https = cfg_->https;
+    const TransferInfo& info = outcome != nullptr ? outcome->info : none;
+    bool curl_ran = outcome != nullptr && outcome->started;
+    uint64_t body_bytes = outcome != nullptr ? outcome->body_bytes : 0;
     HttpPhases phases =
         ComputePhases(curl_ran ? info.times : CurlTimesUs{}, info.https, resolve_time_);
     auto& obs = result.observations;
@@ -626,18 +411,18 @@ class HttpRun final : public CheckRun {
       obs.push_back({&m.cert_expiry, {}, static_cast<double>(*info.cert_expiry)});
     }
     obs.push_back({&m.redirects, {}, static_cast<double>(info.redirects)});
-    obs.push_back({&m.content_length, {}, static_cast<double>(body_bytes_)});
+    obs.push_back({&m.content_length, {}, static_cast<double>(body_bytes)});
 
     auto& report = result.report;
     report.emplace_back("url", cfg_->redacted_url);
     if (!info.effective_url.empty() && info.effective_url != cfg_->redacted_url) {
       report.emplace_back("final_url", info.effective_url);
     }
-    report.emplace_back("address", curl_ran || !address_.empty() ? Address(info) : "-");
+    report.emplace_back("address", outcome != nullptr ? outcome->address : "-");
     report.emplace_back("status", info.status != 0 ? std::to_string(info.status) : "-");
     for (const auto& [name, d] : named) report.emplace_back(std::string(name) + "_ms", FormatMs(d));
     report.emplace_back("redirects", std::to_string(info.redirects));
-    report.emplace_back("body_bytes", std::to_string(body_bytes_));
+    report.emplace_back("body_bytes", std::to_string(body_bytes));
     if (info.cert_expiry) {
       int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                         services_.clock.WallNow().time_since_epoch())
@@ -650,15 +435,9 @@ class HttpRun final : public CheckRun {
   }
 
   // Reports and hands the result over. `this` may be destroyed inside done_: nothing after it.
-  void Finish(Result result, const TransferInfo* info) {
+  void Finish(Result result, const HttpOutcome* outcome) {
     stage_ = Stage::kDone;
-    if (info != nullptr) {
-      Describe(*info, result);
-    } else {
-      TransferInfo none;
-      none.https = cfg_->https;
-      Describe(none, result);
-    }
+    Describe(outcome, result);
     DoneCallback done = std::move(done_);
     done(std::move(result));
   }
@@ -674,21 +453,8 @@ class HttpRun final : public CheckRun {
   TimePoint resolve_started_{};
   std::optional<Duration> resolve_time_;
   std::string address_;  // numeric address we connect to
-
-  // The lists must outlive the easy handle's use of them: declared before it, destroyed after.
-  CurlSlistPtr headers_;
-  CurlSlistPtr resolve_;
-  CurlEasyPtr easy_;
-  TimePoint curl_started_{};
-  char error_[CURL_ERROR_SIZE] = {};
-  std::shared_ptr<char> alive_ = std::make_shared<char>(0);
-
-  uint64_t body_bytes_ = 0;
-  bool body_too_large_ = false;
-  std::string body_;
-  ResponseHeaders response_headers_;
+  std::unique_ptr<HttpTransfer> transfer_;
 };
-
 class HttpCheck final : public Check {
  public:
   HttpCheck(CheckSpec spec, std::shared_ptr<const HttpCheckConfig> cfg)
@@ -759,105 +525,8 @@ bool StatusExpectation::Matches(long status) const {
   return std::find(codes_.begin(), codes_.end(), status) != codes_.end();
 }
 
-void ResponseHeaders::OnLine(std::string_view line) {
-  if (line.substr(0, 5) == "HTTP/") {
-    // A new response (after a 1xx or a redirect): only the final one's headers count.
-    fields_.clear();
-    stored_bytes_ = 0;
-    truncated_ = false;
-    return;
-  }
-  std::string_view content = Trim(line);
-  if (content.empty()) return;  // the blank line that ends a header block
-  if (stored_bytes_ + line.size() > kMaxStoredBytes) {
-    truncated_ = true;
-    return;
-  }
-  stored_bytes_ += line.size();
-  if ((line.front() == ' ' || line.front() == '\t') && !fields_.empty()) {
-    // Obsolete line folding: the line continues the previous value.
-    fields_.back().second += " ";
-    fields_.back().second += content;
-    return;
-  }
-  size_t colon = content.find(':');
-  if (colon == std::string_view::npos) return;
-  fields_.emplace_back(std::string(Trim(content.substr(0, colon))),
-                       std::string(Trim(content.substr(colon + 1))));
-}
-
-std::vector<std::string_view> ResponseHeaders::Values(std::string_view name) const {
-  std::vector<std::string_view> out;
-  for (const auto& [n, v] : fields_) {
-    if (EqualsIgnoreCase(n, name)) out.emplace_back(v);
-  }
-  return out;
-}
-
-HttpPhases ComputePhases(const CurlTimesUs& t, bool tls, std::optional<Duration> own_resolve) {
-  // Milestones in order; an unreached one (0) takes the value of the next reached one, or total.
-  std::vector<int64_t> m = {t.namelookup, t.connect};
-  if (tls) m.push_back(t.appconnect);
-  m.push_back(t.pretransfer);
-  m.push_back(t.starttransfer);
-  m.push_back(t.total);
-  for (size_t i = m.size() - 1; i-- > 0;) {
-    if (m[i] <= 0) m[i] = m[i + 1];
-  }
-  auto span = [&](size_t from, size_t to) {
-    return std::chrono::microseconds(std::max<int64_t>(0, m[to] - m[from]));
-  };
-  HttpPhases p;
-  // With our own lookup curl's namelookup is a cache hit; it stays inside `connect` below.
-  p.resolve =
-      own_resolve ? *own_resolve : Duration(std::chrono::microseconds(std::max<int64_t>(0, m[0])));
-  p.connect = span(0, 1);
-  size_t i = 1;
-  if (tls) {
-    p.tls = span(1, 2);
-    i = 2;
-  }
-  // i: connect or appconnect; i+1: pretransfer; i+2: starttransfer; i+3: total.
-  p.processing = span(i + 1, i + 2);
-  p.transfer = span(i + 2, i + 3);
-  if (p.resolve < Duration::zero()) p.resolve = Duration::zero();
-  return p;
-}
-
-std::optional<int64_t> ParseCertTime(std::string_view text) {
-  std::string s(Trim(text));
-  tm parts{};
-  // OpenSSL's ASN1_TIME_print: "Dec 24 13:00:03 2026 GMT" (day padded with a space).
-  const char* end = strptime(s.c_str(), "%b %d %H:%M:%S %Y", &parts);
-  if (end == nullptr) return std::nullopt;
-  std::string_view rest = Trim(end);
-  if (!rest.empty() && rest != "GMT") return std::nullopt;
-  time_t t = timegm(&parts);
-  if (t == static_cast<time_t>(-1)) return std::nullopt;
-  return static_cast<int64_t>(t);
-}
-
-std::string ScrubCredentials(std::string_view text) {
-  std::string out;
-  size_t pos = 0;
-  while (true) {
-    size_t scheme = text.find("://", pos);
-    if (scheme == std::string_view::npos) break;
-    // The URL token starts after the last separator before "://" and ends at whitespace/quote.
-    size_t start = text.find_last_of(" \t'\"(<", scheme);
-    start = (start == std::string_view::npos || start < pos) ? pos : start + 1;
-    size_t end = text.find_first_of(" \t'\")>", scheme);
-    if (end == std::string_view::npos) end = text.size();
-    out.append(text.substr(pos, start - pos));
-    out += RedactUrl(text.substr(start, end - start));
-    pos = end;
-  }
-  out.append(text.substr(pos));
-  return out;
-}
-
-std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& node) {
-  auto cfg = std::make_shared<HttpCheckConfig>();
+void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
+  HttpRequest* cfg = &request;
 
   ConfigNode url = node.Required("url");
   cfg->url = url.AsString();
@@ -880,7 +549,6 @@ std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& no
   }
 
   ParseRequestHeaders(node, *cfg);
-  ParseExpect(node.Child("expect"), *cfg);
 
   cfg->follow_redirects = node.BoolOr("follow_redirects", true);
   cfg->max_redirects =
@@ -901,6 +569,12 @@ std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& no
   } else {
     cfg->body_limit = kDefaultBodyLimit;
   }
+}
+
+std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& node) {
+  auto cfg = std::make_shared<HttpCheckConfig>();
+  ParseHttpRequest(node, *cfg);
+  ParseExpect(node.Child("expect"), *cfg);
   return cfg;
 }
 

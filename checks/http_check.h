@@ -20,8 +20,9 @@
 //   ca_file: /path/ca.pem                 CA bundle for verification
 //   body_limit: 64KiB                     0..64MiB; a longer body fails with body_too_large
 //
-// The pure pieces (status matching, header collection, phase arithmetic, certificate dates) are
-// declared here so the unit tests can reach them; the run itself lives in http_check.cc.
+// The pure pieces (status matching, regexes) are declared here so the unit tests can reach them;
+// the run itself lives in http_check.cc: resolve (c-ares) -> one HttpTransfer -> evaluate. Header
+// collection, phase arithmetic and certificate dates are in checks/http_transfer.h.
 #pragma once
 
 #include <regex.h>
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "checks/check.h"
+#include "checks/http_transfer.h"
 
 namespace gatewatch {
 
@@ -85,84 +87,25 @@ struct HeaderExpectation {
 };
 
 // One http check's settings, validated at load. Immutable and shared by every run of the check.
-struct HttpCheckConfig {
-  std::string url;           // as configured: may hold credentials, give it only to curl
-  std::string redacted_url;  // for details, reports and logs
-  bool https = false;
-  std::string host;  // URL host, without IPv6 brackets
-  long port = 0;     // explicit or the scheme's default
-  bool head = false;
-  std::vector<std::string> request_headers;  // "Name: value" lines, including a Host override
+// The request part is what checks/http_transfer.h sends; the rest are the expectations.
+struct HttpCheckConfig : HttpRequest {
   StatusExpectation expect_status;
   std::unique_ptr<PosixRegex> body_regex;
   std::unique_ptr<PosixRegex> body_not_regex;
   std::vector<HeaderExpectation> expect_headers;
-  bool follow_redirects = true;
-  long max_redirects = 10;
-  bool insecure = false;
-  std::string ca_file;
-  uint64_t body_limit = 64 * 1024;
 
   // The body is kept (up to body_limit) only when an assertion reads it; otherwise only counted.
   bool keeps_body() const { return body_regex != nullptr || body_not_regex != nullptr; }
 };
 
+// Reads the request keys (url, method, headers, host, follow_redirects, max_redirects, insecure,
+// ca_file, body_limit) from a check entry `node` into `request`, for every check type that sends
+// an HTTP request. Throws ConfigError naming the exact path; leaves unknown keys to the caller.
+void ParseHttpRequest(const ConfigNode& node, HttpRequest& request);
+
 // Reads the check's own keys from `node` (a check entry, e.g. path `checks[0]`). Throws
 // ConfigError naming the exact path. Rejects unknown keys inside `expect`; the check-level unknown
 // keys are left to the caller, as CheckFactory's contract says.
 std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& node);
-
-// Headers of the final response. Fed every line curl's header callback sees; a new status line
-// ("HTTP/...") starts over, so 1xx and redirect responses are forgotten. Stores at most
-// kMaxStoredBytes of header lines (the rest are counted, not kept).
-class ResponseHeaders {
- public:
-  static constexpr size_t kMaxStoredBytes = 64 * 1024;
-
-  void OnLine(std::string_view line);
-  // Values of every field named `name` (case-insensitive), in order of arrival.
-  std::vector<std::string_view> Values(std::string_view name) const;
-  bool truncated() const { return truncated_; }
-  size_t size() const { return fields_.size(); }
-
- private:
-  std::vector<std::pair<std::string, std::string>> fields_;
-  size_t stored_bytes_ = 0;
-  bool truncated_ = false;
-};
-
-// libcurl's cumulative milestones in microseconds from the start of the transfer
-// (CURLINFO_*_TIME_T); 0 means "not reached".
-struct CurlTimesUs {
-  int64_t namelookup = 0;
-  int64_t connect = 0;
-  int64_t appconnect = 0;
-  int64_t pretransfer = 0;
-  int64_t starttransfer = 0;
-  int64_t total = 0;
-};
-
-struct HttpPhases {
-  Duration resolve{};
-  Duration connect{};
-  Duration tls{};  // https only
-  Duration processing{};
-  Duration transfer{};
-};
-
-// Splits the milestones into phases. `own_resolve` is the c-ares time when the check resolved the
-// name itself (curl's namelookup is then only a cache hit); otherwise curl's namelookup is the
-// resolve phase. `tls` says whether the appconnect milestone exists. A milestone not reached ends
-// where the next reached one does (or at `total`): the phase that failed or timed out gets the
-// time spent in it, the phases after it get 0. Every phase is >= 0.
-HttpPhases ComputePhases(const CurlTimesUs& times, bool tls, std::optional<Duration> own_resolve);
-
-// Parses the value of curl's certinfo "Expire date" field as OpenSSL prints it
-// ("Dec 24 13:00:03 2026 GMT") into Unix seconds. nullopt if it does not parse.
-std::optional<int64_t> ParseCertTime(std::string_view text);
-
-// Replaces any URL userinfo inside free text (curl's error messages) with nothing, so details
-// never carry credentials.
-std::string ScrubCredentials(std::string_view text);
 
 }  // namespace gatewatch

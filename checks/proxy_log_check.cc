@@ -317,14 +317,22 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
     std::string detail = FormatDouble(sum.bad) + " of " + FormatDouble(sum.total) +
                          " responses in the last " + window_text + " were 5xx (" + Percent(ratio) +
                          ", above " + Percent(cfg_->max_5xx_ratio) + ")";
-    auto top_error =
-        std::max_element(sum.errors.begin(), sum.errors.end(),
-                         [](const auto& a, const auto& b) { return a.second < b.second; });
-    if (top_error != sum.errors.end()) {
-      Reason reason = static_cast<Reason>(top_error->first.first);
+    // The dominant reason over all upstreams (as the generated rules' topk by reason), then the
+    // upstream that logged it most.
+    std::map<int, double> by_reason;
+    for (const auto& [key, n] : sum.errors) by_reason[key.first] += n;
+    auto by_count = [](const auto& a, const auto& b) { return a.second < b.second; };
+    auto top_reason = std::max_element(by_reason.begin(), by_reason.end(), by_count);
+    if (top_reason != by_reason.end()) {
+      Reason reason = static_cast<Reason>(top_reason->first);
+      std::pair<int, double> top_upstream{0, -1};
+      for (const auto& [key, n] : sum.errors) {
+        if (key.first == top_reason->first && n > top_upstream.second)
+          top_upstream = {key.second, n};
+      }
       r = Result::Failure(reason, detail + "; the proxy logged " + std::string(ReasonName(reason)) +
-                                      " " + FormatDouble(top_error->second) + " times, at " +
-                                      upstream_names_[top_error->first.second]);
+                                      " " + FormatDouble(top_reason->second) +
+                                      " times, mostly at " + upstream_names_[top_upstream.first]);
     } else {
       auto top_code =
           std::max_element(sum.bad_codes.begin(), sum.bad_codes.end(),
@@ -378,12 +386,12 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
   if (access_ != nullptr) {
     report.emplace_back("access_log", access_->path());
     report.emplace_back("access_offset", std::to_string(access_->offset()));
-    report.emplace_back("access_lines", std::to_string(access_parsed_ + access_skipped_));
+    report.emplace_back("access_lines_this_run", std::to_string(access_parsed_ + access_skipped_));
   }
   if (error_ != nullptr) {
     report.emplace_back("error_log", error_->path());
     report.emplace_back("error_offset", std::to_string(error_->offset()));
-    report.emplace_back("upstream_errors", std::to_string(error_parsed_));
+    report.emplace_back("upstream_errors_this_run", std::to_string(error_parsed_));
   }
   report.emplace_back("window_responses", FormatDouble(sum.total));
   report.emplace_back("window_5xx_ratio", FormatDouble(ratio));

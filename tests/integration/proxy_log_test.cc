@@ -31,6 +31,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// Space-separated, so upstream lists (", " and " : ") must be told from the separators.
+constexpr char kCustomFormat[] =
+    "$time_iso8601 $status $request_time $upstream_addr $upstream_status $upstream_response_time "
+    "\"$http_user_agent\"";
+
 size_t CountLines(const std::string& path) {
   std::ifstream in(path);
   size_t n = 0;
@@ -47,8 +52,17 @@ class ProxyLogTest : public ::testing::Test {
     // The deployed snippet itself: nginx must accept it and the parser must read what it writes.
     std::string block = std::string("  include ") + GATEWATCH_SOURCE_DIR +
                         "/deploy/nginx/gatewatch-log-format.conf;\n";
+    // The same requests in JSON and in a user's own format, for the checks of the other formats.
+    block +=
+        "  log_format gw_json escape=json '{\"time\":\"$time_iso8601\",\"status\":$status,"
+        "\"request_time\":$request_time,\"request\":\"$request\",\"upstream_addr\":"
+        "\"$upstream_addr\",\"upstream_status\":\"$upstream_status\","
+        "\"upstream_response_time\":\"$upstream_response_time\"}';\n";
+    block += "  log_format gw_custom '" + std::string(kCustomFormat) + "';\n";
     block += "  server {\n    listen 127.0.0.1:" + std::to_string(proxy_port_) + ";\n";
     block += "    access_log " + Dir() + "/proxy.log gatewatch;\n";
+    block += "    access_log " + Dir() + "/proxy.json gw_json;\n";
+    block += "    access_log " + Dir() + "/proxy.custom gw_custom;\n";
     block += "    proxy_connect_timeout 1s;\n    proxy_read_timeout 300ms;\n";
     block +=
         "    location /ok { proxy_pass http://127.0.0.1:" + std::to_string(healthy_port_) + "; }\n";
@@ -67,10 +81,20 @@ class ProxyLogTest : public ::testing::Test {
         "upstream, "
         "access_log: '" +
             AccessLog() + "', error_log: '" + nginx_->error_log() +
-            "', proxy_read_timeout: 300ms}\n",
+            "', proxy_read_timeout: 300ms}\n"
+            "  - {name: edge-json, type: proxy_log, interval: 1s, timeout: 500ms, format: json, "
+            "access_log: '" +
+            Dir() +
+            "/proxy.json'}\n  - {name: edge-custom, type: proxy_log, interval: 1s, timeout: "
+            "500ms, access_log: '" +
+            Dir() + "/proxy.custom', format: '" + kCustomFormat + "'}\n",
         "test.yml");
-    check_ = config.checks.at(0).check;
-    exporter_.OnConfig({&check_->spec()});
+    std::vector<const CheckSpec*> specs;
+    for (const auto& c : config.checks) {
+      checks_.push_back(c.check);
+      specs.push_back(&c.check->spec());
+    }
+    exporter_.OnConfig(specs);
     RunOnce();  // opens both logs at their end, as a sidecar starting next to a running proxy
   }
 
@@ -80,10 +104,15 @@ class ProxyLogTest : public ::testing::Test {
     return "http://127.0.0.1:" + std::to_string(proxy_port_) + path;
   }
 
-  // One run of the check, exported; every counter and histogram count must not have gone down.
+  // One run of each check, exported; every counter and histogram count must not have gone down.
+  // Returns the result of "edge".
   Result RunOnce() {
-    Result r = gatewatch::RunCheckOnce(*check_, services_);
-    exporter_.OnResult(check_->spec(), r);
+    Result r;
+    for (const auto& check : checks_) {
+      Result one = gatewatch::RunCheckOnce(*check, services_);
+      exporter_.OnResult(check->spec(), one);
+      if (check == checks_.front()) r = std::move(one);
+    }
     metrics_ = exporter_.Render();
     std::istringstream in(metrics_);
     std::string line;
@@ -102,17 +131,18 @@ class ProxyLogTest : public ::testing::Test {
   }
 
   double Value(const std::string& series) const { return Sample(metrics_, series); }
-  double Responses(int port, const std::string& code) const {
-    return Value("gatewatch_proxy_responses_total{check=\"edge\",code=\"" + code +
+  double Responses(int port, const std::string& code, const std::string& check = "edge") const {
+    return Value("gatewatch_proxy_responses_total{check=\"" + check + "\",code=\"" + code +
                  "\",upstream=\"127.0.0.1:" + std::to_string(port) + "\"}");
   }
   double Errors(int port, const std::string& reason) const {
     return Value("gatewatch_proxy_upstream_errors_total{check=\"edge\",reason=\"" + reason +
                  "\",upstream=\"127.0.0.1:" + std::to_string(port) + "\"}");
   }
-  double Lines(const std::string& log, const std::string& result) const {
-    return Value("gatewatch_proxy_log_lines_total{check=\"edge\",log=\"" + log + "\",result=\"" +
-                 result + "\"}");
+  double Lines(const std::string& log, const std::string& result,
+               const std::string& check = "edge") const {
+    return Value("gatewatch_proxy_log_lines_total{check=\"" + check + "\",log=\"" + log +
+                 "\",result=\"" + result + "\"}");
   }
   // Runs the check every 100 ms (its interval in spirit) until `done` holds; bounded.
   bool RunUntil(const std::function<bool()>& done, milliseconds limit = seconds(10)) {
@@ -139,7 +169,7 @@ class ProxyLogTest : public ::testing::Test {
   CurlMulti curl_{loop_};
   DnsResolver dns_{loop_, DnsResolver::Options{}};
   CheckServices services_{loop_, curl_, dns_, clock_};
-  std::shared_ptr<const Check> check_;
+  std::vector<std::shared_ptr<const Check>> checks_;
   PrometheusExporter exporter_{BuildInfo{"t", "t", "t"}, clock_};
   std::string metrics_;
   std::map<std::string, double> last_;
@@ -176,6 +206,15 @@ TEST_F(ProxyLogTest, CountersEqualWhatNginxLoggedClassifiedByItsOwnReasons) {
             3);
   // The slow upstream ran into proxy_read_timeout: the early-warning gauge says so.
   EXPECT_GE(Value("gatewatch_proxy_upstream_response_timeout_ratio{check=\"edge\"}"), 0.99);
+  // The same requests logged as JSON and in a user's own log_format count the same.
+  for (const char* check : {"edge-json", "edge-custom"}) {
+    SCOPED_TRACE(check);
+    EXPECT_EQ(Responses(healthy_port_, "2xx", check), 20);
+    EXPECT_EQ(Responses(dead_.port(), "502", check), 10);
+    EXPECT_EQ(Responses(slow_.port(), "504", check), 3);
+    EXPECT_EQ(Lines("access", "parsed", check), 33);
+    EXPECT_EQ(Lines("access", "skipped", check), 0);
+  }
   // 13 of 33 were 5xx: the check fails with the dominant reason nginx logged.
   Result r = RunOnce();
   EXPECT_FALSE(r.success);

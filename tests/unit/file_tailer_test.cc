@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "tests/testlib/temp_dir.h"
 
@@ -27,6 +28,13 @@ class FileTailerTest : public ::testing::Test {
     FileTailer::Options o;
     o.path = Path();
     return o;
+  }
+  // A tailer already following an empty log, as after its first run.
+  std::unique_ptr<FileTailer> Following(FileTailer::Options o) {
+    Append("");
+    auto t = std::make_unique<FileTailer>(o);
+    Poll(*t);
+    return t;
   }
   std::vector<std::string> Poll(FileTailer& t, FileTailer::PollStats* stats = nullptr) {
     std::vector<std::string> lines;
@@ -58,9 +66,8 @@ TEST_F(FileTailerTest, CanStartAtTheBeginning) {
 }
 
 TEST_F(FileTailerTest, PartialLinesWaitForTheirNewline) {
-  Append("");
-  FileTailer t(Opts());
-  Poll(t);
+  auto tailer = Following(Opts());
+  FileTailer& t = *tailer;
   Append("GET /a");
   EXPECT_EQ(Poll(t), Lines{});
   Append(" 200\nGET /b 502\nGET");
@@ -70,11 +77,10 @@ TEST_F(FileTailerTest, PartialLinesWaitForTheirNewline) {
 }
 
 TEST_F(FileTailerTest, LongLinesAreCountedAndSkipped) {
-  Append("");
   auto o = Opts();
   o.max_line = 10;
-  FileTailer t(o);
-  Poll(t);
+  auto tailer = Following(o);
+  FileTailer& t = *tailer;
   FileTailer::PollStats s;
   Append("short\n" + std::string(25, 'x') + "\nok\n");
   EXPECT_EQ(Poll(t, &s), (Lines{"short", "ok"}));
@@ -91,9 +97,8 @@ TEST_F(FileTailerTest, LongLinesAreCountedAndSkipped) {
 }
 
 TEST_F(FileTailerTest, FollowsRenameAndCreateWithoutLosingLateLines) {
-  Append("");
-  FileTailer t(Opts());
-  Poll(t);
+  auto tailer = Following(Opts());
+  FileTailer& t = *tailer;
   Append("a\n");
   EXPECT_EQ(Poll(t), Lines{"a"});
   std::filesystem::rename(Path(), Path("access.log.1"));
@@ -118,9 +123,8 @@ TEST_F(FileTailerTest, FollowsRenameAndCreateWithoutLosingLateLines) {
 }
 
 TEST_F(FileTailerTest, FollowsCopytruncate) {
-  Append("");
-  FileTailer t(Opts());
-  Poll(t);
+  auto tailer = Following(Opts());
+  FileTailer& t = *tailer;
   Append("line 1\nline 2\nline 3\n");
   EXPECT_EQ(Poll(t).size(), 3u);
   std::filesystem::copy_file(Path(), Path("access.log.1"));
@@ -134,9 +138,8 @@ TEST_F(FileTailerTest, FollowsCopytruncate) {
 }
 
 TEST_F(FileTailerTest, NoticesCopytruncateEvenWhenTheFileGrewPastTheOffsetAgain) {
-  Append("");
-  FileTailer t(Opts());
-  Poll(t);
+  auto tailer = Following(Opts());
+  FileTailer& t = *tailer;
   Append("first line\n");
   EXPECT_EQ(Poll(t), Lines{"first line"});
   ASSERT_EQ(truncate(Path().c_str(), 0), 0);
@@ -158,9 +161,8 @@ TEST_F(FileTailerTest, VanishedFileIsReportedAndRetried) {
 }
 
 TEST_F(FileTailerTest, DeletedFileIsDrainedThenReportedUntilItIsBack) {
-  Append("");
-  FileTailer t(Opts());
-  Poll(t);
+  auto tailer = Following(Opts());
+  FileTailer& t = *tailer;
   Append("last words\n");
   std::filesystem::remove(Path());
   FileTailer::PollStats s;
@@ -182,11 +184,10 @@ TEST_F(FileTailerTest, NotARegularFileIsAnError) {
 }
 
 TEST_F(FileTailerTest, EachPollReadsAtMostItsBudget) {
-  Append("");
   auto o = Opts();
   o.max_bytes_per_poll = 100;
-  FileTailer t(o);
-  Poll(t);
+  auto tailer = Following(o);
+  FileTailer& t = *tailer;
   std::string text;
   for (int i = 0; i < 100; ++i) text += "line " + std::to_string(1000 + i) + "\n";  // 10 bytes
   Append(text);

@@ -150,7 +150,7 @@ TEST(ProxyLogMonitorTest, FailsOnlyWhenTheWindowsFiveHundredsCrossTheRatio) {
   EXPECT_EQ(r.reason, Reason::kConnectionRefused);
   EXPECT_EQ(r.detail,
             "30 of 60 responses in the last 1m were 5xx (50.0%, above 10.0%); the proxy logged "
-            "connection_refused 30 times, at 10.0.0.1:80");
+            "connection_refused 30 times, mostly at 10.0.0.1:80");
 
   // The window moves on: healthy again without a single new 200 needed.
   for (int i = 0; i < 20; ++i) m.OnAccessLine(Line(200, "10.0.0.2:80", "200", "0.001"));
@@ -161,6 +161,24 @@ TEST(ProxyLogMonitorTest, FailsOnlyWhenTheWindowsFiveHundredsCrossTheRatio) {
   for (int i = 0; i < 20; ++i) m.OnAccessLine(Line(504, "10.0.0.3:80", "504", "1.000"));
   r = m.Finish(TimePoint(seconds(80)), &ok, &ok);
   EXPECT_EQ(r.reason, Reason::kHttp504) << r.detail;
+}
+
+TEST(ProxyLogMonitorTest, TheDominantReasonIsSummedOverUpstreams) {
+  ProxyLogConfig c = Cfg();
+  c.error_log = "/nonexistent/error.log";
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  const std::string timeout =
+      "2026/11/25 02:10:01 [error] 7#7: *3 upstream timed out (110: Connection timed out) while "
+      "reading response header from upstream, client: 127.0.0.1, server: , request: \"GET / "
+      "HTTP/1.1\", upstream: \"http://10.0.0.9:80/\", host: \"127.0.0.1\"";
+  for (int i = 0; i < 15; ++i) m.OnErrorLine(timeout);
+  for (int i = 0; i < 30; ++i) {
+    m.OnErrorLine(Refused("10.0.0." + std::to_string(1 + i % 3) + ":80"));
+    m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
+  }
+  FileTailer::PollStats ok;
+  Result r = m.Finish(TimePoint(seconds(1)), &ok, &ok);
+  EXPECT_EQ(r.reason, Reason::kConnectionRefused) << r.detail;
 }
 
 TEST(ProxyLogMonitorTest, UnreadableLogFailsAsInternalErrorAndStillCounts) {
@@ -199,7 +217,8 @@ std::string ConfigError(const std::string& keys) {
 }
 
 TEST(ProxyLogConfigTest, ErrorsNameTheirPath) {
-  EXPECT_EQ(ConfigError("interval: 5s, timeout: 1s"), "checks[0]: needs access_log, error_log or both");
+  EXPECT_EQ(ConfigError("interval: 5s, timeout: 1s"),
+            "checks[0]: needs access_log, error_log or both");
   EXPECT_EQ(ConfigError("access_log: /a, format: '$status$request_time'"),
             "checks[0].format: not combined, upstream, json or a usable log_format string: "
             "$status and $request_time have no text between them: their values cannot be told "
