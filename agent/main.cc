@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   probe_cmd->add_flag("-k,--insecure", probe.insecure, "Do not verify TLS certificates");
   probe_cmd->add_flag("--json", probe.json, "Print JSON instead of a table");
+  probe_cmd->add_option("--origin", probe.origin,
+                        "Also send the request straight to this origin (ip:port keeps Host and "
+                        "SNI, or a URL) and print both sides and the CDN verdict");
+  probe_cmd->add_option("--compare", probe.compare,
+                        "With --origin: status, etag, last_modified, content_length, body_hash "
+                        "(repeatable)");
 
   std::string rules_format = "prometheus", rules_name = "gatewatch", rules_namespace = "monitoring";
   CLI::App* rules_cmd = app.add_subcommand(

@@ -31,6 +31,10 @@ YAML::Node ProbeNode(const ProbeOptions& o) {
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
     node["headers"][name] = value;
   }
+  if (!o.origin.empty()) {
+    node["origin"] = o.origin;
+    for (const auto& c : o.compare) node["compare"].push_back(c);
+  }
   if (!o.expect_status.empty() || !o.body_regex.empty()) {
     YAML::Node expect;
     for (const auto& s : o.expect_status) expect["status"].push_back(s);
@@ -78,10 +82,19 @@ Result RunCheckOnce(const Check& check, CheckServices& services) {
 
 int RunProbe(const ProbeOptions& options) {
   RegisterBuiltinCheckTypes();
-  const CheckType* type = CheckRegistry::Instance().Find("http");
+  const char* type_name = options.origin.empty() ? "http" : "cdn_origin";
+  if ((options.origin.empty() && !options.compare.empty()) ||
+      (!options.origin.empty() &&
+       (!options.expect_status.empty() || !options.body_regex.empty()))) {
+    std::fprintf(stderr,
+                 "gatewatch probe: --compare needs --origin; --expect-status and --body-regex do "
+                 "not apply with --origin\n");
+    return 2;
+  }
+  const CheckType* type = CheckRegistry::Instance().Find(type_name);
   CheckSpec spec;
   spec.name = "probe";
-  spec.type = "http";
+  spec.type = type_name;
   spec.timeout = options.timeout;
   spec.interval = options.timeout * 2;
   std::unique_ptr<Check> check;

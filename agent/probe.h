@@ -1,5 +1,7 @@
 // `gatewatch probe URL`: one HTTP check, run now on a private loop, printed as a table (or JSON).
-// The same check code as the agent runs, so what it prints is what the agent would export.
+// With --origin ADDR it is a cdn_origin check instead: the URL through the edge and straight to the
+// origin, both sides and the verdict. The same check code as the agent runs, so what it prints is
+// what the agent would export.
 #pragma once
 
 #include <string>
@@ -20,6 +22,8 @@ struct ProbeOptions {
   int max_redirects = 10;
   bool insecure = false;
   bool json = false;
+  std::string origin;                // non-empty: a cdn_origin check against this origin
+  std::vector<std::string> compare;  // cdn_origin's compare list; empty = its default
 };
 
 // Returns the exit code: 0 success, 1 check failed, 2 invalid options.

@@ -4,12 +4,14 @@
 namespace gatewatch {
 
 CheckType HttpCheckType();
+CheckType CdnOriginCheckType();
 CheckType ProxyLogCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
+    registry.Register(CdnOriginCheckType());
     registry.Register(ProxyLogCheckType());
     return true;
   }();

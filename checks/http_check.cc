@@ -78,12 +78,6 @@ bool IsSafeValue(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-std::string FormatMs(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double, std::milli>(d).count());
-  return buf;
-}
-
 int64_t WholeMs(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
@@ -420,7 +414,8 @@ class HttpRun final : public CheckRun {
     }
     report.emplace_back("address", outcome != nullptr ? outcome->address : "-");
     report.emplace_back("status", info.status != 0 ? std::to_string(info.status) : "-");
-    for (const auto& [name, d] : named) report.emplace_back(std::string(name) + "_ms", FormatMs(d));
+    for (const auto& [name, d] : named)
+      report.emplace_back(std::string(name) + "_ms", FormatMillis(d));
     report.emplace_back("redirects", std::to_string(info.redirects));
     report.emplace_back("body_bytes", std::to_string(body_bytes));
     if (info.cert_expiry) {
@@ -525,19 +520,22 @@ bool StatusExpectation::Matches(long status) const {
   return std::find(codes_.begin(), codes_.end(), status) != codes_.end();
 }
 
+bool SetRequestUrl(const std::string& url, HttpRequest& request) {
+  auto parsed = ParseUrl(url);
+  if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) return false;
+  request.url = url;
+  request.redacted_url = RedactUrl(url);
+  request.https = parsed->scheme == "https";
+  request.host = parsed->host;
+  request.port = parsed->port;
+  return true;
+}
+
 void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
   HttpRequest* cfg = &request;
 
   ConfigNode url = node.Required("url");
-  cfg->url = url.AsString();
-  auto parsed = ParseUrl(cfg->url);
-  if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) {
-    url.Fail("must be an http or https URL");
-  }
-  cfg->redacted_url = RedactUrl(cfg->url);
-  cfg->https = parsed->scheme == "https";
-  cfg->host = parsed->host;
-  cfg->port = parsed->port;
+  if (!SetRequestUrl(url.AsString(), request)) url.Fail("must be an http or https URL");
 
   if (ConfigNode method = node.Child("method"); method.IsDefined()) {
     std::string m = method.AsString();

@@ -98,6 +98,10 @@ struct HttpCheckConfig : HttpRequest {
   bool keeps_body() const { return body_regex != nullptr || body_not_regex != nullptr; }
 };
 
+// Sets url, redacted_url, https, host and port of `request` from an http(s) URL, parsed by curl's
+// own parser. Returns false (and leaves `request` alone) for anything else.
+bool SetRequestUrl(const std::string& url, HttpRequest& request);
+
 // Reads the request keys (url, method, headers, host, follow_redirects, max_redirects, insecure,
 // ca_file, body_limit) from a check entry `node` into `request`, for every check type that sends
 // an HTTP request. Throws ConfigError naming the exact path; leaves unknown keys to the caller.

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "agent/logging.h"
@@ -310,6 +311,12 @@ std::string_view TrimBlanks(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
+}
+
+std::string FormatMillis(Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", std::chrono::duration<double, std::milli>(d).count());
+  return buf;
 }
 
 std::string FormatHostPort(const std::string& ip, long port) {

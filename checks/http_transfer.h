@@ -101,6 +101,9 @@ std::string ScrubCredentials(std::string_view text);
 // "ip:port", or "[ip6]:port".
 std::string FormatHostPort(const std::string& ip, long port);
 
+// Milliseconds with three decimals, "12.345", for reports.
+std::string FormatMillis(Duration d);
+
 // ASCII case-insensitive equality (header names, schemes).
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
