@@ -49,14 +49,13 @@ std::string ContainerUnavailable() {
       return std::string(tool) + " is missing (deploy/setup.sh installs podman, runc, debootstrap)";
     }
   }
-  // Inside a container (podman writes /run/.containerenv, docker /.dockerenv) nested podman fails
-  // on storage ("'overlay' is not supported over overlayfs", only from its second call on) and
-  // debootstrap on mknod: no probe short of the whole build is reliable there.
-  for (const char* marker : {"/run/.containerenv", "/.dockerenv"}) {
-    if (access(marker, F_OK) == 0) {
-      return std::string("running inside a container (") + marker +
-             "): nested podman needs a privileged host";
-    }
+  // Inside a podman container (podman writes /run/.containerenv; fresh-debian-run is one) nested
+  // podman fails on storage ("'overlay' is not supported over overlayfs", only from its second
+  // call on) and debootstrap on mknod: no cheap probe is reliable there. (/.dockerenv is no sign:
+  // hosts that run podman fine can themselves be docker containers.)
+  if (access("/run/.containerenv", F_OK) == 0) {
+    return "running inside a podman container (/run/.containerenv): nested podman needs a "
+           "privileged host";
   }
   CommandResult images = RunToExit(Cat(kPodman, {"images", "--quiet"}), seconds(60));
   if (images.exit_code != 0) return "podman cannot use its storage here: " + images.err;
