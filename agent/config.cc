@@ -168,6 +168,8 @@ checks:
     url: ")" +
          self_url + R"("
     expect: {status: [200], body_regex: "Healthy"}
+  - name: host
+    type: host
 )";
 }
 

@@ -119,9 +119,10 @@ void EventLoop::RunOnce(Duration max_wait) {
 
 void EventLoop::Run() {
   loop_thread_id_ = ThisThreadId();
-  stop_ = false;
+  // A Stop() that came before Run() still counts: resetting the flag here would lose it.
   while (!stop_) RunOnce(std::chrono::seconds(1));
   DrainPosted();
+  stop_ = false;  // consumed: a later Run() runs again until the next Stop()
 }
 
 }  // namespace gatewatch

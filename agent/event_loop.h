@@ -48,7 +48,8 @@ class EventLoop {
   // Runs `fn` on the loop thread soon. Safe from any thread, including from a signal-free context.
   void Post(std::function<void()> fn);
 
-  // Runs until Stop(). Returns after the current iteration completes.
+  // Runs until Stop(), which may also come before Run() starts. Returns after the current
+  // iteration completes and the posted work is drained.
   void Run();
   void Stop();
   // One iteration: wait at most `max_wait` for I/O, then run due timers and posted tasks.

@@ -4,6 +4,7 @@
 namespace gatewatch {
 
 CheckType HttpCheckType();
+CheckType HostCheckType();
 CheckType CdnOriginCheckType();
 CheckType ProxyLogCheckType();
 
@@ -11,6 +12,7 @@ void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
     auto& registry = CheckRegistry::Instance();
     registry.Register(HttpCheckType());
+    registry.Register(HostCheckType());
     registry.Register(CdnOriginCheckType());
     registry.Register(ProxyLogCheckType());
     return true;

@@ -12,6 +12,7 @@
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/metrics_text.h"
 #include "tests/testlib/process.h"
+#include "tests/testlib/promtool.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -83,13 +84,7 @@ checks:
   EXPECT_EQ(Sample(metrics, "gatewatch_config_last_reload_successful"), 1);
   EXPECT_EQ(Get("/-/healthy").status, 200);
 
-  std::string file = dir_.path() + "/metrics.prom";
-  WriteFile(file, metrics);
-  Process promtool({"/bin/sh", "-c", "promtool check metrics < " + file});
-  int status = -1;
-  ASSERT_TRUE(promtool.WaitExit(seconds(20), &status));
-  EXPECT_EQ(status, 0) << promtool.Stderr() << promtool.Stdout();
-  EXPECT_EQ(promtool.Stderr() + promtool.Stdout(), "") << "promtool reported problems";
+  EXPECT_EQ(PromtoolProblems(metrics, dir_.path()), "");
 }
 
 TEST_F(AgentTest, BrokenReloadKeepsTheRunningConfigAndAGoodOneReplacesIt) {

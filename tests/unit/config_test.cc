@@ -122,9 +122,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "  - {name: y, type: fake}\n  - {name: api, type: fake}\n",
                   "checks[3].name: duplicate check name \"api\" (first at checks[0])"},
         ErrorCase{"TypeMissing", "checks:\n  - {name: a}\n", "checks[0].type: is required"},
-        ErrorCase{"TypeUnknown", "checks:\n  - {name: a, type: ftp}\n",
-                  "checks[0].type: unknown check type \"ftp\" (known: cdn_origin, fake, http, "
-                  "proxy_log)"},
+        ErrorCase{
+            "TypeUnknown", "checks:\n  - {name: a, type: ftp}\n",
+            "checks[0].type: unknown check type \"ftp\" (known: cdn_origin, fake, host, http, "
+            "proxy_log)"},
         ErrorCase{"DurationGarbage", "checks:\n  - {name: a, type: fake, interval: soon}\n",
                   "checks[0].interval: must be a duration like 500ms, 30s or 5m (got \"soon\")"},
         ErrorCase{"DurationBareNumber", "checks:\n  - {name: a, type: fake, timeout: 5}\n",
@@ -317,12 +318,14 @@ TEST(ConfigTest, EmbeddedDefaultIsValidAndChecksTheAgent) {
   std::string yaml = DefaultConfigYaml(url);
   EXPECT_NE(yaml.find(url), std::string::npos);
   Config c = ParseConfig(yaml, "<embedded default>");
-  ASSERT_EQ(c.checks.size(), 1u);
+  ASSERT_EQ(c.checks.size(), 2u);
   const CheckSpec& self = c.checks[0].check->spec();
   EXPECT_EQ(self.name, "gatewatch-self");
   EXPECT_EQ(self.type, "http");
   EXPECT_EQ(self.interval, seconds(15));
   EXPECT_EQ(self.timeout, seconds(5));
+  // This machine's resources, so the first scrape already shows real host figures.
+  EXPECT_EQ(c.checks[1].check->spec().type, "host");
 }
 
 // ----- ConfigNode --------------------------------------------------------------------------------

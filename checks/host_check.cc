@@ -1,0 +1,769 @@
+#include "checks/host_check.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "agent/event_loop.h"
+#include "agent/fd.h"
+
+namespace gatewatch {
+
+namespace {
+
+// ----- Metrics ---------------------------------------------------------------------------------
+
+struct HostMetrics {
+  MetricDesc cpu_usage{"host_cpu_usage_ratio",
+                       MetricKind::kGauge,
+                       "Share of CPU time between the last two samples: busy (all but idle and "
+                       "iowait), user (with nice), system (with irq, softirq), iowait, steal.",
+                       {"mode"}};
+  MetricDesc cpus{"host_cpus", MetricKind::kGauge, "CPUs online.", {}};
+  MetricDesc load{"host_load", MetricKind::kGauge, "Load average over 1m, 5m and 15m.", {"window"}};
+  MetricDesc memory_bytes{"host_memory_bytes",
+                          MetricKind::kGauge,
+                          "Host memory: total, available, used (total - available), swap_total, "
+                          "swap_used.",
+                          {"kind"}};
+  MetricDesc memory_used{
+      "host_memory_used_ratio", MetricKind::kGauge, "(MemTotal - MemAvailable) / MemTotal.", {}};
+  MetricDesc disk_used{"host_disk_used_ratio",
+                       MetricKind::kGauge,
+                       "Used share of a filesystem as df computes Use%: used / (used + available).",
+                       {"mountpoint"}};
+  MetricDesc disk_inodes_used{"host_disk_inodes_used_ratio",
+                              MetricKind::kGauge,
+                              "Used share of a filesystem's inodes.",
+                              {"mountpoint"}};
+  MetricDesc disk_bytes{"host_disk_bytes",
+                        MetricKind::kGauge,
+                        "Filesystem size, used and available bytes (as df -B1).",
+                        {"mountpoint", "kind"}};
+  MetricDesc disk_mountpoints{"host_disk_mountpoints",
+                              MetricKind::kGauge,
+                              "Mountpoints selected for the disk figures: reported, dropped "
+                              "(over max_mountpoints) or stuck (statvfs did not answer in time).",
+                              {"state"}};
+  MetricDesc pressure{"host_pressure_ratio",
+                      MetricKind::kGauge,
+                      "Pressure stall information: share of time some tasks stalled on cpu, "
+                      "memory or io, averaged over 10s, 60s, 300s.",
+                      {"resource", "window"}};
+  MetricDesc container_memory_bytes{"container_memory_bytes",
+                                    MetricKind::kGauge,
+                                    "The agent's cgroup v2: memory.current (usage) and memory.max "
+                                    "(limit, absent without a limit).",
+                                    {"kind"}};
+  MetricDesc container_memory_used{"container_memory_used_ratio",
+                                   MetricKind::kGauge,
+                                   "memory.current / memory.max of the agent's cgroup (absent "
+                                   "without a limit).",
+                                   {}};
+  MetricDesc container_cpu_limit{"container_cpu_limit_cores",
+                                 MetricKind::kGauge,
+                                 "cpu.max quota / period of the agent's cgroup (absent without a "
+                                 "limit).",
+                                 {}};
+  MetricDesc container_oom_kills{"container_oom_kills_total",
+                                 MetricKind::kCounter,
+                                 "OOM kills in the agent's cgroup (memory.events oom_kill) seen "
+                                 "since the check started.",
+                                 {}};
+  MetricDesc container_throttled{"container_cpu_throttled_seconds_total",
+                                 MetricKind::kCounter,
+                                 "Time the agent's cgroup was throttled by cpu.max (cpu.stat "
+                                 "throttled_usec) since the check started.",
+                                 {}};
+  MetricDesc resource_level{"host_resource_level",
+                            MetricKind::kGauge,
+                            "Threshold level per resource: 0 ok, 1 warn (degraded, the run still "
+                            "succeeds), 2 critical (the run fails).",
+                            {"resource"}};
+};
+
+// Leaked on purpose: Observations point at these descriptors until the process exits.
+const HostMetrics& Metrics() {
+  static const HostMetrics* metrics = new HostMetrics();
+  return *metrics;
+}
+
+constexpr size_t kMaxFileBytes = 1 << 20;
+constexpr size_t kMaxMaxMountpoints = 1000;
+constexpr Duration kCpuSecondSample = std::chrono::milliseconds(200);
+constexpr const char* kPressureResources[] = {"cpu", "memory", "io"};
+
+// Reads a small /proc, /sys or cgroup file. nullopt if it is missing or unreadable: a missing
+// file means "not available here" (no PSI, no limit), never an error.
+std::optional<std::string> ReadSmallFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
+  std::string out;
+  char buf[8192];
+  while (out.size() < kMaxFileBytes) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    // EOPNOTSUPP: /proc/pressure/* on a kernel booted with psi=0.
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string Under(const std::string& root, const std::string& path) {
+  if (root.empty() || root == "/") return path;
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  return r + path;
+}
+
+std::string Ratio(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+bool MatchesAny(const std::vector<std::string>& globs, const std::string& s) {
+  return std::any_of(globs.begin(), globs.end(),
+                     [&](const std::string& g) { return fnmatch(g.c_str(), s.c_str(), 0) == 0; });
+}
+
+// ----- Config ----------------------------------------------------------------------------------
+
+Threshold ParseThreshold(const ConfigNode& node, Threshold fallback) {
+  if (!node.IsDefined()) return fallback;
+  node.ExpectMap();
+  Threshold t;
+  if (ConfigNode w = node.Child("warn"); w.IsDefined()) t.warn = w.AsDouble(0, 1);
+  if (ConfigNode c = node.Child("critical"); c.IsDefined()) t.critical = c.AsDouble(0, 1);
+  if (t.warn && t.critical && *t.warn > *t.critical) {
+    node.Child("warn").Fail("must not be greater than critical");
+  }
+  node.RejectUnknownKeys();
+  return t;
+}
+
+void ParseIncludeExclude(const ConfigNode& node, std::vector<std::string>& include,
+                         std::vector<std::string>& exclude) {
+  if (!node.IsDefined()) return;
+  node.ExpectMap();
+  if (ConfigNode i = node.Child("include"); i.IsDefined()) include = i.AsStringList();
+  if (ConfigNode e = node.Child("exclude"); e.IsDefined()) exclude = e.AsStringList();
+  node.RejectUnknownKeys();
+}
+
+// ----- statvfs off the loop ----------------------------------------------------------------------
+
+// A few worker threads shared by every host check, for statvfs calls that may hang on a dead
+// network mount. Bounded: at most kMaxThreads threads, started on demand and kept. Leaked on
+// purpose (never destroyed): a worker stuck in statvfs can never be joined, so it is left to die
+// with the process. Thread-safety: Submit() from any thread.
+class StatfsPool {
+ public:
+  static constexpr size_t kMaxThreads = 4;
+
+  static StatfsPool& Instance() {
+    static StatfsPool* pool = new StatfsPool();
+    return *pool;
+  }
+
+  void Submit(std::function<void()> job) {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(job));
+    if (idle_ < queue_.size() && threads_ < kMaxThreads) {
+      ++threads_;
+      std::thread([this] { Work(); }).detach();
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Work() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      ++idle_;
+      cv_.wait(lock, [&] { return !queue_.empty(); });
+      --idle_;
+      std::function<void()> job = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  size_t threads_ = 0;
+  size_t idle_ = 0;
+};
+
+// Paths of one check whose statvfs has not returned yet, across runs. A path still here when the
+// next run starts is stuck: it is skipped (not queued again) until its call returns, as
+// node_exporter does. Shared with the workers; guarded by `mu`.
+struct InFlightPaths {
+  std::mutex mu;
+  std::set<std::string> paths;
+};
+
+// The statvfs answers of one run. Shared between the run (loop thread) and the workers. Once the
+// run stops waiting (all answered, deadline, abort or destruction) `alive` is false and late
+// answers are dropped; while it is true, the run and therefore its loop exist.
+struct DiskBatch {
+  std::mutex mu;
+  bool alive = true;
+  EventLoop* loop = nullptr;
+  std::vector<std::optional<FsStats>> results;  // nullopt: statvfs failed
+  std::vector<bool> answered;
+  size_t pending = 0;
+  std::function<void()> on_all_answered;  // posted to `loop` when pending reaches 0
+};
+
+// Previous counters of a check, for deltas. Owned by the Check; touched only on the loop thread
+// (runs start and finish there), so it needs no lock.
+struct HostState {
+  std::optional<CpuTimes> cpu;
+  std::optional<uint64_t> oom_kills;
+  std::optional<uint64_t> throttled_usec;
+  std::optional<uint64_t> nr_periods;
+  std::optional<uint64_t> nr_throttled;
+};
+
+class HostCheck;
+
+// ----- One run ---------------------------------------------------------------------------------
+
+class HostRun final : public CheckRun {
+ public:
+  HostRun(const HostCheck& check, const RunContext& ctx, DoneCallback done);
+  ~HostRun() override { StopWaiting(); }
+
+  // Collects what is synchronous and starts what is not; may call done before returning.
+  void Begin();
+
+  Result Abort() override {
+    std::string pending = std::string(cpu_pending_ ? " (second CPU sample pending)" : "") +
+                          (disks_pending_ ? " (statvfs answers pending)" : "");
+    done_ = nullptr;
+    StopWaiting();
+    return Result::Failure(Reason::kTimeout,
+                           "host collection did not finish within the timeout" + pending);
+  }
+
+ private:
+  void ReadCpu(bool first);
+  void ReadCgroup();
+  void StartDisks();
+  void OnDisksAnswered(bool deadline);
+  void MaybeFinish();
+  // Stops timers and drops statvfs answers still to come; done is then never called by them.
+  void StopWaiting();
+
+  const HostCheck& check_;
+  CheckServices& services_;
+  TimePoint deadline_;
+  DoneCallback done_;
+  HostSample sample_;
+  bool cpu_pending_ = false;
+  bool disks_pending_ = false;
+  TimerId cpu_timer_{};
+  TimerId disk_timer_{};
+  std::vector<std::string> disk_mountpoints_;
+  std::shared_ptr<DiskBatch> batch_;
+  // Late loop callbacks (posted answers) hold a weak reference to know the run is gone.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+class HostCheck final : public Check {
+ public:
+  HostCheck(CheckSpec spec, std::shared_ptr<const HostCheckConfig> cfg, StatfsFn statfs)
+      : Check(std::move(spec)), cfg_(std::move(cfg)), statfs_(std::move(statfs)) {}
+
+  std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const override {
+    auto run = std::make_unique<HostRun>(*this, ctx, std::move(done));
+    run->Begin();
+    return run;
+  }
+
+  const HostCheckConfig& cfg() const { return *cfg_; }
+  const StatfsFn& statfs() const { return statfs_; }
+  // Loop thread only (see HostState).
+  HostState& state() const { return state_; }
+  const std::shared_ptr<InFlightPaths>& in_flight() const { return in_flight_; }
+
+ private:
+  std::shared_ptr<const HostCheckConfig> cfg_;
+  StatfsFn statfs_;
+  // A Check is immutable configuration shared across runs; these carry what one run leaves for
+  // the next (counters for deltas, statvfs calls still hanging).
+  mutable HostState state_;
+  std::shared_ptr<InFlightPaths> in_flight_ = std::make_shared<InFlightPaths>();
+};
+
+HostRun::HostRun(const HostCheck& check, const RunContext& ctx, DoneCallback done)
+    : check_(check), services_(ctx.services), deadline_(ctx.deadline), done_(std::move(done)) {}
+
+void HostRun::Begin() {
+  const HostPaths& p = services_.paths;
+  ReadCpu(true);
+  if (auto text = ReadSmallFile(p.procfs + "/loadavg")) sample_.load = ParseLoadavg(*text);
+  if (auto text = ReadSmallFile(p.procfs + "/meminfo")) sample_.memory = ParseMeminfo(*text);
+  for (size_t i = 0; i < 3; ++i) {
+    auto text = ReadSmallFile(p.procfs + "/pressure/" + kPressureResources[i]);
+    if (text) sample_.pressure[i] = ParsePressure(*text);
+  }
+  ReadCgroup();
+  StartDisks();
+  MaybeFinish();  // may call done: nothing after this line
+}
+
+// The first run of a check has no earlier sample: it takes a second one shortly after the first
+// (kCpuSecondSample, bounded by the deadline) rather than report usage since boot, which says
+// nothing about now. Later runs compare with the previous run's sample.
+void HostRun::ReadCpu(bool first) {
+  auto text = ReadSmallFile(services_.paths.procfs + "/stat");
+  std::optional<ProcStat> stat = text ? ParseProcStat(*text) : std::nullopt;
+  if (!stat) return;
+  sample_.stat = stat;
+  HostState& state = check_.state();
+  if (state.cpu) sample_.cpu = ComputeCpuUsage(*state.cpu, stat->cpu);
+  bool had_previous = state.cpu.has_value();
+  state.cpu = stat->cpu;
+  if (first && !had_previous) {
+    Duration wait = std::min<Duration>(kCpuSecondSample, (deadline_ - services_.clock.Now()) / 4);
+    cpu_pending_ = true;
+    cpu_timer_ = services_.loop.AddTimerAfter(std::max(wait, Duration::zero()), [this] {
+      cpu_timer_ = {};
+      cpu_pending_ = false;
+      ReadCpu(false);
+      MaybeFinish();
+    });
+  }
+}
+
+void HostRun::ReadCgroup() {
+  const HostPaths& p = services_.paths;
+  auto self = ReadSmallFile(p.procfs + "/self/cgroup");
+  std::optional<std::string> rel = self ? ParseCgroupV2Path(*self) : std::nullopt;
+  if (!rel) return;  // cgroup v1 only: no container figures
+  std::string dir = Under(p.sysfs + "/fs/cgroup", *rel == "/" ? "" : *rel);
+  if (!ReadSmallFile(dir + "/cgroup.controllers")) return;
+  sample_.container_cgroup = true;
+  HostState& state = check_.state();
+  if (auto t = ReadSmallFile(dir + "/memory.current")) {
+    sample_.container_memory_current = ParseCgroupBytes(*t);
+  }
+  if (auto t = ReadSmallFile(dir + "/memory.max"))
+    sample_.container_memory_max = ParseCgroupBytes(*t);
+  if (auto t = ReadSmallFile(dir + "/cpu.max")) sample_.container_cpu_max = ParseCpuMax(*t);
+  if (auto t = ReadSmallFile(dir + "/memory.events")) {
+    if (auto kills = ParseKeyedValue(*t, "oom_kill")) {
+      // A smaller count is a new cgroup (the container restarted): start over from it.
+      sample_.new_oom_kills =
+          state.oom_kills && *kills >= *state.oom_kills ? *kills - *state.oom_kills : 0;
+      state.oom_kills = kills;
+    }
+  }
+  if (auto t = ReadSmallFile(dir + "/cpu.stat")) {
+    auto usec = ParseKeyedValue(*t, "throttled_usec");
+    auto periods = ParseKeyedValue(*t, "nr_periods");
+    auto throttled = ParseKeyedValue(*t, "nr_throttled");
+    if (usec && state.throttled_usec && *usec >= *state.throttled_usec) {
+      sample_.throttled_seconds = double(*usec - *state.throttled_usec) / 1e6;
+    }
+    if (periods && throttled && state.nr_periods && state.nr_throttled &&
+        *periods > *state.nr_periods && *throttled >= *state.nr_throttled) {
+      sample_.throttled_ratio = std::min(
+          1.0, double(*throttled - *state.nr_throttled) / double(*periods - *state.nr_periods));
+    } else if (periods && state.nr_periods && *periods == *state.nr_periods) {
+      sample_.throttled_ratio = 0;  // no period elapsed: the cgroup did not run, nothing throttled
+    }
+    state.throttled_usec = usec;
+    state.nr_periods = periods;
+    state.nr_throttled = throttled;
+  }
+}
+
+void HostRun::StartDisks() {
+  const HostPaths& p = services_.paths;
+  const HostCheckConfig& cfg = check_.cfg();
+  auto text = ReadSmallFile(p.procfs + "/1/mounts");
+  if (!text) text = ReadSmallFile(p.procfs + "/self/mounts");
+  if (!text) return;
+  // One entry per mountpoint (the last mount on top wins), sorted so the cap is deterministic.
+  std::map<std::string, MountEntry> selected;
+  for (MountEntry& m : ParseMounts(*text)) {
+    if (!ShouldReportMount(m, cfg)) {
+      selected.erase(m.mountpoint);
+      continue;
+    }
+    std::string key = m.mountpoint;
+    selected[key] = std::move(m);
+  }
+  std::vector<std::string> paths;
+  {
+    std::lock_guard lock(check_.in_flight()->mu);
+    for (const auto& [mountpoint, entry] : selected) {
+      if (disk_mountpoints_.size() + sample_.disks_stuck >= cfg.max_mountpoints) {
+        ++sample_.disks_dropped;
+        continue;
+      }
+      std::string path = Under(p.rootfs, mountpoint);
+      if (!check_.in_flight()->paths.insert(path).second) {
+        ++sample_.disks_stuck;  // an earlier run's statvfs on it has not returned
+        continue;
+      }
+      disk_mountpoints_.push_back(mountpoint);
+      paths.push_back(std::move(path));
+    }
+  }
+  if (paths.empty()) return;
+
+  batch_ = std::make_shared<DiskBatch>();
+  batch_->loop = &services_.loop;
+  batch_->results.resize(paths.size());
+  batch_->answered.resize(paths.size());
+  batch_->pending = paths.size();
+  std::weak_ptr<char> alive = alive_;
+  batch_->on_all_answered = [this, alive] {
+    if (alive.expired()) return;
+    OnDisksAnswered(false);
+  };
+  disks_pending_ = true;
+  Duration wait = std::min<Duration>(cfg.disk_timeout, (deadline_ - services_.clock.Now()) * 3 / 4);
+  disk_timer_ = services_.loop.AddTimerAfter(std::max(wait, Duration::zero()), [this] {
+    disk_timer_ = {};
+    OnDisksAnswered(true);
+  });
+  for (size_t i = 0; i < paths.size(); ++i) {
+    StatfsPool::Instance().Submit([batch = batch_, in_flight = check_.in_flight(),
+                                   statfs = check_.statfs(), path = paths[i], i] {
+      FsStats st;
+      bool ok = statfs(path, &st);
+      {
+        std::lock_guard l(in_flight->mu);
+        in_flight->paths.erase(path);
+      }
+      std::lock_guard l(batch->mu);
+      if (ok) batch->results[i] = st;
+      batch->answered[i] = true;
+      if (--batch->pending == 0 && batch->alive) batch->loop->Post(batch->on_all_answered);
+    });
+  }
+}
+
+void HostRun::OnDisksAnswered(bool deadline) {
+  if (!disks_pending_) return;
+  disks_pending_ = false;
+  if (!deadline) services_.loop.CancelTimer(disk_timer_);
+  disk_timer_ = {};
+  {
+    std::lock_guard l(batch_->mu);
+    batch_->alive = false;
+    for (size_t i = 0; i < batch_->results.size(); ++i) {
+      if (batch_->results[i]) {
+        sample_.disks.push_back({disk_mountpoints_[i], *batch_->results[i]});
+      } else if (!batch_->answered[i]) {
+        ++sample_.disks_stuck;
+      }
+      // An answered failure (EACCES, a mount gone since the table was read) is just not reported.
+    }
+  }
+  MaybeFinish();
+}
+
+void HostRun::MaybeFinish() {
+  if (cpu_pending_ || disks_pending_ || !done_) return;
+  Result result = EvaluateHost(sample_, check_.cfg());
+  DoneCallback done = std::move(done_);
+  done_ = nullptr;
+  done(std::move(result));  // may destroy this
+}
+
+void HostRun::StopWaiting() {
+  if (cpu_pending_) services_.loop.CancelTimer(cpu_timer_);
+  if (disks_pending_) services_.loop.CancelTimer(disk_timer_);
+  cpu_pending_ = disks_pending_ = false;
+  if (batch_) {
+    std::lock_guard l(batch_->mu);
+    batch_->alive = false;
+  }
+}
+
+// ----- Evaluation ------------------------------------------------------------------------------
+
+// Reasons in the order a failing run picks them: the most specific and destructive cause first.
+constexpr Reason kReasonOrder[] = {Reason::kOomKilled,    Reason::kMemoryExhausted,
+                                   Reason::kDiskFull,     Reason::kInodesExhausted,
+                                   Reason::kCpuThrottled, Reason::kCpuSaturated};
+
+size_t Priority(Reason r) {
+  for (size_t i = 0; i < std::size(kReasonOrder); ++i) {
+    if (kReasonOrder[i] == r) return i;
+  }
+  return std::size(kReasonOrder);
+}
+
+struct Crossing {
+  Reason reason;
+  Level level;
+  std::string text;
+};
+
+}  // namespace
+
+Level LevelOf(double value, const Threshold& t) {
+  if (t.critical && value >= *t.critical) return Level::kCritical;
+  if (t.warn && value >= *t.warn) return Level::kWarn;
+  return Level::kOk;
+}
+
+bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg) {
+  bool type_included = !cfg.include_fs_types.empty() && MatchesAny(cfg.include_fs_types, m.fs_type);
+  if (IsPseudoFs(m.fs_type) && !type_included) return false;
+  if (!cfg.include_fs_types.empty() && !type_included) return false;
+  if (MatchesAny(cfg.exclude_fs_types, m.fs_type)) return false;
+  // node_exporter's default --collector.filesystem.mount-points-exclude, plus the files and
+  // secrets a container runtime bind-mounts into every container (they are the host's disk or a
+  // tiny tmpfs, never the container's own).
+  static const std::vector<std::string> kSystemMounts = {"/dev",
+                                                         "/dev/*",
+                                                         "/proc",
+                                                         "/proc/*",
+                                                         "/sys",
+                                                         "/sys/*",
+                                                         "/run/credentials/*",
+                                                         "/var/lib/docker/*",
+                                                         "/var/lib/containers/storage/*",
+                                                         "/etc/hostname",
+                                                         "/etc/hosts",
+                                                         "/etc/resolv.conf",
+                                                         "/run/secrets/*",
+                                                         "/var/run/secrets/*"};
+  if (MatchesAny(kSystemMounts, m.mountpoint)) return false;
+  if (!cfg.include_mountpoints.empty() && !MatchesAny(cfg.include_mountpoints, m.mountpoint)) {
+    return false;
+  }
+  return !MatchesAny(cfg.exclude_mountpoints, m.mountpoint);
+}
+
+bool SystemStatfs(const std::string& path, FsStats* out) {
+  struct statvfs s {};
+  if (statvfs(path.c_str(), &s) != 0) return false;
+  uint64_t frsize = s.f_frsize != 0 ? s.f_frsize : s.f_bsize;
+  out->size = uint64_t(s.f_blocks) * frsize;
+  out->used = s.f_blocks >= s.f_bfree ? uint64_t(s.f_blocks - s.f_bfree) * frsize : 0;
+  out->available = uint64_t(s.f_bavail) * frsize;
+  out->inodes = s.f_files;
+  out->inodes_free = std::min<uint64_t>(s.f_ffree, s.f_files);
+  return true;
+}
+
+Result EvaluateHost(const HostSample& s, const HostCheckConfig& cfg) {
+  const HostMetrics& m = Metrics();
+  std::vector<Observation> obs;
+  std::vector<Crossing> crossings;
+  std::vector<std::pair<std::string, std::string>> report;
+  auto gauge = [&](const MetricDesc& d, std::vector<std::string> labels, double v) {
+    obs.push_back({&d, std::move(labels), v});
+  };
+  auto level = [&](const char* resource, Level l) {
+    gauge(m.resource_level, {resource}, static_cast<double>(l));
+  };
+  // Records a crossing of `value` (if any) and returns its level.
+  auto judge = [&](Reason reason, const std::string& what, double value, const Threshold& t) {
+    Level l = LevelOf(value, t);
+    if (l != Level::kOk) {
+      double limit = l == Level::kCritical ? *t.critical : *t.warn;
+      crossings.push_back({reason, l,
+                           what + " " + Ratio(value) + " >= " + Ratio(limit) +
+                               (l == Level::kCritical ? " (critical)" : " (warn)")});
+    }
+    return l;
+  };
+
+  if (s.stat) gauge(m.cpus, {}, s.stat->cpus);
+  if (s.cpu) {
+    gauge(m.cpu_usage, {"busy"}, s.cpu->busy);
+    gauge(m.cpu_usage, {"user"}, s.cpu->user);
+    gauge(m.cpu_usage, {"system"}, s.cpu->system);
+    gauge(m.cpu_usage, {"iowait"}, s.cpu->iowait);
+    gauge(m.cpu_usage, {"steal"}, s.cpu->steal);
+    level("cpu", judge(Reason::kCpuSaturated, "cpu busy", s.cpu->busy, cfg.cpu));
+    report.emplace_back("cpu busy", Ratio(s.cpu->busy));
+  }
+  if (s.load) {
+    static constexpr const char* kWindows[] = {"1m", "5m", "15m"};
+    for (size_t i = 0; i < 3; ++i) gauge(m.load, {kWindows[i]}, (*s.load)[i]);
+    report.emplace_back("load 1m", Ratio((*s.load)[0]));
+  }
+  if (s.memory) {
+    const MemInfo& mem = *s.memory;
+    gauge(m.memory_bytes, {"total"}, double(mem.total));
+    gauge(m.memory_bytes, {"available"}, double(mem.available));
+    gauge(m.memory_bytes, {"used"}, double(mem.used()));
+    gauge(m.memory_bytes, {"swap_total"}, double(mem.swap_total));
+    gauge(m.memory_bytes, {"swap_used"}, double(mem.swap_total - mem.swap_free));
+    double ratio = double(mem.used()) / double(mem.total);
+    gauge(m.memory_used, {}, ratio);
+    level("memory", judge(Reason::kMemoryExhausted, "memory used", ratio, cfg.memory));
+    report.emplace_back("memory used", Ratio(ratio));
+  }
+
+  Level disk_level = Level::kOk, inode_level = Level::kOk;
+  bool any_inodes = false;
+  for (const DiskFigures& d : s.disks) {
+    const FsStats& f = d.stats;
+    gauge(m.disk_bytes, {d.mountpoint, "size"}, double(f.size));
+    gauge(m.disk_bytes, {d.mountpoint, "used"}, double(f.used));
+    gauge(m.disk_bytes, {d.mountpoint, "available"}, double(f.available));
+    if (f.used + f.available > 0) {
+      double ratio = double(f.used) / double(f.used + f.available);
+      gauge(m.disk_used, {d.mountpoint}, ratio);
+      disk_level = std::max(
+          disk_level, judge(Reason::kDiskFull, "disk " + d.mountpoint + " used", ratio, cfg.disk));
+    }
+    // Some filesystems (btrfs, vfat) have no fixed inode table and report 0.
+    if (f.inodes > 0) {
+      any_inodes = true;
+      double ratio = double(f.inodes - f.inodes_free) / double(f.inodes);
+      gauge(m.disk_inodes_used, {d.mountpoint}, ratio);
+      inode_level = std::max(
+          inode_level,
+          judge(Reason::kInodesExhausted, "inodes " + d.mountpoint + " used", ratio, cfg.inodes));
+    }
+  }
+  if (!s.disks.empty()) level("disk", disk_level);
+  if (any_inodes) level("inodes", inode_level);
+  gauge(m.disk_mountpoints, {"reported"}, double(s.disks.size()));
+  gauge(m.disk_mountpoints, {"dropped"}, double(s.disks_dropped));
+  gauge(m.disk_mountpoints, {"stuck"}, double(s.disks_stuck));
+  report.emplace_back("disks", std::to_string(s.disks.size()) + " reported, " +
+                                   std::to_string(s.disks_stuck) + " stuck, " +
+                                   std::to_string(s.disks_dropped) + " dropped");
+
+  static constexpr const char* kPsiWindows[] = {"10s", "60s", "300s"};
+  for (size_t r = 0; r < 3; ++r) {
+    if (!s.pressure[r]) continue;
+    for (size_t w = 0; w < 3; ++w) {
+      gauge(m.pressure, {kPressureResources[r], kPsiWindows[w]}, s.pressure[r]->some[w]);
+    }
+  }
+
+  if (s.container_memory_current) {
+    gauge(m.container_memory_bytes, {"usage"}, double(*s.container_memory_current));
+  }
+  if (s.container_memory_max) {
+    gauge(m.container_memory_bytes, {"limit"}, double(*s.container_memory_max));
+  }
+  if (s.container_memory_current && s.container_memory_max && *s.container_memory_max > 0) {
+    double ratio =
+        std::min(1.0, double(*s.container_memory_current) / double(*s.container_memory_max));
+    gauge(m.container_memory_used, {}, ratio);
+    level("container_memory",
+          judge(Reason::kMemoryExhausted, "container memory used", ratio, cfg.container_memory));
+    report.emplace_back("container memory used", Ratio(ratio));
+  }
+  if (s.container_cpu_max) gauge(m.container_cpu_limit, {}, s.container_cpu_max->cores());
+  if (s.new_oom_kills) {
+    obs.push_back({&m.container_oom_kills, {}, double(*s.new_oom_kills)});
+    Level l = cfg.oom_kills && *s.new_oom_kills > 0 ? Level::kCritical : Level::kOk;
+    if (l == Level::kCritical) {
+      crossings.push_back(
+          {Reason::kOomKilled, l,
+           std::to_string(*s.new_oom_kills) + " new OOM kill(s) in the container (critical)"});
+    }
+    level("oom_kills", l);
+  }
+  if (s.container_cgroup) obs.push_back({&m.container_throttled, {}, s.throttled_seconds});
+  if (s.throttled_ratio) {
+    level("cpu_throttling", judge(Reason::kCpuThrottled, "container cpu throttled",
+                                  *s.throttled_ratio, cfg.cpu_throttling));
+  }
+
+  // Deterministic: by reason priority, critical before warn, then in the order found.
+  std::stable_sort(crossings.begin(), crossings.end(), [](const Crossing& a, const Crossing& b) {
+    if (a.level != b.level) return a.level > b.level;
+    return Priority(a.reason) < Priority(b.reason);
+  });
+  std::string detail;
+  for (const Crossing& c : crossings) detail += (detail.empty() ? "" : "; ") + c.text;
+  Result r;
+  if (!crossings.empty() && crossings.front().level == Level::kCritical) {
+    r = Result::Failure(crossings.front().reason, detail);
+  } else {
+    r = Result::Success();
+    std::string summary;
+    for (const auto& [k, v] : report) summary += (summary.empty() ? "" : ", ") + k + " " + v;
+    r.detail = detail.empty() ? summary : "degraded: " + detail;
+  }
+  r.observations = std::move(obs);
+  r.report = std::move(report);
+  return r;
+}
+
+std::shared_ptr<const HostCheckConfig> ParseHostCheckConfig(const ConfigNode& node) {
+  auto cfg = std::make_shared<HostCheckConfig>();
+  cfg->cpu = ParseThreshold(node.Child("cpu"), cfg->cpu);
+  cfg->memory = ParseThreshold(node.Child("memory"), cfg->memory);
+  cfg->disk = ParseThreshold(node.Child("disk"), cfg->disk);
+  cfg->inodes = ParseThreshold(node.Child("inodes"), cfg->inodes);
+  cfg->container_memory = ParseThreshold(node.Child("container_memory"), cfg->container_memory);
+  cfg->cpu_throttling = ParseThreshold(node.Child("cpu_throttling"), cfg->cpu_throttling);
+  cfg->oom_kills = node.BoolOr("oom_kills", true);
+  ParseIncludeExclude(node.Child("mountpoints"), cfg->include_mountpoints,
+                      cfg->exclude_mountpoints);
+  ParseIncludeExclude(node.Child("fs_types"), cfg->include_fs_types, cfg->exclude_fs_types);
+  cfg->max_mountpoints =
+      static_cast<size_t>(node.IntOr("max_mountpoints", static_cast<int64_t>(cfg->max_mountpoints),
+                                     1, static_cast<int64_t>(kMaxMaxMountpoints)));
+  if (ConfigNode t = node.Child("disk_timeout"); t.IsDefined()) {
+    cfg->disk_timeout = t.AsDuration();
+    if (cfg->disk_timeout <= Duration::zero()) t.Fail("must be greater than 0");
+  }
+  return cfg;
+}
+
+std::unique_ptr<Check> MakeHostCheck(const CheckSpec& spec,
+                                     std::shared_ptr<const HostCheckConfig> cfg, StatfsFn statfs) {
+  return std::make_unique<HostCheck>(spec, std::move(cfg), std::move(statfs));
+}
+
+CheckType HostCheckType() {
+  const HostMetrics& m = Metrics();
+  CheckType type;
+  type.name = "host";
+  type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
+    return MakeHostCheck(spec, ParseHostCheckConfig(node), &SystemStatfs);
+  };
+  type.metrics = {&m.cpu_usage,
+                  &m.cpus,
+                  &m.load,
+                  &m.memory_bytes,
+                  &m.memory_used,
+                  &m.disk_used,
+                  &m.disk_inodes_used,
+                  &m.disk_bytes,
+                  &m.disk_mountpoints,
+                  &m.pressure,
+                  &m.container_memory_bytes,
+                  &m.container_memory_used,
+                  &m.container_cpu_limit,
+                  &m.container_oom_kills,
+                  &m.container_throttled,
+                  &m.resource_level};
+  return type;
+}
+
+}  // namespace gatewatch
