@@ -19,7 +19,8 @@ BUILD_PACKAGES=(build-essential cmake pkg-config ca-certificates git
   libcurl4-openssl-dev libc-ares-dev prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev)
 # Tests: the real servers the tests start on 127.0.0.1, and promtool/amtool.
-TEST_PACKAGES=(nginx-light dnsmasq-base prometheus prometheus-alertmanager curl openssl procps iproute2)
+TEST_PACKAGES=(nginx-light dnsmasq-base prometheus prometheus-alertmanager curl openssl procps iproute2
+  prometheus-blackbox-exporter prometheus-node-exporter)
 # The container test (label "container"): podman with runc (crun fails on cgroups hybrid hosts),
 # netavark as its network backend, debootstrap for the base image (deploy/container/).
 TEST_PACKAGES+=(podman runc netavark debootstrap)

@@ -235,7 +235,9 @@ PrometheusExporter::AnyFamily PrometheusExporter::FamilyFor(const MetricDesc& de
 }
 
 void PrometheusExporter::Observe(CheckSeries& s, const Observation& obs, uint64_t generation) {
-  std::string key(obs.desc->name);
+  // A reused buffer: building the key must not allocate on every observation of every run.
+  std::string& key = key_scratch_;
+  key.assign(obs.desc->name);
   for (const auto& v : obs.label_values) {
     key += '\x1f';
     key += v;
@@ -396,7 +398,7 @@ void PrometheusExporter::SetRunsInFlight(size_t n) { runs_in_flight_.Set(static_
 std::string PrometheusExporter::Render() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
-  return out.str();
+  return std::move(out).str();  // C++20: moves the buffer out instead of copying it
 }
 
 nlohmann::json PrometheusExporter::StatusJson() const {

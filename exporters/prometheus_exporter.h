@@ -125,6 +125,7 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
   std::unordered_map<std::string, AlertSeries> alerts_;
   std::unordered_map<std::string, std::unique_ptr<CheckSeries>> checks_;
   std::unordered_map<std::string, AnyFamily> families_;  // observation families by name
+  std::string key_scratch_;                              // Observe()'s series key, reused
 
   struct AlertStatus {
     std::string severity;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A quick load measurement (not part of the test run): N HTTP checks at 1 s interval against a
 # local nginx, CPU and RSS of gatewatch read from /proc, lag and outcomes from its /metrics.
-# Usage: tests/bench/quick-load.sh [N=1000] [SECONDS=20]   (after ./deploy/setup.sh build)
-# The full harness against blackbox_exporter and node_exporter is issue 8.
+# Usage: [GW_BIN=path/to/gatewatch] tests/bench/quick-load.sh [N=1000] [SECONDS=20]
+# The full harness against blackbox_exporter and node_exporter is tests/bench/run.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 n=${1:-1000}
@@ -23,7 +23,7 @@ CONF
   echo "checks:"
   for i in $(seq 0 $((n - 1))); do echo "  - {name: c$i, type: http, url: 'http://127.0.0.1:18080/p$i'}"; done
 } >"$dir/gw.yml"
-build/gatewatch --config.file="$dir/gw.yml" --web.listen-address=127.0.0.1:19200 2>"$dir/gw.log" &
+${GW_BIN:-build/gatewatch} --config.file="$dir/gw.yml" --web.listen-address=127.0.0.1:19200 2>"$dir/gw.log" &
 gw=$!
 sleep 5
 ticks() { awk '{print $14 + $15}' "/proc/$gw/stat"; }
