@@ -1,6 +1,7 @@
 // gatewatch: flags in Prometheus style, then either the long-running agent or a subcommand.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "agent/agent.h"
@@ -31,6 +32,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--path.rootfs", agent.paths.rootfs, "root filesystem mountpoint (host checks)")
       ->capture_default_str();
+  std::string shard_flag;
+  app.add_option("--shard", shard_flag,
+                 "I/N: run only the checks whose name hashes into shard I of N (0-based); "
+                 "auto/N takes I from the -ORDINAL suffix of $HOSTNAME (StatefulSet pods)");
+  app.add_option("--location", agent.location,
+                 "Where this agent runs (e.g. eu-west): a label on gatewatch_build_info");
   app.add_option("--log.level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log.format", log_format, "logfmt or json")->capture_default_str();
 
@@ -101,6 +108,22 @@ int main(int argc, char** argv) {
   }
   SetLogLevel(level);
   SetLogFormat(format);
+  if (!shard_flag.empty()) {
+    const char* hostname = std::getenv("HOSTNAME");
+    std::string error;
+    auto shard = ShardFromFlag(shard_flag, hostname ? hostname : "", &error);
+    if (!shard) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 2;
+    }
+    agent.shard = *shard;
+  }
+  if (!agent.location.empty() && !ValidLocation(agent.location)) {
+    std::fprintf(stderr,
+                 "--location: must be 1 to 64 letters, digits, '.', '_' or '-' (got \"%s\")\n",
+                 agent.location.c_str());
+    return 2;
+  }
 
   if (probe_cmd->parsed()) {
     auto timeout = ParseDuration(probe_timeout);
@@ -155,7 +178,15 @@ int main(int argc, char** argv) {
               ? ParseConfig(DefaultConfigYaml(SelfHealthUrl(agent.listen_address, 9142)),
                             "<embedded default>")
               : LoadConfigFile(agent.config_file);
-      std::printf("%s: ok (%zu checks)\n", config.source.c_str(), config.checks.size());
+      if (agent.shard.count > 1) {
+        size_t mine = 0;
+        for (const auto& entry : config.checks)
+          mine += InShard(entry.check->spec().name, agent.shard);
+        std::printf("%s: ok (%zu checks, %zu in shard %s)\n", config.source.c_str(),
+                    config.checks.size(), mine, agent.shard.ToString().c_str());
+      } else {
+        std::printf("%s: ok (%zu checks)\n", config.source.c_str(), config.checks.size());
+      }
       return 0;
     } catch (const ConfigError& e) {
       std::fprintf(stderr, "%s\n", e.what());
