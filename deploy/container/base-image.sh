@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Makes the base image the Dockerfile builds FROM where no image registry is reachable:
-# localhost/debian:bookworm, a minbase debootstrap of Debian 12 from the mirror apt already uses.
+# localhost/gatewatch-base:bookworm, a minbase debootstrap of Debian 12 from the mirror apt already uses.
 # Reused when it exists (podman image exists), so only the first run pays for it (~40 s).
 #
-#   deploy/container/base-image.sh [IMAGE]     (default localhost/debian:bookworm; root only)
+#   deploy/container/base-image.sh [IMAGE]     (default localhost/gatewatch-base:bookworm; root only)
 set -euo pipefail
-image=${1:-localhost/debian:bookworm}
+image=${1:-localhost/gatewatch-base:bookworm}
 exec 9>/tmp/gatewatch-base-image.lock
 flock 9  # two concurrent callers must not debootstrap twice
 if podman image exists "$image"; then

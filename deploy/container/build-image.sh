@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the gatewatch image with podman where no registry is reachable (root only):
-# the base is localhost/debian:bookworm from base-image.sh unless BASE is given.
+# the base is localhost/gatewatch-base:bookworm from base-image.sh unless BASE is given.
 #
 #   deploy/container/build-image.sh [TAG]      (default localhost/gatewatch:latest)
 #
@@ -10,8 +10,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 tag=${1:-localhost/gatewatch:latest}
-base=${BASE:-localhost/debian:bookworm}
-if [ "$base" = localhost/debian:bookworm ]; then
+base=${BASE:-localhost/gatewatch-base:bookworm}
+if [ "$base" = localhost/gatewatch-base:bookworm ]; then
   deploy/container/base-image.sh "$base"
 fi
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
