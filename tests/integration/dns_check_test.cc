@@ -15,6 +15,7 @@
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_dns_server.h"
 #include "tests/testlib/process.h"
+#include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -85,7 +86,7 @@ class DnsmasqResolvers : public ::testing::Test {
 
 TEST_F(DnsmasqResolvers, TwoNewOneStaleIsNotPropagatedAtTwoThirds) {
   std::string a = Start("10.0.0.2"), b = Start("10.0.0.2"), stale = Start("10.0.0.1");
-  if (!skip_.empty()) GTEST_SKIP() << skip_;
+  if (!skip_.empty()) GW_SERVER_DID_NOT_START(kDnsmasqBinary, skip_);
   Result r = RunOnce(DnsCheck("www.example.test", List({a, stale, b})));
   EXPECT_EQ(r.reason, Reason::kDnsNotPropagated) << r.detail;
   EXPECT_NEAR(Observed(r, "dns_propagation_ratio"), 2.0 / 3, 1e-9);
@@ -115,7 +116,7 @@ TEST_F(DnsmasqResolvers, TwoNewOneStaleIsNotPropagatedAtTwoThirds) {
 // flags and for a configured check of any type by name.
 TEST_F(DnsmasqResolvers, ProbeShowsWhichResolverAnsweredWhat) {
   std::string a = Start("10.0.0.2"), stale = Start("10.0.0.1");
-  if (!skip_.empty()) GTEST_SKIP() << skip_;
+  if (!skip_.empty()) GW_SERVER_DID_NOT_START(kDnsmasqBinary, skip_);
   Process dns_probe({GATEWATCH_BINARY, "probe", "--dns", "www.example.test", "--resolver", a,
                      "--resolver", stale, "--timeout", "2s"});
   int status = -1;
@@ -145,7 +146,7 @@ TEST_F(DnsmasqResolvers, ProbeShowsWhichResolverAnsweredWhat) {
 
 TEST_F(DnsmasqResolvers, UnknownNameIsNxdomainEverywhere) {
   std::string a = Start("10.0.0.2"), b = Start("10.0.0.2");
-  if (!skip_.empty()) GTEST_SKIP() << skip_;
+  if (!skip_.empty()) GW_SERVER_DID_NOT_START(kDnsmasqBinary, skip_);
   Result r = RunOnce(DnsCheck("nope.example.test", List({a, b})));
   EXPECT_EQ(r.reason, Reason::kDnsNxdomain) << r.detail;
   EXPECT_EQ(Observed(r, "dns_resolver_rcode_total", {a, "NXDOMAIN"}), 1);
@@ -155,7 +156,7 @@ TEST_F(DnsmasqResolvers, UnknownNameIsNxdomainEverywhere) {
 
 TEST_F(DnsmasqResolvers, SilentResolverTimesOutWhileTheOthersReport) {
   std::string a = Start("10.0.0.2"), b = Start("10.0.0.2");
-  if (!skip_.empty()) GTEST_SKIP() << skip_;
+  if (!skip_.empty()) GW_SERVER_DID_NOT_START(kDnsmasqBinary, skip_);
   FakeDnsServer silent(Behaviour::kSilent);
   // c-ares gives up first (query_timeout 200ms x 2 tries, well inside the 2s deadline)...
   Result r = RunOnce(DnsCheck("www.example.test", List({a, silent.server(), b}),

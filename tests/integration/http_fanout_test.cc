@@ -15,6 +15,7 @@
 #include "agent/probe.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -56,7 +57,7 @@ class FanoutTest : public ::testing::Test {
         "--host-record=backends.example.test,127.0.0.4",
         "--host-record=one.example.test,127.0.0.2"});
     std::string error;
-    if (!dns_->Start(&error)) GTEST_SKIP() << error;
+    if (!dns_->Start(&error)) GW_SERVER_DID_NOT_START(kDnsmasqBinary, error);
   }
   std::string Check(const std::string& host, int port, const std::string& extra) {
     return "{name: t, type: http, interval: 10s, timeout: 2s, url: 'http://" + host + ":" +
