@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -56,45 +57,50 @@ double Observed(const Result& r, std::string_view name, const std::string& label
 }
 
 // statvfs on the fixture tree: answers from a table the test edits; a path can be made to hang
-// until released, like a dead NFS server.
+// until released, like a dead NFS server. The state lives in a shared_ptr that Fn() captures by
+// value: the function runs on the process-wide statvfs pool, whose worker may still be inside it
+// (re-locking the mutex after a Release) when the test and this object are gone.
 class FakeStatfs {
  public:
   void Set(const std::string& path, FsStats s) {
-    std::lock_guard l(mu_);
-    table_[path] = s;
+    std::lock_guard l(state_->mu);
+    state_->table[path] = s;
   }
   void Hang(const std::string& path) {
-    std::lock_guard l(mu_);
-    hanging_ = path;
+    std::lock_guard l(state_->mu);
+    state_->hanging = path;
   }
   void Release() {
-    std::lock_guard l(mu_);
-    hanging_.clear();
-    cv_.notify_all();
+    std::lock_guard l(state_->mu);
+    state_->hanging.clear();
+    state_->cv.notify_all();
   }
   int Calls(const std::string& path) {
-    std::lock_guard l(mu_);
-    return calls_[path];
+    std::lock_guard l(state_->mu);
+    return state_->calls[path];
   }
   StatfsFn Fn() {
-    return [this](const std::string& path, FsStats* out) {
-      std::unique_lock l(mu_);
-      ++calls_[path];
+    return [state = state_](const std::string& path, FsStats* out) {
+      std::unique_lock l(state->mu);
+      ++state->calls[path];
       // Bounded even if a test forgets to release: the worker must come back.
-      cv_.wait_for(l, seconds(20), [&] { return hanging_ != path; });
-      auto it = table_.find(path);
-      if (it == table_.end()) return false;
+      state->cv.wait_for(l, seconds(20), [&] { return state->hanging != path; });
+      auto it = state->table.find(path);
+      if (it == state->table.end()) return false;
       *out = it->second;
       return true;
     };
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, FsStats> table_;
-  std::map<std::string, int> calls_;
-  std::string hanging_;
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, FsStats> table;
+    std::map<std::string, int> calls;
+    std::string hanging;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 class HostFixtureTest : public ::testing::Test {
