@@ -17,6 +17,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "agent/config.h"
 #include "agent/curl_multi.h"
@@ -327,6 +328,56 @@ TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
       WaitFor([&] { return Observed(Run(), "host_disk_mountpoints", "stuck") == 0; }, seconds(5)));
   for (int i = 0; i < 5; ++i) loop_.RunOnce(milliseconds(10));
   EXPECT_FALSE(called);
+}
+
+// Finding from review: the "still running" set was per check while the pool (4 workers) is per
+// process, so every host check, and every check rebuilt by a reload, queued its own call on the
+// dead mount until all workers hung and no disk of any check was answered again.
+TEST_F(HostFixtureTest, AHungMountTiesUpOneWorkerWhateverTheChecksAndReloads) {
+  statfs_.Hang(Root("/data"));
+  std::vector<std::unique_ptr<Check>> checks;  // kept alive, as checks of other names would be
+  for (int i = 0; i < 6; ++i) {                // more checks than the pool has workers
+    MakeCheck("{disk_timeout: 200ms}");        // a new check each time, as after a reload
+    Result r = Run();
+    EXPECT_EQ(Observed(r, "host_disk_mountpoints", "stuck"), 1)
+        << "check " << i << ": " << r.detail;
+    EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/"), 0.3)
+        << "check " << i << ": a mount that answers is still reported";
+    checks.push_back(std::move(check_));
+  }
+  EXPECT_EQ(statfs_.Calls(Root("/data")), 1) << "one call on the dead mount, not one per check";
+  statfs_.Release();
+  MakeCheck("{disk_timeout: 200ms}");
+  Result r;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        r = Run();
+        return Observed(r, "host_disk_mountpoints", "stuck") == 0;
+      },
+      seconds(5)));
+  EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/data"), 0.5);
+}
+
+TEST_F(HostFixtureTest, ChecksAskingAtOnceShareOneCallAndAllGetItsAnswer) {
+  statfs_.Hang(Root("/data"));
+  MakeCheck("{disk_timeout: 10s}");
+  std::unique_ptr<Check> first = std::move(check_);
+  MakeCheck("{disk_timeout: 10s}");
+  std::vector<Result> results;
+  TimePoint now = clock_.Now();
+  RunContext ctx{services_, now, now + seconds(30)};
+  auto a = first->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
+  auto b = check_->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
+  ASSERT_TRUE(WaitFor([&] { return statfs_.Calls(Root("/data")) >= 1; }, seconds(5)));
+  statfs_.Release();
+  for (int i = 0; i < 200 && results.size() < 2; ++i) loop_.RunOnce(milliseconds(50));
+  ASSERT_EQ(results.size(), 2u);
+  for (const Result& r : results) {
+    EXPECT_EQ(Observed(r, "host_disk_mountpoints", "stuck"), 0) << r.detail;
+    EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/data"), 0.5)
+        << "the second check waits for the call the first one started, and gets its answer";
+  }
+  EXPECT_EQ(statfs_.Calls(Root("/data")), 1);
 }
 
 // ----- The real binary on the fixture tree ------------------------------------------------------
