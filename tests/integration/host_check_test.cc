@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -130,6 +131,18 @@ class HostFixtureTest : public ::testing::Test {
                            statfs_.Fn());
   }
   Result Run() { return RunCheckOnce(*check_, services_); }
+  // Runs until no mount is stuck (a released call has returned on its worker); bounded.
+  std::optional<Result> RunUntilNoneStuck() {
+    Result r;
+    bool ok = WaitFor(
+        [&] {
+          r = Run();
+          return Observed(r, "host_disk_mountpoints", "stuck") == 0;
+        },
+        seconds(5));
+    if (!ok) return std::nullopt;
+    return r;
+  }
 
   // /proc/stat advanced from the fixture by `busy` and `idle` ticks (user time).
   void AdvanceCpu(uint64_t busy, uint64_t idle) {
@@ -299,13 +312,9 @@ TEST_F(HostFixtureTest, AHungMountIsStuckAndSkippedUntilItReturns) {
   EXPECT_EQ(statfs_.Calls(Root("/data")), 1);
   statfs_.Release();
   // The released call returns on its worker; a later run asks again.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        r = Run();
-        return Observed(r, "host_disk_mountpoints", "stuck") == 0;
-      },
-      seconds(5)));
-  EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/data"), 0.5);
+  std::optional<Result> answered = RunUntilNoneStuck();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(Observed(*answered, "host_disk_used_ratio", "/data"), 0.5);
 }
 
 TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
@@ -324,8 +333,7 @@ TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
   // Destroyed at once: its answer for "/" and its CPU timer must not reach it.
   check_->Start(RunContext{services_, now, now + seconds(2)}, [&](Result) { called = true; });
   statfs_.Release();
-  ASSERT_TRUE(
-      WaitFor([&] { return Observed(Run(), "host_disk_mountpoints", "stuck") == 0; }, seconds(5)));
+  ASSERT_TRUE(RunUntilNoneStuck());
   for (int i = 0; i < 5; ++i) loop_.RunOnce(milliseconds(10));
   EXPECT_FALSE(called);
 }
@@ -348,14 +356,9 @@ TEST_F(HostFixtureTest, AHungMountTiesUpOneWorkerWhateverTheChecksAndReloads) {
   EXPECT_EQ(statfs_.Calls(Root("/data")), 1) << "one call on the dead mount, not one per check";
   statfs_.Release();
   MakeCheck("{disk_timeout: 200ms}");
-  Result r;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        r = Run();
-        return Observed(r, "host_disk_mountpoints", "stuck") == 0;
-      },
-      seconds(5)));
-  EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/data"), 0.5);
+  std::optional<Result> answered = RunUntilNoneStuck();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(Observed(*answered, "host_disk_used_ratio", "/data"), 0.5);
 }
 
 TEST_F(HostFixtureTest, ChecksAskingAtOnceShareOneCallAndAllGetItsAnswer) {
