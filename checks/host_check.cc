@@ -10,7 +10,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "agent/event_loop.h"
@@ -167,27 +166,73 @@ void ParseIncludeExclude(const ConfigNode& node, std::vector<std::string>& inclu
 // A few worker threads shared by every host check, for statvfs calls that may hang on a dead
 // network mount. Bounded: at most kMaxThreads threads, started on demand and kept. Leaked on
 // purpose (never destroyed): a worker stuck in statvfs can never be joined, so it is left to die
-// with the process. Thread-safety: Submit() from any thread.
+// with the process.
+//
+// At most one call per path is queued or running in the whole process, whichever check (or check
+// rebuilt by a reload) asks: a later request joins it. So a dead mount ties up one worker, not one
+// per check and reload, and the pool fills only if kMaxThreads different paths hang at once. The
+// path is the key: the first requester's StatfsFn makes the call (in production every check uses
+// SystemStatfs). Thread-safety: Request() from any thread; answers run on a worker thread.
 class StatfsPool {
  public:
   static constexpr size_t kMaxThreads = 4;
+
+  // nullopt: statvfs failed.
+  using Answer = std::function<void(std::optional<FsStats>)>;
+
+  enum class Outcome {
+    kAsked,   // a new call was queued; `answer` will be called
+    kJoined,  // joined the call already running for the path; `answer` will be called
+    kStuck,   // the running call began at or before `stuck_before`: `answer` is dropped
+  };
 
   static StatfsPool& Instance() {
     static StatfsPool* pool = new StatfsPool();
     return *pool;
   }
 
-  void Submit(std::function<void()> job) {
+  // Asks for statvfs of `path` (began at `now`, by the caller's clock). A call already running
+  // that began at or before `stuck_before` is stuck: the request is not added to it, so answers
+  // waiting on a dead mount stay bounded, as node_exporter skips such mounts.
+  Outcome Request(const std::string& path, TimePoint now, TimePoint stuck_before,
+                  const StatfsFn& statfs, Answer answer) {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(job));
+    auto [it, added] = calls_.try_emplace(path);
+    Call& call = it->second;
+    if (!added && call.began <= stuck_before) return Outcome::kStuck;
+    call.answers.push_back(std::move(answer));
+    if (!added) return Outcome::kJoined;
+    call.began = now;
+    queue_.push_back([this, path, statfs] { Finish(path, statfs); });
     if (idle_ < queue_.size() && threads_ < kMaxThreads) {
       ++threads_;
       std::thread([this] { Work(); }).detach();
     }
     cv_.notify_one();
+    return Outcome::kAsked;
   }
 
  private:
+  struct Call {
+    TimePoint began;
+    std::vector<Answer> answers;
+  };
+
+  // On a worker: makes the call, then answers everyone who asked for the path meanwhile.
+  void Finish(const std::string& path, const StatfsFn& statfs) {
+    FsStats st;
+    std::optional<FsStats> result;
+    if (statfs(path, &st)) result = st;
+    std::vector<Answer> answers;
+    {
+      std::lock_guard lock(mu_);
+      auto it = calls_.find(path);
+      answers = std::move(it->second.answers);
+      calls_.erase(it);
+    }
+    for (Answer& a : answers) a(result);
+  }
+
   void Work() {
     std::unique_lock lock(mu_);
     while (true) {
@@ -205,16 +250,9 @@ class StatfsPool {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
+  std::map<std::string, Call> calls_;  // queued or running, by path
   size_t threads_ = 0;
   size_t idle_ = 0;
-};
-
-// Paths of one check whose statvfs has not returned yet, across runs. A path still here when the
-// next run starts is stuck: it is skipped (not queued again) until its call returns, as
-// node_exporter does. Shared with the workers; guarded by `mu`.
-struct InFlightPaths {
-  std::mutex mu;
-  std::set<std::string> paths;
 };
 
 // The statvfs answers of one run. Shared between the run (loop thread) and the workers. Once the
@@ -300,15 +338,13 @@ class HostCheck final : public Check {
   const StatfsFn& statfs() const { return statfs_; }
   // Loop thread only (see HostState).
   HostState& state() const { return state_; }
-  const std::shared_ptr<InFlightPaths>& in_flight() const { return in_flight_; }
 
  private:
   std::shared_ptr<const HostCheckConfig> cfg_;
   StatfsFn statfs_;
-  // A Check is immutable configuration shared across runs; these carry what one run leaves for
-  // the next (counters for deltas, statvfs calls still hanging).
+  // A Check is immutable configuration shared across runs; this carries what one run leaves for
+  // the next (counters for deltas). statvfs calls still hanging are tracked by StatfsPool.
   mutable HostState state_;
-  std::shared_ptr<InFlightPaths> in_flight_ = std::make_shared<InFlightPaths>();
 };
 
 HostRun::HostRun(const HostCheck& check, const RunContext& ctx, DoneCallback done)
@@ -412,21 +448,13 @@ void HostRun::StartDisks() {
     selected[key] = std::move(m);
   }
   std::vector<std::string> paths;
-  {
-    std::lock_guard lock(check_.in_flight()->mu);
-    for (const auto& [mountpoint, entry] : selected) {
-      if (disk_mountpoints_.size() + sample_.disks_stuck >= cfg.max_mountpoints) {
-        ++sample_.disks_dropped;
-        continue;
-      }
-      std::string path = Under(p.rootfs, mountpoint);
-      if (!check_.in_flight()->paths.insert(path).second) {
-        ++sample_.disks_stuck;  // an earlier run's statvfs on it has not returned
-        continue;
-      }
-      disk_mountpoints_.push_back(mountpoint);
-      paths.push_back(std::move(path));
+  for (const auto& [mountpoint, entry] : selected) {
+    if (paths.size() >= cfg.max_mountpoints) {
+      ++sample_.disks_dropped;
+      continue;
     }
+    disk_mountpoints_.push_back(mountpoint);
+    paths.push_back(Under(p.rootfs, mountpoint));
   }
   if (paths.empty()) return;
 
@@ -441,25 +469,31 @@ void HostRun::StartDisks() {
     OnDisksAnswered(false);
   };
   disks_pending_ = true;
-  Duration wait = std::min<Duration>(cfg.disk_timeout, (deadline_ - services_.clock.Now()) * 3 / 4);
+  TimePoint now = services_.clock.Now();
+  Duration wait = std::min<Duration>(cfg.disk_timeout, (deadline_ - now) * 3 / 4);
   disk_timer_ = services_.loop.AddTimerAfter(std::max(wait, Duration::zero()), [this] {
     disk_timer_ = {};
     OnDisksAnswered(true);
   });
+  // Both ways a path is settled (an answer on a worker, a stuck call right here) count down.
+  auto count_down = [](DiskBatch& batch) {
+    if (--batch.pending == 0 && batch.alive) batch.loop->Post(batch.on_all_answered);
+  };
   for (size_t i = 0; i < paths.size(); ++i) {
-    StatfsPool::Instance().Submit([batch = batch_, in_flight = check_.in_flight(),
-                                   statfs = check_.statfs(), path = paths[i], i] {
-      FsStats st;
-      bool ok = statfs(path, &st);
-      {
-        std::lock_guard l(in_flight->mu);
-        in_flight->paths.erase(path);
-      }
+    auto answer = [batch = batch_, count_down, i](std::optional<FsStats> result) {
       std::lock_guard l(batch->mu);
-      if (ok) batch->results[i] = st;
+      batch->results[i] = result;
       batch->answered[i] = true;
-      if (--batch->pending == 0 && batch->alive) batch->loop->Post(batch->on_all_answered);
-    });
+      count_down(*batch);
+    };
+    // A call still running since before this run's disk_timeout is stuck at once: this run
+    // neither waits for it nor asks again (answered[i] stays false).
+    auto outcome = StatfsPool::Instance().Request(paths[i], now, now - cfg.disk_timeout,
+                                                  check_.statfs(), std::move(answer));
+    if (outcome == StatfsPool::Outcome::kStuck) {
+      std::lock_guard l(batch_->mu);
+      count_down(*batch_);
+    }
   }
 }
 

@@ -86,6 +86,8 @@ struct FsStats {
 
 // Runs statvfs (or a test's stand-in) for `path`; returns false if it failed. Called on a
 // worker thread, never on the loop. May block (a hung network mount): callers bound their wait.
+// At most one call per path runs in the process at a time, shared by every host check that asks
+// meanwhile (made with the first asker's function): a function must answer for a path alone.
 using StatfsFn = std::function<bool(const std::string& path, FsStats* out)>;
 bool SystemStatfs(const std::string& path, FsStats* out);
 
@@ -103,7 +105,7 @@ struct HostSample {
   std::optional<MemInfo> memory;
   std::vector<DiskFigures> disks;  // answered mounts, sorted by mountpoint
   size_t disks_dropped = 0;        // over max_mountpoints
-  size_t disks_stuck = 0;          // statvfs did not answer in time (or still hangs from before)
+  size_t disks_stuck = 0;  // statvfs did not answer in time, or has hung for over disk_timeout
   std::array<std::optional<Pressure>, 3> pressure;  // cpu, memory, io
   std::optional<uint64_t> container_memory_current;
   std::optional<uint64_t> container_memory_max;

@@ -13,9 +13,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "agent/config.h"
 #include "agent/curl_multi.h"
@@ -56,45 +59,50 @@ double Observed(const Result& r, std::string_view name, const std::string& label
 }
 
 // statvfs on the fixture tree: answers from a table the test edits; a path can be made to hang
-// until released, like a dead NFS server.
+// until released, like a dead NFS server. The state lives in a shared_ptr that Fn() captures by
+// value: the function runs on the process-wide statvfs pool, whose worker may still be inside it
+// (re-locking the mutex after a Release) when the test and this object are gone.
 class FakeStatfs {
  public:
   void Set(const std::string& path, FsStats s) {
-    std::lock_guard l(mu_);
-    table_[path] = s;
+    std::lock_guard l(state_->mu);
+    state_->table[path] = s;
   }
   void Hang(const std::string& path) {
-    std::lock_guard l(mu_);
-    hanging_ = path;
+    std::lock_guard l(state_->mu);
+    state_->hanging = path;
   }
   void Release() {
-    std::lock_guard l(mu_);
-    hanging_.clear();
-    cv_.notify_all();
+    std::lock_guard l(state_->mu);
+    state_->hanging.clear();
+    state_->cv.notify_all();
   }
   int Calls(const std::string& path) {
-    std::lock_guard l(mu_);
-    return calls_[path];
+    std::lock_guard l(state_->mu);
+    return state_->calls[path];
   }
   StatfsFn Fn() {
-    return [this](const std::string& path, FsStats* out) {
-      std::unique_lock l(mu_);
-      ++calls_[path];
+    return [state = state_](const std::string& path, FsStats* out) {
+      std::unique_lock l(state->mu);
+      ++state->calls[path];
       // Bounded even if a test forgets to release: the worker must come back.
-      cv_.wait_for(l, seconds(20), [&] { return hanging_ != path; });
-      auto it = table_.find(path);
-      if (it == table_.end()) return false;
+      state->cv.wait_for(l, seconds(20), [&] { return state->hanging != path; });
+      auto it = state->table.find(path);
+      if (it == state->table.end()) return false;
       *out = it->second;
       return true;
     };
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, FsStats> table_;
-  std::map<std::string, int> calls_;
-  std::string hanging_;
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, FsStats> table;
+    std::map<std::string, int> calls;
+    std::string hanging;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 class HostFixtureTest : public ::testing::Test {
@@ -123,6 +131,18 @@ class HostFixtureTest : public ::testing::Test {
                            statfs_.Fn());
   }
   Result Run() { return RunCheckOnce(*check_, services_); }
+  // Runs until no mount is stuck (a released call has returned on its worker); bounded.
+  std::optional<Result> RunUntilNoneStuck() {
+    Result r;
+    bool ok = WaitFor(
+        [&] {
+          r = Run();
+          return Observed(r, "host_disk_mountpoints", "stuck") == 0;
+        },
+        seconds(5));
+    if (!ok) return std::nullopt;
+    return r;
+  }
 
   // /proc/stat advanced from the fixture by `busy` and `idle` ticks (user time).
   void AdvanceCpu(uint64_t busy, uint64_t idle) {
@@ -292,13 +312,9 @@ TEST_F(HostFixtureTest, AHungMountIsStuckAndSkippedUntilItReturns) {
   EXPECT_EQ(statfs_.Calls(Root("/data")), 1);
   statfs_.Release();
   // The released call returns on its worker; a later run asks again.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        r = Run();
-        return Observed(r, "host_disk_mountpoints", "stuck") == 0;
-      },
-      seconds(5)));
-  EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/data"), 0.5);
+  std::optional<Result> answered = RunUntilNoneStuck();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(Observed(*answered, "host_disk_used_ratio", "/data"), 0.5);
 }
 
 TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
@@ -317,10 +333,54 @@ TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
   // Destroyed at once: its answer for "/" and its CPU timer must not reach it.
   check_->Start(RunContext{services_, now, now + seconds(2)}, [&](Result) { called = true; });
   statfs_.Release();
-  ASSERT_TRUE(
-      WaitFor([&] { return Observed(Run(), "host_disk_mountpoints", "stuck") == 0; }, seconds(5)));
+  ASSERT_TRUE(RunUntilNoneStuck());
   for (int i = 0; i < 5; ++i) loop_.RunOnce(milliseconds(10));
   EXPECT_FALSE(called);
+}
+
+// Finding from review: the "still running" set was per check while the pool (4 workers) is per
+// process, so every host check, and every check rebuilt by a reload, queued its own call on the
+// dead mount until all workers hung and no disk of any check was answered again.
+TEST_F(HostFixtureTest, AHungMountTiesUpOneWorkerWhateverTheChecksAndReloads) {
+  statfs_.Hang(Root("/data"));
+  std::vector<std::unique_ptr<Check>> checks;  // kept alive, as checks of other names would be
+  for (int i = 0; i < 6; ++i) {                // more checks than the pool has workers
+    MakeCheck("{disk_timeout: 200ms}");        // a new check each time, as after a reload
+    Result r = Run();
+    EXPECT_EQ(Observed(r, "host_disk_mountpoints", "stuck"), 1)
+        << "check " << i << ": " << r.detail;
+    EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/"), 0.3)
+        << "check " << i << ": a mount that answers is still reported";
+    checks.push_back(std::move(check_));
+  }
+  EXPECT_EQ(statfs_.Calls(Root("/data")), 1) << "one call on the dead mount, not one per check";
+  statfs_.Release();
+  MakeCheck("{disk_timeout: 200ms}");
+  std::optional<Result> answered = RunUntilNoneStuck();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(Observed(*answered, "host_disk_used_ratio", "/data"), 0.5);
+}
+
+TEST_F(HostFixtureTest, ChecksAskingAtOnceShareOneCallAndAllGetItsAnswer) {
+  statfs_.Hang(Root("/data"));
+  MakeCheck("{disk_timeout: 10s}");
+  std::unique_ptr<Check> first = std::move(check_);
+  MakeCheck("{disk_timeout: 10s}");
+  std::vector<Result> results;
+  TimePoint now = clock_.Now();
+  RunContext ctx{services_, now, now + seconds(30)};
+  auto a = first->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
+  auto b = check_->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
+  ASSERT_TRUE(WaitFor([&] { return statfs_.Calls(Root("/data")) >= 1; }, seconds(5)));
+  statfs_.Release();
+  for (int i = 0; i < 200 && results.size() < 2; ++i) loop_.RunOnce(milliseconds(50));
+  ASSERT_EQ(results.size(), 2u);
+  for (const Result& r : results) {
+    EXPECT_EQ(Observed(r, "host_disk_mountpoints", "stuck"), 0) << r.detail;
+    EXPECT_EQ(Observed(r, "host_disk_used_ratio", "/data"), 0.5)
+        << "the second check waits for the call the first one started, and gets its answer";
+  }
+  EXPECT_EQ(statfs_.Calls(Root("/data")), 1);
 }
 
 // ----- The real binary on the fixture tree ------------------------------------------------------
