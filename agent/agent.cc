@@ -129,10 +129,13 @@ class FanoutSink final : public ResultSink {
   std::vector<ResultSink*> sinks_;
 };
 
-std::vector<ScheduledCheck> ToScheduled(const Config& config) {
+// The checks of `shard`: a sharded agent schedules (and exports) only its own share.
+std::vector<ScheduledCheck> ToScheduled(const Config& config, const Shard& shard) {
   std::vector<ScheduledCheck> out;
   out.reserve(config.checks.size());
-  for (const auto& entry : config.checks) out.push_back({entry.check, entry.fingerprint});
+  for (const auto& entry : config.checks) {
+    if (InShard(entry.check->spec().name, shard)) out.push_back({entry.check, entry.fingerprint});
+  }
   return out;
 }
 
@@ -144,7 +147,8 @@ class Agent {
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
         services_{loop_, curl_, dns_, clock_, options_.paths},
-        exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_),
+        exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_,
+                  Placement{options_.shard.ToString(), options_.location}),
         alert_log_(exporter_),
         alerts_(clock_, alert_log_),
         fanout_({&exporter_, &alerts_}),
@@ -203,6 +207,7 @@ class Agent {
         {{"version", kVersion},
          {"config", config->source},
          {"checks", std::to_string(config->checks.size())},
+         {"shard", options_.shard.ToString()},
          {"metrics", "http://" + HostForUrl() + ":" + std::to_string(web_->port()) + "/metrics"}});
     loop_.Run();
 
@@ -239,7 +244,7 @@ class Agent {
   }
 
   void Apply(const Config& config) {
-    scheduler_.SetChecks(ToScheduled(config), config.max_in_flight);
+    scheduler_.SetChecks(ToScheduled(config, options_.shard), config.max_in_flight);
     alerts_.SetAlerts(config.alerts);
     exporter_.SetReloadResult(true);
     ready_ = true;

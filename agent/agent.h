@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "agent/shard.h"
 #include "checks/check.h"
 
 namespace gatewatch {
@@ -12,6 +13,8 @@ struct AgentOptions {
   std::string config_file;  // empty: the embedded default config
   std::string listen_address = ":9142";
   HostPaths paths;
+  Shard shard;           // run only the checks of this shard (agent/shard.h)
+  std::string location;  // --location: a label on gatewatch_build_info
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a clean stop, non-zero if

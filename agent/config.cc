@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "agent/alerts.h"
+#include "agent/dns_resolver.h"
 
 namespace gatewatch {
 namespace {
@@ -44,8 +45,31 @@ std::map<std::string, std::string> ParseLabels(const ConfigNode& node) {
   return labels;
 }
 
+// Top-level `resolvers: {name: [ip[:port], ...]}`: lists the dns check (and http `resolver:`)
+// refer to by name.
+std::shared_ptr<const ResolverLists> ParseResolverLists(const ConfigNode& node) {
+  auto lists = std::make_shared<ResolverLists>();
+  if (!node.IsDefined()) return lists;
+  node.ExpectMap();
+  for (const auto& name : node.Keys()) {
+    ConfigNode list = node.Child(name);
+    if (!IsPrometheusName(name)) list.Fail("list name must match [a-zA-Z_][a-zA-Z0-9_]*");
+    if (!list.IsSequence() || list.size() == 0) list.Fail("must be a non-empty list of ip[:port]");
+    auto& servers = (*lists)[name];
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto server = DnsResolver::ParseServer(list.At(i).AsString());
+      if (!server) list.At(i).Fail("must be ip[:port]");
+      servers.push_back(*server);
+    }
+  }
+  node.RejectUnknownKeys();  // only a duplicate name can be left
+  return lists;
+}
+
 CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
-                      std::unordered_map<std::string, std::string>& names) {
+                      std::unordered_map<std::string, std::string>& names,
+                      const std::shared_ptr<const ResolverLists>& resolver_lists,
+                      const std::string& resolvers_fingerprint) {
   if (!node.IsMap()) node.Fail("must be a map");
   CheckSpec spec;
   ConfigNode name = node.Required("name");
@@ -77,12 +101,15 @@ CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
     timeout.Fail("must be less than interval (" + FormatDuration(spec.interval) + ")");
   }
   spec.labels = ParseLabels(node.Child("labels"));
+  spec.resolver_lists = resolver_lists;
 
   std::unique_ptr<Check> check = check_type->factory(spec, node);
   node.RejectUnknownKeys();
-  return {std::shared_ptr<const Check>(std::move(check)), node.Fingerprint() + "|" +
-                                                              FormatDuration(spec.interval) + "|" +
-                                                              FormatDuration(spec.timeout)};
+  // A check may use the named resolver lists: a change to them restarts every check (rare, and
+  // cheaper than tracking which check read which list).
+  return {std::shared_ptr<const Check>(std::move(check)),
+          node.Fingerprint() + "|" + FormatDuration(spec.interval) + "|" +
+              FormatDuration(spec.timeout) + resolvers_fingerprint};
 }
 
 Config ParseDocument(const YAML::Node& doc, const std::string& source) {
@@ -112,13 +139,20 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
   config.max_in_flight = static_cast<size_t>(scheduler.IntOr("max_in_flight", 1000, 1, 1'000'000));
   scheduler.RejectUnknownKeys();
 
+  ConfigNode resolvers = root.Child("resolvers");
+  auto resolver_lists = ParseResolverLists(resolvers);
+  std::string resolvers_fingerprint =
+      resolvers.IsDefined() ? "|resolvers:" + resolvers.Fingerprint() : "";
+
   ConfigNode checks = root.Child("checks");
   if (checks.IsDefined()) {
     if (!checks.IsSequence()) checks.Fail("must be a list");
     std::unordered_map<std::string, std::string> names;
     config.checks.reserve(checks.size());
-    for (size_t i = 0; i < checks.size(); ++i)
-      config.checks.push_back(ParseCheck(checks.At(i), config, names));
+    for (size_t i = 0; i < checks.size(); ++i) {
+      config.checks.push_back(
+          ParseCheck(checks.At(i), config, names, resolver_lists, resolvers_fingerprint));
+    }
   }
   std::map<std::string, std::string> check_types;
   for (const auto& entry : config.checks) {

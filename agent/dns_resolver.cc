@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 
+#include <algorithm>
 #include <mutex>
 
 namespace gatewatch {
@@ -32,8 +33,9 @@ struct CallbackArg {
 
 class DnsResolver::QueryHandle final : public DnsQuery {
  public:
-  QueryHandle(DnsResolver* self, uint64_t id) : self_(self), id_(id) {}
+  QueryHandle(DnsResolver* self, uint64_t id) : self_(self), id_(id) { ++self_->live_handles_; }
   ~QueryHandle() override {
+    --self_->live_handles_;
     auto it = self_->pending_.find(id_);
     if (it == self_->pending_.end()) return;
     if (it->second->deferred_timer != 0) self_->loop_.CancelTimer(it->second->deferred_timer);
@@ -72,6 +74,7 @@ DnsResolver::DnsResolver(EventLoop& loop, Options options) : loop_(loop) {
 }
 
 DnsResolver::~DnsResolver() {
+  per_server_.clear();  // their channels first: they share the loop, not this channel
   destroying_ = true;
   for (auto& [id, p] : pending_) {
     if (p->deferred_timer != 0) loop_.CancelTimer(p->deferred_timer);
@@ -87,6 +90,35 @@ bool DnsResolver::IsIpLiteral(const std::string& host) {
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   unsigned char buf[sizeof(in6_addr)];
   return inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+}
+
+std::optional<std::string> DnsResolver::ParseServer(const std::string& text) {
+  std::string host = text, port = "53";
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    size_t colon = text.find(':');
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned char buf[sizeof(in6_addr)];
+  bool v4 = inet_pton(AF_INET, host.c_str(), buf) == 1;
+  bool v6 = !v4 && inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  if (!v4 && !v6) return std::nullopt;
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  int p = std::stoi(port);
+  if (p < 1 || p > 65535) return std::nullopt;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(p);
 }
 
 std::unique_ptr<DnsQuery> DnsResolver::Begin(std::shared_ptr<Pending> pending, uint64_t* id) {
@@ -181,6 +213,28 @@ std::unique_ptr<DnsQuery> DnsResolver::Query(const std::string& name, int type, 
   in_submit_ = false;
   ArmTimer();
   return handle;
+}
+
+DnsResolver& DnsResolver::ForServer(const Options& options) {
+  TimePoint now = loop_.clock().Now();
+  if (now - last_sweep_ >= std::chrono::minutes(1)) {
+    last_sweep_ = now;
+    for (auto it = per_server_.begin(); it != per_server_.end();) {
+      bool idle =
+          it->second.resolver->live_handles_ == 0 && now - it->second.last_used >= kIdleEvict;
+      it = idle ? per_server_.erase(it) : std::next(it);
+    }
+  }
+  std::string key =
+      options.servers + "|" +
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::microseconds>(options.timeout).count()) +
+      "|" + std::to_string(options.tries) + "|" + (options.no_recurse ? "norec" : "rec") + "|" +
+      (options.report_errors ? "errors" : "retry");
+  Cached& c = per_server_[key];
+  if (c.resolver == nullptr) c.resolver = std::make_unique<DnsResolver>(loop_, options);
+  c.last_used = now;
+  return *c.resolver;
 }
 
 void DnsResolver::Deliver(uint64_t id, std::function<void(Pending&, Duration)> invoke) {

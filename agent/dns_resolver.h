@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -75,6 +76,22 @@ class DnsResolver {
 
   // Returns true if `host` is a numeric IPv4/IPv6 literal (then no query is needed).
   static bool IsIpLiteral(const std::string& host);
+  // Normalizes a configured DNS server "ip", "ip:port", "[v6]" or "[v6]:port" to the c-ares csv
+  // form with an explicit port ("10.0.0.2:53", "[::1]:5301"). nullopt if it is not one.
+  static std::optional<std::string> ParseServer(const std::string& text);
+
+  // A resolver that asks `options.servers` (e.g. "127.0.0.1:5301") with those options, created on
+  // first use and cached here, so every check asking the same server with the same options shares
+  // one channel and no channel is set up per query (a hit is one map lookup).
+  //
+  // Ownership and lifetime: this resolver owns the returned one; it stays valid until this
+  // resolver is destroyed, except that ForServer() drops cached resolvers that have had no live
+  // DnsQuery handle and no ForServer() call for kIdleEvict (servers a reload removed). So a caller
+  // may keep the reference while it holds one of its handles, or for the current loop iteration;
+  // a check asks again on every run. Loop thread only, like everything here.
+  static constexpr Duration kIdleEvict = std::chrono::minutes(10);
+  DnsResolver& ForServer(const Options& options);
+  size_t cached_servers() const { return per_server_.size(); }
 
  private:
   struct Pending;
@@ -95,7 +112,15 @@ class DnsResolver {
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending_;
   // Set while the destructor runs, so callbacks from ares_destroy are ignored.
   bool destroying_ = false;
-  bool in_submit_ = false;  // inside ares_getaddrinfo/ares_query: answers must be deferred
+  bool in_submit_ = false;   // inside ares_getaddrinfo/ares_query: answers must be deferred
+  size_t live_handles_ = 0;  // DnsQuery handles not yet destroyed (they point at this resolver)
+
+  struct Cached {
+    std::unique_ptr<DnsResolver> resolver;
+    TimePoint last_used;
+  };
+  std::unordered_map<std::string, Cached> per_server_;  // key: the options, as text
+  TimePoint last_sweep_{};
 };
 
 }  // namespace gatewatch

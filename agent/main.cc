@@ -1,6 +1,7 @@
 // gatewatch: flags in Prometheus style, then either the long-running agent or a subcommand.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "agent/agent.h"
@@ -31,13 +32,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--path.rootfs", agent.paths.rootfs, "root filesystem mountpoint (host checks)")
       ->capture_default_str();
+  std::string shard_flag;
+  app.add_option("--shard", shard_flag,
+                 "I/N: run only the checks whose name hashes into shard I of N (0-based); "
+                 "auto/N takes I from the -ORDINAL suffix of $HOSTNAME (StatefulSet pods)");
+  app.add_option("--location", agent.location,
+                 "Where this agent runs (e.g. eu-west): a label on gatewatch_build_info");
   app.add_option("--log.level", log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log.format", log_format, "logfmt or json")->capture_default_str();
 
   ProbeOptions probe;
   std::string probe_timeout = "10s";
   CLI::App* probe_cmd = app.add_subcommand("probe", "Run one HTTP check now and print what it saw");
-  probe_cmd->add_option("url", probe.url, "http:// or https:// URL")->required();
+  probe_cmd->add_option("url", probe.url, "http:// or https:// URL (or use --check / --dns)");
   probe_cmd->add_option("-X,--method", probe.method, "GET or HEAD")->capture_default_str();
   probe_cmd->add_flag(
       "-I,--head", [&](int64_t) { probe.method = "HEAD"; }, "Same as --method HEAD");
@@ -59,6 +66,16 @@ int main(int argc, char** argv) {
   probe_cmd->add_option("--compare", probe.compare,
                         "With --origin: status, etag, last_modified, content_length, body_hash "
                         "(repeatable)");
+  ProbeCheckOptions probe_check;
+  probe_cmd->add_option("--check", probe_check.check,
+                        "Run the check of this name from --config.file once, as the agent would");
+  probe_cmd->add_option("--dns", probe_check.dns_name, "Ask --resolver servers for this name");
+  probe_cmd->add_option("--type", probe_check.dns_type, "With --dns: A, AAAA, CNAME, MX, TXT, ...")
+      ->capture_default_str();
+  probe_cmd->add_option("--resolver", probe_check.resolvers, "With --dns: ip[:port] (repeatable)");
+  probe_cmd->add_option("--expect", probe_check.expect, "With --dns: expected record (repeatable)");
+  probe_cmd->add_flag("--authoritative", probe_check.authoritative,
+                      "With --dns: ask the zone's NS servers directly and compare SOA serials");
 
   std::string rules_format = "prometheus", rules_name = "gatewatch", rules_namespace = "monitoring";
   CLI::App* rules_cmd = app.add_subcommand(
@@ -91,6 +108,22 @@ int main(int argc, char** argv) {
   }
   SetLogLevel(level);
   SetLogFormat(format);
+  if (!shard_flag.empty()) {
+    const char* hostname = std::getenv("HOSTNAME");
+    std::string error;
+    auto shard = ShardFromFlag(shard_flag, hostname ? hostname : "", &error);
+    if (!shard) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 2;
+    }
+    agent.shard = *shard;
+  }
+  if (!agent.location.empty() && !ValidLocation(agent.location)) {
+    std::fprintf(stderr,
+                 "--location: must be 1 to 64 letters, digits, '.', '_' or '-' (got \"%s\")\n",
+                 agent.location.c_str());
+    return 2;
+  }
 
   if (probe_cmd->parsed()) {
     auto timeout = ParseDuration(probe_timeout);
@@ -99,6 +132,20 @@ int main(int argc, char** argv) {
       return 2;
     }
     probe.timeout = *timeout;
+    if (!probe_check.check.empty() || !probe_check.dns_name.empty()) {
+      if (!probe.url.empty() || (!probe_check.check.empty() && !probe_check.dns_name.empty())) {
+        std::fprintf(stderr, "gatewatch probe: give one of URL, --check NAME or --dns NAME\n");
+        return 2;
+      }
+      probe_check.config_file = agent.config_file;
+      probe_check.timeout = *timeout;
+      probe_check.json = probe.json;
+      return RunProbeCheck(probe_check);
+    }
+    if (probe.url.empty()) {
+      std::fprintf(stderr, "gatewatch probe: a URL, --check NAME or --dns NAME is required\n");
+      return 2;
+    }
     return RunProbe(probe);
   }
 
@@ -131,7 +178,15 @@ int main(int argc, char** argv) {
               ? ParseConfig(DefaultConfigYaml(SelfHealthUrl(agent.listen_address, 9142)),
                             "<embedded default>")
               : LoadConfigFile(agent.config_file);
-      std::printf("%s: ok (%zu checks)\n", config.source.c_str(), config.checks.size());
+      if (agent.shard.count > 1) {
+        size_t mine = 0;
+        for (const auto& entry : config.checks)
+          mine += InShard(entry.check->spec().name, agent.shard);
+        std::printf("%s: ok (%zu checks, %zu in shard %s)\n", config.source.c_str(),
+                    config.checks.size(), mine, agent.shard.ToString().c_str());
+      } else {
+        std::printf("%s: ok (%zu checks)\n", config.source.c_str(), config.checks.size());
+      }
       return 0;
     } catch (const ConfigError& e) {
       std::fprintf(stderr, "%s\n", e.what());

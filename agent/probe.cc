@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "agent/config.h"
 #include "agent/config_node.h"
 #include "agent/curl_multi.h"
 #include "agent/dns_resolver.h"
@@ -44,11 +45,11 @@ YAML::Node ProbeNode(const ProbeOptions& o) {
   return node;
 }
 
-void PrintTable(const std::string& url, const Result& r) {
+void PrintTable(const std::string& title, const Result& r) {
   int width = 12;
   for (const auto& [key, value] : r.report)
     width = std::max(width, static_cast<int>(key.size()) + 1);
-  std::printf("%-*s %s\n", width + 2, "PROBE", RedactUrl(url).c_str());
+  std::printf("%-*s %s\n", width + 2, "PROBE", title.c_str());
   for (const auto& [key, value] : r.report)
     std::printf("  %-*s %s\n", width, key.c_str(), value.c_str());
   std::printf("  %-*s %.1f ms\n", width, "duration", ToSeconds(r.duration) * 1000);
@@ -63,6 +64,32 @@ void PrintTable(const std::string& url, const Result& r) {
 }
 
 }  // namespace
+
+// Runs `check` once on a private loop with the agent's services and prints the result; returns
+// the exit code (0 success, 1 failure). `what` names the probed thing in JSON ("url", "check").
+int RunAndPrint(const Check& check, const std::string& what, const std::string& title, bool json) {
+  SystemClock clock;
+  EventLoop loop(clock);
+  CurlMulti curl(loop);
+  DnsResolver dns(loop, DnsResolver::Options{});
+  CheckServices services{loop, curl, dns, clock};
+  Result result = RunCheckOnce(check, services);
+
+  if (json) {
+    nlohmann::json j;
+    j[what] = title;
+    j["success"] = result.success;
+    j["reason"] = ReasonName(result.reason);
+    j["cause"] = CauseName(ReasonCause(result.reason));
+    j["detail"] = result.detail;
+    j["duration_seconds"] = ToSeconds(result.duration);
+    for (const auto& [k, v] : result.report) j["report"][k] = v;
+    std::cout << j.dump(2) << std::endl;
+  } else {
+    PrintTable(title, result);
+  }
+  return result.success ? 0 : 1;
+}
 
 Result RunCheckOnce(const Check& check, CheckServices& services) {
   EventLoop& loop = services.loop;
@@ -107,27 +134,52 @@ int RunProbe(const ProbeOptions& options) {
     return 2;
   }
 
-  SystemClock clock;
-  EventLoop loop(clock);
-  CurlMulti curl(loop);
-  DnsResolver dns(loop, DnsResolver::Options{});
-  CheckServices services{loop, curl, dns, clock};
-  std::optional<Result> result = RunCheckOnce(*check, services);
+  return RunAndPrint(*check, "url", RedactUrl(options.url), options.json);
+}
 
-  if (options.json) {
-    nlohmann::json j;
-    j["url"] = RedactUrl(options.url);
-    j["success"] = result->success;
-    j["reason"] = ReasonName(result->reason);
-    j["cause"] = CauseName(ReasonCause(result->reason));
-    j["detail"] = result->detail;
-    j["duration_seconds"] = ToSeconds(result->duration);
-    for (const auto& [k, v] : result->report) j["report"][k] = v;
-    std::cout << j.dump(2) << std::endl;
-  } else {
-    PrintTable(options.url, *result);
+int RunProbeCheck(const ProbeCheckOptions& options) {
+  RegisterBuiltinCheckTypes();
+  std::shared_ptr<const Check> check;
+  try {
+    if (!options.check.empty()) {
+      if (options.config_file.empty()) {
+        std::fprintf(stderr, "gatewatch probe --check: --config.file is required\n");
+        return 2;
+      }
+      Config config = LoadConfigFile(options.config_file);
+      std::string known;
+      for (const auto& entry : config.checks) {
+        if (entry.check->spec().name == options.check) check = entry.check;
+        known += (known.empty() ? "" : ", ") + entry.check->spec().name;
+      }
+      if (check == nullptr) {
+        std::fprintf(stderr, "gatewatch probe: no check named \"%s\" in %s (checks: %s)\n",
+                     options.check.c_str(), options.config_file.c_str(), known.c_str());
+        return 2;
+      }
+    } else {
+      // A dns check built from flags, through the type's own factory (same validation).
+      YAML::Node node;
+      node["query"]["name"] = options.dns_name;
+      node["query"]["type"] = options.dns_type;
+      for (const auto& r : options.resolvers) node["resolvers"].push_back(r);
+      for (const auto& e : options.expect) node["expect"].push_back(e);
+      if (options.authoritative) node["authoritative"] = true;
+      CheckSpec spec;
+      spec.name = "probe";
+      spec.type = "dns";
+      spec.timeout = options.timeout;
+      spec.interval = options.timeout * 2;
+      ConfigNode config_node(node, "probe");
+      check = CheckRegistry::Instance().Find("dns")->factory(spec, config_node);
+      config_node.RejectUnknownKeys();
+    }
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "gatewatch probe: %s\n", e.what());
+    return 2;
   }
-  return result->success ? 0 : 1;
+  const CheckSpec& spec = check->spec();
+  return RunAndPrint(*check, "check", spec.name + " (" + spec.type + ")", options.json);
 }
 
 }  // namespace gatewatch

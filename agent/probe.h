@@ -1,6 +1,7 @@
 // `gatewatch probe URL`: one HTTP check, run now on a private loop, printed as a table (or JSON).
 // With --origin ADDR it is a cdn_origin check instead: the URL through the edge and straight to the
-// origin, both sides and the verdict. The same check code as the agent runs, so what it prints is
+// origin, both sides and the verdict. `gatewatch probe --check NAME` / `--dns NAME`: any configured
+// check, or a dns check from flags. The same check code as the agent runs, so what it prints is
 // what the agent would export.
 #pragma once
 
@@ -28,6 +29,29 @@ struct ProbeOptions {
 
 // Returns the exit code: 0 success, 1 check failed, 2 invalid options.
 int RunProbe(const ProbeOptions& options);
+
+// `gatewatch probe --check NAME --config.file FILE`: one run of any configured check, through the
+// same path the agent uses. `gatewatch probe --dns NAME --resolver IP[:PORT]...`: a dns check
+// built from flags; the report says which resolver answered what.
+struct ProbeCheckOptions {
+  std::string config_file;
+  std::string check;     // a configured check's name, or
+  std::string dns_name;  // a name to ask the resolvers
+  std::string dns_type = "A";
+  std::vector<std::string> resolvers;
+  std::vector<std::string> expect;
+  bool authoritative = false;
+  Duration timeout = std::chrono::seconds(10);  // --dns only; --check uses the check's own
+  bool json = false;
+};
+
+// Returns the exit code: 0 success, 1 check failed, 2 invalid options or config.
+int RunProbeCheck(const ProbeCheckOptions& options);
+
+class Check;
+// Runs `check` once (its own timeout) with fresh loop services and prints the result like
+// `gatewatch probe`. `what` is the JSON key naming the probed thing ("url", "check").
+int RunAndPrint(const Check& check, const std::string& what, const std::string& title, bool json);
 
 struct CheckServices;
 class Check;

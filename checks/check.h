@@ -113,6 +113,11 @@ struct RunContext {
   TimePoint deadline;  // the run must be over by then; the scheduler enforces it with Abort()
 };
 
+// Named lists of DNS servers defined once at the top of the config
+// (`resolvers: {public: ["1.1.1.1", "9.9.9.9:53"]}`), each entry already normalized to "ip:port"
+// (DnsResolver::ParseServer). Read-only, shared by every check of one config.
+using ResolverLists = std::map<std::string, std::vector<std::string>>;
+
 // Settings shared by every check type.
 struct CheckSpec {
   std::string name;  // unique, [a-zA-Z0-9_.-]+
@@ -120,6 +125,8 @@ struct CheckSpec {
   Duration interval{};
   Duration timeout{};  // < interval
   std::map<std::string, std::string> labels;
+  // The config's named resolver lists (never null when built by the config loader).
+  std::shared_ptr<const ResolverLists> resolver_lists = std::make_shared<ResolverLists>();
 };
 
 // One run in flight. Destroying it stops all of its I/O without calling `done`.

@@ -7,6 +7,7 @@ CheckType HttpCheckType();
 CheckType HostCheckType();
 CheckType CdnOriginCheckType();
 CheckType ProxyLogCheckType();
+CheckType DnsCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
@@ -15,6 +16,7 @@ void RegisterBuiltinCheckTypes() {
     registry.Register(HostCheckType());
     registry.Register(CdnOriginCheckType());
     registry.Register(ProxyLogCheckType());
+    registry.Register(DnsCheckType());
     return true;
   }();
   (void)registered;

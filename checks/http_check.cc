@@ -16,6 +16,7 @@
 #include "agent/dns_resolver.h"
 #include "agent/logging.h"
 #include "agent/version.h"
+#include "checks/http_fanout.h"
 #include "checks/http_reasons.h"
 
 namespace gatewatch {
@@ -53,6 +54,17 @@ struct HttpMetrics {
       "http_redirects", MetricKind::kGauge, "Redirects followed in the last run.", {}};
   MetricDesc content_length{
       "http_content_length_bytes", MetricKind::kGauge, "Body bytes received in the last run.", {}};
+  // fanout: true only.
+  MetricDesc backend_up{"http_backend_up",
+                        MetricKind::kGauge,
+                        "1 if the backend address (one of the name's A/AAAA records) passed the "
+                        "check's expectations in the last run (fanout checks).",
+                        {"address"}};
+  MetricDesc backends{"http_backends",
+                      MetricKind::kGauge,
+                      "Addresses the name resolved to in the last run (fanout checks); at most "
+                      "32 are probed.",
+                      {}};
 };
 
 // Leaked on purpose: Observations point at these descriptors until the process exits.
@@ -229,6 +241,7 @@ class HttpRun final : public CheckRun {
   ~HttpRun() override {
     // Destroying a run aborts it silently: no callback may reach a dead run.
     transfer_.reset();
+    backends_.clear();
     dns_query_.reset();
   }
 
@@ -244,8 +257,8 @@ class HttpRun final : public CheckRun {
     }
     stage_ = Stage::kResolving;
     resolve_started_ = services_.clock.Now();
-    dns_query_ = services_.dns.Resolve(cfg_->host, AF_UNSPEC,
-                                       [this](const ResolveResult& r) { OnResolved(r); });
+    dns_query_ = Resolver().Resolve(cfg_->host, AF_UNSPEC,
+                                    [this](const ResolveResult& r) { OnResolved(r); });
   }
 
   Result Abort() override {
@@ -262,6 +275,18 @@ class HttpRun final : public CheckRun {
         break;
       }
       case Stage::kTransferring: {
+        if (cfg_->fanout) {
+          // The backends still running time out; the finished ones keep their results.
+          for (size_t i = 0; i < backends_.size(); ++i) {
+            if (backends_[i].outcome) continue;
+            HttpOutcome o = backends_[i].transfer->Abort();
+            auto [reason, detail] = DescribeAbortedTransfer(o, services_.clock.Now() - started_);
+            backends_[i].result = Result::Failure(reason, std::move(detail));
+            backends_[i].outcome = std::move(o);
+          }
+          stage_ = Stage::kDone;
+          return FanoutResult();
+        }
         HttpOutcome outcome = transfer_->Abort();
         stage_ = Stage::kDone;
         auto [reason, detail] = DescribeAbortedTransfer(outcome, services_.clock.Now() - started_);
@@ -284,6 +309,15 @@ class HttpRun final : public CheckRun {
   void OnResolved(const ResolveResult& r) {
     dns_query_.reset();  // allowed from inside its callback
     resolve_time_ = r.elapsed;
+    // For the probe's report: which resolver said what.
+    resolved_text_ =
+        cfg_->host + " via " + (cfg_->resolver.empty() ? "system resolver" : cfg_->resolver) + ": ";
+    if (r.status != ARES_SUCCESS) resolved_text_ += ares_strerror(r.status);
+    for (size_t i = 0; i < r.addresses.size() && i < 8; ++i) {
+      resolved_text_ += (i == 0 ? "" : " ") + r.addresses[i].address;
+    }
+    if (r.addresses.size() > 8)
+      resolved_text_ += " (+" + std::to_string(r.addresses.size() - 8) + ")";
     Reason reason = ReasonForResolveStatus(r.status);
     if (reason == Reason::kNone && r.addresses.empty()) reason = Reason::kDnsNodata;
     if (reason != Reason::kNone) {
@@ -291,9 +325,85 @@ class HttpRun final : public CheckRun {
       Finish(Result::Failure(reason, "resolving " + cfg_->host + " failed: " + why), nullptr);
       return;
     }
+    if (cfg_->fanout) {
+      StartFanout(r.addresses);
+      return;
+    }
     // c-ares sorts getaddrinfo answers by RFC 6724, so the first is the one a client would try.
     address_ = r.addresses.front().address;
     StartTransfer();
+  }
+
+  // The system resolver, or the check's own `resolver:` (a cached per-server channel).
+  DnsResolver& Resolver() {
+    if (cfg_->resolver.empty()) return services_.dns;
+    DnsResolver::Options o;
+    o.servers = cfg_->resolver;
+    return services_.dns.ForServer(o);
+  }
+
+  // fanout: one transfer per address, all at once, each connecting to its address while URL,
+  // Host and SNI stay the name's (CURLOPT_CONNECT_TO, per transfer: concurrent CURLOPT_RESOLVE
+  // pins of one host would share curl's DNS cache).
+  void StartFanout(const std::vector<ResolvedAddress>& addresses) {
+    FanoutAddresses chosen = SelectBackends(addresses);
+    resolved_count_ = chosen.probe.size() + chosen.not_probed;
+    not_probed_ = chosen.not_probed;
+    stage_ = Stage::kTransferring;
+    backends_.resize(chosen.probe.size());
+    pending_ = backends_.size() + 1;  // +1 until every transfer is started: no early Finish
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      HttpTransfer::Target target;
+      target.connect_to = FormatHostPort(chosen.probe[i], cfg_->port);
+      target.keep_body = cfg_->keeps_body();
+      target.deadline = deadline_;
+      backends_[i].address = target.connect_to;
+      backends_[i].transfer =
+          std::make_unique<HttpTransfer>(cfg_, services_.curl, services_.clock, target,
+                                         [this, i](HttpOutcome o) { OnBackendDone(i, o); });
+    }
+    for (auto& b : backends_) b.transfer->Start();  // a setup failure calls back at once
+    OnBackendSettled();
+  }
+
+  void OnBackendDone(size_t i, HttpOutcome& o) {
+    Backend& b = backends_[i];
+    b.result = o.started ? Evaluate(o) : Result::Failure(Reason::kInternalError, o.setup_error);
+    b.outcome = std::move(o);
+    OnBackendSettled();
+  }
+
+  void OnBackendSettled() {
+    if (--pending_ > 0) return;
+    stage_ = Stage::kDone;
+    Result result = FanoutResult();
+    DoneCallback done = std::move(done_);
+    done(std::move(result));  // `this` may be gone now
+  }
+
+  Result FanoutResult() {
+    std::vector<BackendResult> results;
+    for (const Backend& b : backends_) {
+      results.push_back({b.address, b.result.reason, b.result.detail});
+    }
+    FanoutVerdict v = CombineBackends(results, not_probed_);
+    Result result = v.reason == Reason::kNone ? Result::Success() : Result::Failure(v.reason, "");
+    result.detail = v.detail;
+    const HttpOutcome* shown =
+        v.representative >= 0 ? &*backends_[v.representative].outcome : nullptr;
+    Describe(shown, result);
+    const HttpMetrics& m = Metrics();
+    result.observations.push_back({&m.backends, {}, static_cast<double>(resolved_count_)});
+    for (const Backend& b : backends_) {
+      bool up = b.result.reason == Reason::kNone;
+      result.observations.push_back({&m.backend_up, {b.address}, up ? 1.0 : 0.0});
+      result.report.emplace_back(
+          "backend " + b.address,
+          up ? "up " + b.result.detail
+             : "down " + std::string(ReasonName(b.result.reason)) + ": " + b.result.detail);
+    }
+    if (not_probed_ > 0) result.report.emplace_back("not_probed", std::to_string(not_probed_));
+    return result;
   }
 
   void StartTransfer() {
@@ -409,6 +519,7 @@ class HttpRun final : public CheckRun {
 
     auto& report = result.report;
     report.emplace_back("url", cfg_->redacted_url);
+    if (!resolved_text_.empty()) report.emplace_back("resolve", resolved_text_);
     if (!info.effective_url.empty() && info.effective_url != cfg_->redacted_url) {
       report.emplace_back("final_url", info.effective_url);
     }
@@ -448,7 +559,20 @@ class HttpRun final : public CheckRun {
   TimePoint resolve_started_{};
   std::optional<Duration> resolve_time_;
   std::string address_;  // numeric address we connect to
+  std::string resolved_text_;
   std::unique_ptr<HttpTransfer> transfer_;
+
+  // fanout: one entry per probed address; sized once before any transfer starts.
+  struct Backend {
+    std::string address;  // "ip:port"
+    std::unique_ptr<HttpTransfer> transfer;
+    std::optional<HttpOutcome> outcome;  // set when done (or aborted)
+    Result result;
+  };
+  std::vector<Backend> backends_;
+  size_t pending_ = 0;
+  size_t resolved_count_ = 0;
+  size_t not_probed_ = 0;
 };
 class HttpCheck final : public Check {
  public:
@@ -573,6 +697,15 @@ std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& no
   auto cfg = std::make_shared<HttpCheckConfig>();
   ParseHttpRequest(node, *cfg);
   ParseExpect(node.Child("expect"), *cfg);
+  if (ConfigNode resolver = node.Child("resolver"); resolver.IsDefined()) {
+    auto server = DnsResolver::ParseServer(resolver.AsString());
+    if (!server) resolver.Fail("must be ip[:port]");
+    cfg->resolver = *server;
+  }
+  cfg->fanout = node.BoolOr("fanout", false);
+  if (cfg->fanout && DnsResolver::IsIpLiteral(cfg->host)) {
+    node.Child("fanout").Fail("needs a host name in url, not an address");
+  }
   return cfg;
 }
 
@@ -583,8 +716,8 @@ CheckType HttpCheckType() {
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
     return std::make_unique<HttpCheck>(spec, ParseHttpCheckConfig(node));
   };
-  type.metrics = {&m.status_code, &m.responses, &m.phase_seconds,
-                  &m.cert_expiry, &m.redirects, &m.content_length};
+  type.metrics = {&m.status_code, &m.responses,      &m.phase_seconds, &m.cert_expiry,
+                  &m.redirects,   &m.content_length, &m.backend_up,    &m.backends};
   return type;
 }
 

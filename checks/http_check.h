@@ -19,6 +19,12 @@
 //   insecure: false                       true disables certificate verification
 //   ca_file: /path/ca.pem                 CA bundle for verification
 //   body_limit: 64KiB                     0..64MiB; a longer body fails with body_too_large
+//   resolver: 10.0.0.53:53                ask this DNS server (ip[:port]) instead of the system's
+//                                         resolv.conf (split horizon); Host and SNI unchanged
+//   fanout: true                          resolve every A/AAAA and probe each address every run
+//                                         (at most 32, the rest counted): one dead backend behind
+//                                         a name fails the run, gatewatch_http_backend_up says
+//                                         which
 //
 // The pure pieces (status matching, regexes) are declared here so the unit tests can reach them;
 // the run itself lives in http_check.cc: resolve (c-ares) -> one HttpTransfer -> evaluate. Header
@@ -93,6 +99,9 @@ struct HttpCheckConfig : HttpRequest {
   std::unique_ptr<PosixRegex> body_regex;
   std::unique_ptr<PosixRegex> body_not_regex;
   std::vector<HeaderExpectation> expect_headers;
+
+  std::string resolver;  // "ip:port" (DnsResolver::ParseServer form); empty: the system resolver
+  bool fanout = false;
 
   // The body is kept (up to body_limit) only when an assertion reads it; otherwise only counted.
   bool keeps_body() const { return body_regex != nullptr || body_not_regex != nullptr; }

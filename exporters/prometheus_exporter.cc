@@ -38,7 +38,7 @@ struct PrometheusExporter::CheckSeries {
   uint64_t generation = 0;
 };
 
-PrometheusExporter::PrometheusExporter(BuildInfo info, const Clock& clock)
+PrometheusExporter::PrometheusExporter(BuildInfo info, const Clock& clock, Placement placement)
     : clock_(clock),
       registry_(std::make_shared<prometheus::Registry>()),
       success_(prometheus::BuildGauge()
@@ -109,11 +109,18 @@ PrometheusExporter::PrometheusExporter(BuildInfo info, const Clock& clock)
                            .Name("gatewatch_alert_threshold")
                            .Help("The value above which the alert fires.")
                            .Register(*registry_)) {
+  prometheus::Labels build = {{"version", info.version},
+                              {"revision", info.revision},
+                              {"compiler", info.compiler},
+                              {"shard", placement.shard}};
+  if (!placement.location.empty()) build["location"] = placement.location;
   prometheus::BuildGauge()
       .Name("gatewatch_build_info")
-      .Help("Always 1: the version, git revision and compiler gatewatch was built with.")
+      .Help(
+          "Always 1: the version, git revision and compiler gatewatch was built with, its shard "
+          "(--shard) and location (--location).")
       .Register(*registry_)
-      .Add({{"version", info.version}, {"revision", info.revision}, {"compiler", info.compiler}})
+      .Add(build)
       .Set(1);
   prometheus::BuildGauge()
       .Name("gatewatch_start_time_seconds")

@@ -37,10 +37,16 @@ struct BuildInfo {
   std::string compiler;
 };
 
+// Where this agent sits in a fleet (docs/scaling.md): labels on gatewatch_build_info.
+struct Placement {
+  std::string shard = "0/1";  // --shard as "I/N"; "0/1" when unsharded
+  std::string location;       // --location; no label when empty
+};
+
 class PrometheusExporter final : public ResultSink, public AlertStateSink {
  public:
   // `clock` gives wall-clock timestamps (last run, reload time); it must outlive the exporter.
-  PrometheusExporter(BuildInfo info, const Clock& clock);
+  PrometheusExporter(BuildInfo info, const Clock& clock, Placement placement = {});
   ~PrometheusExporter() override;
 
   void OnConfig(const std::vector<const CheckSpec*>& checks) override;

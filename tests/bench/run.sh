@@ -22,8 +22,7 @@
 #                     the whole process)
 #   startup_ms        exec to the first 200 from /-/ready (gatewatch), /-/healthy (blackbox),
 #                     /metrics (node_exporter)
-# Rows: http (N checks vs blackbox's http prober), dns (vs its dns prober; TODO until `type: dns`
-# is on main), host (one host check at 1/s vs node_exporter, whose cost per scrape includes its
+# Rows: http (N checks vs blackbox's http prober), dns (vs its dns prober), host (one host check at 1/s vs node_exporter, whose cost per scrape includes its
 # collection), idle (no checks).
 # Targets are local: nginx and dnsmasq on 127.0.0.1, high ports, a temp dir; all stopped on exit.
 set -euo pipefail
@@ -236,10 +235,9 @@ bench_gatewatch() {  # workload n rate check-yaml-function
   stop $gw_pid
 }
 http_check_yaml() { echo "  - {name: c$1, type: http, url: '$(target_url "$1")'}"; }
-# TODO(dns branch): the `type: dns` check is being built on branch `dns`. This hook is run only when
-# the gatewatch binary knows the type; adjust the keys below to the check's final config if needed.
+# One resolver per check, as blackbox's dns prober asks one server per probe.
 dns_check_yaml() {
-  echo "  - {name: d$1, type: dns, query_name: www.example.test, query_type: A, server: '127.0.0.1:$dns_port'}"
+  echo "  - {name: d$1, type: dns, query: {name: www.example.test, type: A}, resolvers: ['127.0.0.1:$dns_port']}"
 }
 # The host check with its defaults (every file it reads), against node_exporter's collection.
 host_check_yaml() { echo "  - {name: h$1, type: host}"; }
@@ -345,7 +343,7 @@ for rate in $rates; do
   if type_supported dns dns_check_yaml; then
     bench_gatewatch dns "$n" "$rate" dns_check_yaml
   else
-    row dns "$n" "$rate" gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "TODO: type dns not on this build (branch dns)"
+    row dns "$n" "$rate" gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "type dns not on this build"
   fi
   bench_blackbox dns "$n" "$rate" dns_a dns_target
 done

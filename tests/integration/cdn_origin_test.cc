@@ -16,6 +16,7 @@
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
+#include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -52,7 +53,7 @@ class CdnOriginTest : public ::testing::Test {
         std::to_string(origin_port_) + ";\n    root " + www_.path() + ";\n    access_log " +
         HostLog() + " hosts;\n  }\n");
     std::string error;
-    if (!origin_->Start(&error)) GTEST_SKIP() << error;
+    if (!origin_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
 
     edge_port_ = FreeTcpPort();
     const std::string upstream = "http://127.0.0.1:" + std::to_string(origin_port_);
@@ -69,7 +70,7 @@ class CdnOriginTest : public ::testing::Test {
         "    location /nostale/ { proxy_pass " + upstream + "; }\n" +
         "    location /wrong/ { proxy_pass http://127.0.0.1:" + std::to_string(wrong_.port()) +
         "; }\n  }\n");
-    if (!edge_->Start(&error)) GTEST_SKIP() << error;
+    if (!edge_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
   }
 
   void WritePage(const std::string& path, const std::string& body) {

@@ -11,6 +11,7 @@
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
+#include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -68,7 +69,7 @@ class ProxyTest : public ::testing::Test {
         "    location /hello { default_type text/plain; return 200 \"hello\\n\"; }\n" +
         extra_locations + "  }\n");
     std::string error;
-    if (!nginx_->Start(&error)) GTEST_SKIP() << error;
+    if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
   }
 
   FakeHttpServer upstream_{Behaviour::kOk};
@@ -193,7 +194,7 @@ class TlsTest : public ::testing::Test {
         " ssl;\n    ssl_certificate " + cert + ";\n    ssl_certificate_key " + key +
         ";\n    location / { return 200 \"ok\\n\"; }\n  }\n");
     std::string error;
-    if (!nginx_->Start(&error)) GTEST_SKIP() << error;
+    if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
   }
   TempDir certs_;
   std::unique_ptr<NginxInstance> nginx_;

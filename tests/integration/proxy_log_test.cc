@@ -23,6 +23,7 @@
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/metrics_text.h"
 #include "tests/testlib/nginx.h"
+#include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -74,7 +75,7 @@ class ProxyLogTest : public ::testing::Test {
              ";\n    access_log off;\n    location / { return 200 \"ok\\n\"; }\n  }\n";
     nginx_ = std::make_unique<NginxInstance>(block);
     std::string error;
-    if (!nginx_->Start(&error)) GTEST_SKIP() << error;
+    if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
 
     Config config = ParseConfig(
         "checks:\n  - {name: edge, type: proxy_log, interval: 1s, timeout: 500ms, format: "

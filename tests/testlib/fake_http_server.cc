@@ -28,20 +28,10 @@ struct Conn {
 
 FakeHttpServer::FakeHttpServer(Behaviour behaviour, int status, const char* address, int port)
     : behaviour_(behaviour), status_(status) {
-  listener_.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  int one = 1;
-  setsockopt(listener_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  inet_pton(AF_INET, address, &addr.sin_addr);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(listener_.get(), 128) != 0) {
+  listener_ = BindInet(SOCK_STREAM, address, port, &port_);
+  if (!listener_.valid() || listen(listener_.get(), 128) != 0) {
     throw std::runtime_error("FakeHttpServer: cannot listen");
   }
-  socklen_t len = sizeof addr;
-  getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
   wake_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   thread_ = std::thread([this] { Serve(); });
 }

@@ -10,16 +10,22 @@
 #include <thread>
 
 namespace gatewatch::testing {
-namespace {
-
-std::string ReadAll(const std::string& path) {
+std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
 }
 
-}  // namespace
+CommandResult RunToExit(std::vector<std::string> argv, std::chrono::milliseconds limit) {
+  Process p(std::move(argv));
+  int status = 0;
+  CommandResult r;
+  if (p.WaitExit(limit, &status) && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  r.out = p.Stdout();
+  r.err = p.Stderr();
+  return r;
+}
 
 Process::Process(std::vector<std::string> argv) {
   std::string out = dir_.path() + "/stdout", err = dir_.path() + "/stderr";
@@ -69,7 +75,7 @@ bool Process::WaitExit(std::chrono::milliseconds limit, int* status) {
   return false;
 }
 
-std::string Process::Stdout() const { return ReadAll(dir_.path() + "/stdout"); }
-std::string Process::Stderr() const { return ReadAll(dir_.path() + "/stderr"); }
+std::string Process::Stdout() const { return ReadFile(dir_.path() + "/stdout"); }
+std::string Process::Stderr() const { return ReadFile(dir_.path() + "/stderr"); }
 
 }  // namespace gatewatch::testing

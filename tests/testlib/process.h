@@ -31,4 +31,15 @@ class Process {
   bool reaped_ = false;
 };
 
+// A command run to its end: `exit_code` is -1 if it did not exit normally within the limit (it is
+// then killed).
+struct CommandResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+CommandResult RunToExit(std::vector<std::string> argv, std::chrono::milliseconds limit);
+
+// The whole file, or "" if it cannot be read.
+std::string ReadFile(const std::string& path);
+
 }  // namespace gatewatch::testing

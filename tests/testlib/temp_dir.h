@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "agent/fd.h"
+
 namespace gatewatch::testing {
 
 class TempDir {
@@ -18,6 +20,10 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A socket of `type` (SOCK_STREAM or SOCK_DGRAM, non-blocking, close-on-exec, SO_REUSEADDR) bound
+// to IPv4 `address`:`port` (0 picks one); invalid if it cannot bind. *bound_port gets the port.
+UniqueFd BindInet(int type, const char* address, int port, int* bound_port);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
 int FreeTcpPort();

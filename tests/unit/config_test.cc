@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "tests/testlib/config_error.h"
+
 namespace gatewatch {
 namespace {
 
@@ -44,14 +46,7 @@ int64_t FakeValue(const CheckEntry& entry) {
   return dynamic_cast<const FakeCheck&>(*entry.check).value();
 }
 
-std::string ErrorOf(const std::string& yaml) {
-  try {
-    ParseConfig(yaml, "test.yml");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string ErrorOf(const std::string& yaml) { return testing::ConfigErrorOf(yaml); }
 
 // ----- ParseConfig: one case per rule ------------------------------------------------------------
 
@@ -122,10 +117,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "  - {name: y, type: fake}\n  - {name: api, type: fake}\n",
                   "checks[3].name: duplicate check name \"api\" (first at checks[0])"},
         ErrorCase{"TypeMissing", "checks:\n  - {name: a}\n", "checks[0].type: is required"},
-        ErrorCase{
-            "TypeUnknown", "checks:\n  - {name: a, type: ftp}\n",
-            "checks[0].type: unknown check type \"ftp\" (known: cdn_origin, fake, host, http, "
-            "proxy_log)"},
+        ErrorCase{"TypeUnknown", "checks:\n  - {name: a, type: ftp}\n",
+                  "checks[0].type: unknown check type \"ftp\" (known: cdn_origin, dns, fake, "
+                  "host, http, proxy_log)"},
         ErrorCase{"DurationGarbage", "checks:\n  - {name: a, type: fake, interval: soon}\n",
                   "checks[0].interval: must be a duration like 500ms, 30s or 5m (got \"soon\")"},
         ErrorCase{"DurationBareNumber", "checks:\n  - {name: a, type: fake, timeout: 5}\n",

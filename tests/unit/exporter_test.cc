@@ -57,6 +57,29 @@ Result HttpResult(int status, Reason reason, bool with_tls) {
   return r;
 }
 
+// A dns check's result with one series of each of its metrics, for the golden exposition.
+Result DnsResult() {
+  auto desc = [](std::string_view name) -> const MetricDesc* {
+    RegisterBuiltinCheckTypes();
+    for (const MetricDesc* d : CheckRegistry::Instance().Find("dns")->metrics) {
+      if (d->name == name) return d;
+    }
+    ADD_FAILURE() << "dns check has no metric " << name;
+    return nullptr;
+  };
+  Result r = Result::Failure(Reason::kDnsNotPropagated, "detail");
+  r.duration = milliseconds(3);
+  const std::string a = "10.0.0.53:53";
+  r.observations = {{desc("dns_propagation_ratio"), {}, 0.5},
+                    {desc("dns_resolver_up"), {a}, 1},
+                    {desc("dns_resolver_match"), {a}, 0},
+                    {desc("dns_resolver_rcode_total"), {a, "NOERROR"}, 1},
+                    {desc("dns_answer_ttl_seconds"), {a}, 300},
+                    {desc("dns_query_duration_seconds"), {a}, 0.002},
+                    {desc("dns_soa_serial"), {a}, 2024010101}};
+  return r;
+}
+
 class ExporterTest : public ::testing::Test {
  protected:
   FakeClock clock_;
@@ -66,10 +89,13 @@ class ExporterTest : public ::testing::Test {
 TEST_F(ExporterTest, GoldenExpositionPassesPromtool) {
   CheckSpec api = Spec("api", {{"team", "edge"}});
   CheckSpec shop = Spec("shop");
-  exporter_.OnConfig({&api, &shop});
+  CheckSpec zone = Spec("zone");
+  zone.type = "dns";
+  exporter_.OnConfig({&api, &shop, &zone});
   exporter_.SetReloadResult(true);
   exporter_.OnResult(api, HttpResult(200, Reason::kNone, true));
   exporter_.OnResult(shop, HttpResult(502, Reason::kHttp502, false));
+  exporter_.OnResult(zone, DnsResult());
   exporter_.OnSkipped(shop);
   exporter_.OnSchedulerLag(milliseconds(2));
   exporter_.OnSchedulerLag(milliseconds(30));

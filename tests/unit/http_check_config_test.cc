@@ -220,7 +220,7 @@ TEST(HttpCheckTypeTest, NameAndMetrics) {
   EXPECT_THAT(names, ::testing::UnorderedElementsAre(
                          "http_status_code", "http_responses_total", "http_phase_seconds",
                          "tls_cert_expiry_timestamp_seconds", "http_redirects",
-                         "http_content_length_bytes"));
+                         "http_content_length_bytes", "http_backend_up", "http_backends"));
   // The same descriptors on every call: observations point at them.
   EXPECT_EQ(HttpCheckType().metrics, type.metrics);
 }

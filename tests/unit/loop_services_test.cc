@@ -184,6 +184,35 @@ TEST(DnsResolverTest, UnusableServerListFailsEveryQueryAsynchronously) {
   EXPECT_NE(status, ARES_SUCCESS);
 }
 
+// Checks that ask one server share one cached channel; a server nobody asks any more (a reload
+// removed it) is dropped once idle, but never while a query handle still points at it.
+TEST(DnsResolverTest, ForServerCachesPerServerAndDropsOnlyIdleOnes) {
+  FakeClock clock;
+  EventLoop loop(clock);
+  DnsResolver dns(loop, {});
+  int port = 0;
+  UniqueFd silent = BindUdp(&port);
+  DnsResolver::Options a = SilentServer(port, milliseconds(50), 1);
+  DnsResolver::Options b = a;
+  b.no_recurse = true;
+  DnsResolver* first = &dns.ForServer(a);
+  EXPECT_EQ(&dns.ForServer(a), first);
+  EXPECT_NE(&dns.ForServer(b), first);
+  EXPECT_EQ(dns.cached_servers(), 2u);
+
+  auto held = dns.ForServer(a).Query("www.example.test", 1, [](int, const unsigned char*, int) {});
+  clock.Advance(DnsResolver::kIdleEvict + seconds(61));
+  DnsResolver::Options c = a;
+  c.tries = 2;
+  dns.ForServer(c);  // sweeps: `b` is idle and dropped; `a` has a live handle and stays
+  EXPECT_EQ(dns.cached_servers(), 2u);
+  EXPECT_EQ(&dns.ForServer(a), first);
+  held.reset();
+  clock.Advance(DnsResolver::kIdleEvict + seconds(61));
+  dns.ForServer(c);
+  EXPECT_EQ(dns.cached_servers(), 1u);
+}
+
 TEST(CurlMultiTest, CompletesATransferAndReportsRefusedConnections) {
   SystemClock clock;
   EventLoop loop(clock);
