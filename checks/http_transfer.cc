@@ -212,24 +212,24 @@ CURLcode HttpTransfer::Configure(CURL* e) {
   }
   if (headers_ != nullptr) check(curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get()));
   const std::string url_host = c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host;
+  // Where the connection goes instead of the URL's host:port, if anywhere. Only that changes:
+  // URL, Host, SNI and certificate names stay. Scoped to the URL's host:port, so a redirect
+  // elsewhere is not sent to this address.
+  std::string to;
   if (!target_.connect_to.empty()) {
-    // Only where the connection goes changes: URL, Host, SNI and certificate names stay. Scoped
-    // to the URL's host:port, so a redirect elsewhere is not sent to this address.
-    std::string entry = url_host + ":" + std::to_string(c.port) + ":" + target_.connect_to;
+    to = target_.connect_to;
+  } else if (!target_.pinned_address.empty() && target_.pinned_address != c.host) {
+    // Our c-ares answer, pinned through CONNECT_TO and not CURLOPT_RESOLVE: a RESOLVE entry goes
+    // into the multi handle's shared DNS cache for good, and a later run of any check for the
+    // same host:port without a pin would connect there instead of resolving.
+    to = FormatHostPort(target_.pinned_address, c.port);
+  }
+  if (!to.empty()) {
+    std::string entry = url_host + ":" + std::to_string(c.port) + ":" + to;
     curl_slist* next = curl_slist_append(nullptr, entry.c_str());
     if (next == nullptr) return CURLE_OUT_OF_MEMORY;
     resolve_.reset(next);
     check(curl_easy_setopt(e, CURLOPT_CONNECT_TO, resolve_.get()));
-  } else if (!target_.pinned_address.empty() && target_.pinned_address != c.host) {
-    // Our c-ares answer, pinned for this host:port only: the URL, Host header, SNI and
-    // certificate name checks stay those of the configured host.
-    const std::string& a = target_.pinned_address;
-    std::string pin = c.host + ":" + std::to_string(c.port) + ":" +
-                      (a.find(':') != std::string::npos ? "[" + a + "]" : a);
-    curl_slist* next = curl_slist_append(nullptr, pin.c_str());
-    if (next == nullptr) return CURLE_OUT_OF_MEMORY;
-    resolve_.reset(next);
-    check(curl_easy_setopt(e, CURLOPT_RESOLVE, resolve_.get()));
   }
   return rc;
 }

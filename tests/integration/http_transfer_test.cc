@@ -134,5 +134,37 @@ TEST_F(HttpTransferTest, RefusedConnectIsDescribedAsSuch) {
   EXPECT_EQ(detail, "connect() to 127.0.0.1:" + std::to_string(refusing.port()) + " refused");
 }
 
+// A pinned address (CURLOPT_RESOLVE) is for the run that pinned it: a later transfer of the same
+// host:port without a pin, on the same CurlMulti (and possibly the same recycled easy handle),
+// resolves the name itself (here: a name that never resolves) instead of reusing the pin.
+TEST_F(HttpTransferTest, APinnedAddressNeverOutlivesItsRun) {
+  FakeHttpServer server(Behaviour::kRecord);
+  const std::string url = "http://pin.gatewatch.invalid:" + std::to_string(server.port()) + "/";
+  auto request = Request(url);
+  request->host = "pin.gatewatch.invalid";
+  request->port = server.port();
+  auto run = [&](const std::string& pin) {
+    HttpTransfer::Target target;
+    target.pinned_address = pin;
+    target.deadline = clock_.Now() + seconds(3);
+    std::optional<HttpOutcome> out;
+    HttpTransfer t(request, curl_, clock_, target, [&](HttpOutcome o) { out = std::move(o); });
+    t.Start();
+    Drive([&] { return out.has_value(); });
+    return out;
+  };
+  for (int round = 0; round < 2; ++round) {
+    auto pinned = run("127.0.0.1");
+    ASSERT_TRUE(pinned.has_value());
+    EXPECT_EQ(pinned->code, CURLE_OK) << pinned->error;
+    EXPECT_EQ(pinned->info.status, 200);
+    auto unpinned = run("");
+    ASSERT_TRUE(unpinned.has_value());
+    EXPECT_EQ(unpinned->code, CURLE_COULDNT_RESOLVE_HOST) << unpinned->error;
+    EXPECT_EQ(unpinned->info.status, 0);
+  }
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
 }  // namespace
 }  // namespace gatewatch::testing
