@@ -312,7 +312,7 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
     log_error += (log_error.empty() ? "" : "; ") + ("error_log: " + error->error);
   }
   if (!log_error.empty()) {
-    r = Result::Failure(Reason::kInternalError, log_error + " (retrying every run)");
+    r = Result::Failure(Reason::kLogUnreadable, log_error + " (retrying every run)");
   } else if (sum.total >= static_cast<double>(cfg_->min_requests) && ratio > cfg_->max_5xx_ratio) {
     std::string detail = FormatDouble(sum.bad) + " of " + FormatDouble(sum.total) +
                          " responses in the last " + window_text + " were 5xx (" + Percent(ratio) +

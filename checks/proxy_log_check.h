@@ -20,7 +20,7 @@
 //
 // A run reads whatever was appended since the previous run (no I/O wait: regular files, bounded
 // bytes) and calls `done` before Start() returns. It succeeds unless a log is unreadable
-// (internal_error, retried every run, never fatal) or the 5xx share of the window crosses
+// (log_unreadable, retried every run, never fatal) or the 5xx share of the window crosses
 // max_5xx_ratio; it then fails with the dominant upstream error reason nginx logged in the window
 // (or http_502/503/504/http_5xx when error_log says nothing), so a single 502 never flaps it.
 //

@@ -181,12 +181,14 @@ TEST(ProxyLogMonitorTest, TheDominantReasonIsSummedOverUpstreams) {
   EXPECT_EQ(r.reason, Reason::kConnectionRefused) << r.detail;
 }
 
-TEST(ProxyLogMonitorTest, UnreadableLogFailsAsInternalErrorAndStillCounts) {
+TEST(ProxyLogMonitorTest, UnreadableLogFailsAsMisconfigurationAndStillCounts) {
   ProxyLogConfig c = Cfg();
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
   Result r = m.Run(TimePoint(seconds(1)));
   EXPECT_FALSE(r.success);
-  EXPECT_EQ(r.reason, Reason::kInternalError);
+  // A wrong path is the operator's mistake, not a gatewatch bug (internal_error).
+  EXPECT_EQ(r.reason, Reason::kLogUnreadable);
+  EXPECT_EQ(CauseName(ReasonCause(r.reason)), "misconfiguration");
   EXPECT_EQ(r.detail,
             "access_log: open /nonexistent/access.log: No such file or directory (retrying every "
             "run)");
