@@ -15,7 +15,8 @@
 //   never fatal.
 // - Lines longer than max_line are counted (too_long) and skipped; the partial-line buffer never
 //   holds more than max_line bytes per file; each poll reads at most max_bytes_per_poll bytes, so
-//   a poll never blocks its thread for long whatever the file does (the rest waits for the next).
+//   a poll never blocks its thread for long whatever the file does (the rest waits for the next),
+//   as long as the file is on local storage: a hung network filesystem blocks read() itself.
 //
 // Thread-safety: none; one owner thread (the check's loop thread). Blocking reads of a regular
 // file only (never FIFOs or devices: they are refused).

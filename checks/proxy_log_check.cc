@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
+#include <set>
 
 namespace gatewatch {
 
@@ -9,8 +11,21 @@ namespace {
 
 constexpr uint64_t kMinMaxLine = 256;
 constexpr uint64_t kMaxMaxLine = 1024 * 1024;
-constexpr uint64_t kMaxReadLimit = 256 * 1024 * 1024;
+// A run parses on the loop thread: 16 MiB is ~0.15 s of JSON or ~0.04 s of `format: upstream`
+// (docs/proxy-log.md, Throughput), so one log never holds every other check back for long.
+constexpr uint64_t kMaxReadLimit = 16 * 1024 * 1024;
 constexpr size_t kMaxWindowEntries = 100'000;  // bounds memory whatever interval and window are
+
+// Marks `path` as tailed by this process; true the first time only. A check rebuilt by a reload
+// must not re-read a log from byte 0 (start_at: beginning): the exporter keeps its counters, so
+// they would jump by the whole history and the window would fill with old 5xx. Bounded by the
+// distinct paths ever configured. Locked because tests run loops on several threads.
+bool FirstTailOfPath(const std::string& path) {
+  static std::mutex mu;
+  static auto* tailed = new std::set<std::string>();  // leaked: used until the process exits
+  std::lock_guard<std::mutex> lock(mu);
+  return tailed->insert(path).second;
+}
 
 // ----- Metrics ---------------------------------------------------------------------------------
 
@@ -148,7 +163,7 @@ std::shared_ptr<const ProxyLogConfig> ParseProxyLogConfig(const ConfigNode& node
   if (ConfigNode limit = node.Child("read_limit"); limit.IsDefined()) {
     cfg->read_limit = limit.AsBytes();
     if (cfg->read_limit < cfg->max_line || cfg->read_limit > kMaxReadLimit) {
-      limit.Fail("must be between max_line and 256MiB");
+      limit.Fail("must be between max_line and 16MiB");
     }
   }
   cfg->max_upstreams = static_cast<size_t>(node.IntOr("max_upstreams", 64, 1, 1000));
@@ -186,10 +201,16 @@ CheckType ProxyLogCheckType() {
 ProxyLogMonitor::ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg) : cfg_(std::move(cfg)) {
   std::string error;
   format_ = AccessLogFormat::Compile(cfg_->format, &error);  // validated by the config
+}
+
+void ProxyLogMonitor::OpenTailers() {
+  // At the first run, not in the constructor: a check built only to validate a config (and
+  // dropped) must not use up a path's one read from the beginning.
+  tailers_open_ = true;
   auto tailer = [&](const std::string& path) {
     FileTailer::Options o;
     o.path = path;
-    o.start_at_end = cfg_->start_at_end;
+    o.start_at_end = FirstTailOfPath(path) ? cfg_->start_at_end : true;
     o.max_line = cfg_->max_line;
     o.max_bytes_per_poll = cfg_->read_limit;
     return std::make_unique<FileTailer>(o);
@@ -261,6 +282,7 @@ void ProxyLogMonitor::OnErrorLine(std::string_view line) {
 }
 
 Result ProxyLogMonitor::Run(TimePoint now) {
+  if (!tailers_open_) OpenTailers();
   std::optional<FileTailer::PollStats> access, error;
   if (access_ != nullptr) {
     access = access_->Poll([this](std::string_view line) { OnAccessLine(line); });
@@ -312,7 +334,7 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
     log_error += (log_error.empty() ? "" : "; ") + ("error_log: " + error->error);
   }
   if (!log_error.empty()) {
-    r = Result::Failure(Reason::kInternalError, log_error + " (retrying every run)");
+    r = Result::Failure(Reason::kLogUnreadable, log_error + " (retrying every run)");
   } else if (sum.total >= static_cast<double>(cfg_->min_requests) && ratio > cfg_->max_5xx_ratio) {
     std::string detail = FormatDouble(sum.bad) + " of " + FormatDouble(sum.total) +
                          " responses in the last " + window_text + " were 5xx (" + Percent(ratio) +
@@ -375,22 +397,23 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
   for (const auto& [id, h] : upstream_seconds_) {
     obs.push_back({&m.upstream_seconds, {upstream_names_[id]}, h.sum, h.buckets});
   }
-  if (access_ != nullptr) CountLines(r, "access", access, access_parsed_, access_skipped_);
-  if (error_ != nullptr) CountLines(r, "error", error, error_parsed_, error_skipped_);
+  bool has_access = !cfg_->access_log.empty(), has_error = !cfg_->error_log.empty();
+  if (has_access) CountLines(r, "access", access, access_parsed_, access_skipped_);
+  if (has_error) CountLines(r, "error", error, error_parsed_, error_skipped_);
   if (cfg_->proxy_read_timeout) {
     obs.push_back(
         {&m.timeout_ratio, {}, sum.max_upstream_seconds / ToSeconds(*cfg_->proxy_read_timeout)});
   }
 
   auto& report = r.report;
-  if (access_ != nullptr) {
-    report.emplace_back("access_log", access_->path());
-    report.emplace_back("access_offset", std::to_string(access_->offset()));
+  if (has_access) {
+    report.emplace_back("access_log", cfg_->access_log);
+    report.emplace_back("access_offset", std::to_string(access_ ? access_->offset() : 0));
     report.emplace_back("access_lines_this_run", std::to_string(access_parsed_ + access_skipped_));
   }
-  if (error_ != nullptr) {
-    report.emplace_back("error_log", error_->path());
-    report.emplace_back("error_offset", std::to_string(error_->offset()));
+  if (has_error) {
+    report.emplace_back("error_log", cfg_->error_log);
+    report.emplace_back("error_offset", std::to_string(error_ ? error_->offset() : 0));
     report.emplace_back("upstream_errors_this_run", std::to_string(error_parsed_));
   }
   report.emplace_back("window_responses", FormatDouble(sum.total));

@@ -9,20 +9,25 @@
 //   format: upstream          combined (default) | upstream (docs/proxy-log.md) | json | a
 //                             log_format string such as '$remote_addr [$time_local] $status ...'
 //   start_at: end             end (default): only lines written after the first open count;
-//                             beginning: read the files from their start
+//                             beginning: read the files from their start, only the first time
+//                             this process tails the path (a check rebuilt by a reload starts
+//                             at the end: its counters carry on, they must not recount history)
 //   max_line: 16KiB           longer lines are counted (result="too_long") and skipped; 256B..1MiB
-//   read_limit: 8MiB          bytes read per log per run (the rest waits for the next run)
-//   max_upstreams: 64         distinct upstream labels; later ones count as "other"; 1..1000
+//   read_limit: 8MiB          bytes read per log per run (the rest waits for the next run);
+//                             max_line..16MiB: the run parses on the loop thread
+//   max_upstreams: 64         distinct upstream labels; later ones count as "other"; 1..1000;
+//                             never recycled, so counters stay monotonic (docs/proxy-log.md)
 //   proxy_read_timeout: 60s   optional: export how close upstream response times run to it
 //   max_5xx_ratio: 0.1        the run fails when, over `window`, more than this share of
 //   min_requests: 20          at least min_requests responses were 5xx
 //   window: 1m
 //
-// A run reads whatever was appended since the previous run (no I/O wait: regular files, bounded
-// bytes) and calls `done` before Start() returns. It succeeds unless a log is unreadable
-// (internal_error, retried every run, never fatal) or the 5xx share of the window crosses
-// max_5xx_ratio; it then fails with the dominant upstream error reason nginx logged in the window
-// (or http_502/503/504/http_5xx when error_log says nothing), so a single 502 never flaps it.
+// A run reads whatever was appended since the previous run (regular files on local storage,
+// bounded bytes: a hung network filesystem would block the loop in read()) and calls `done` before
+// Start() returns. It succeeds unless a log is unreadable (log_unreadable, retried every run, never
+// fatal) or the 5xx share of the window crosses max_5xx_ratio; it then fails with the dominant
+// upstream error reason nginx logged in the window (or http_502/503/504/http_5xx when error_log
+// says nothing), so a single 502 never flaps it.
 //
 // State (file offsets, upstream labels, the window) lives in a ProxyLogMonitor owned by the
 // check: it persists across runs, and across a reload that keeps the check unchanged (the
@@ -102,6 +107,7 @@ class ProxyLogMonitor {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
+  void OpenTailers();
   int UpstreamId(std::string_view addr);
   void CountLines(Result& r, const char* log, const FileTailer::PollStats* stats, uint64_t parsed,
                   uint64_t skipped) const;
@@ -110,6 +116,7 @@ class ProxyLogMonitor {
   std::unique_ptr<AccessLogFormat> format_;
   std::unique_ptr<FileTailer> access_;
   std::unique_ptr<FileTailer> error_;
+  bool tailers_open_ = false;  // at the first Run()
 
   // Upstream labels: bounded by max_upstreams plus "none", "unknown" and "other".
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> upstream_ids_;

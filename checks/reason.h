@@ -57,6 +57,7 @@ enum class Cause {
   X(kBodyMismatch, "body_mismatch", kMisconfiguration)         \
   X(kHeaderMismatch, "header_mismatch", kMisconfiguration)     \
   X(kBodyTooLarge, "body_too_large", kMisconfiguration)        \
+  X(kLogUnreadable, "log_unreadable", kMisconfiguration)       \
   X(kEdgeFault, "edge_fault", kCdnPath)                        \
   X(kOriginFault, "origin_fault", kCdnPath)                    \
   X(kBothDown, "both_down", kCdnPath)                          \

@@ -312,7 +312,7 @@ TEST_F(ProxyLogTest, VanishedLogIsReportedThenFollowedWhenItComesBack) {
   Result r;
   for (int i = 0; i < 5; ++i) r = RunOnce();  // the old fds drain and close
   EXPECT_FALSE(r.success);
-  EXPECT_EQ(r.reason, Reason::kInternalError);
+  EXPECT_EQ(r.reason, Reason::kLogUnreadable);
   EXPECT_NE(r.detail.find("No such file or directory"), std::string::npos) << r.detail;
   nginx_->Reopen();
   ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(AccessLog()); }, seconds(5)));

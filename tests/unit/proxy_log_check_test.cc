@@ -5,6 +5,10 @@
 #include "checks/proxy_log_check.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "agent/config.h"
 
@@ -112,6 +116,24 @@ TEST(ProxyLogMonitorTest, UpstreamLabelsFoldIntoOtherPastTheCap) {
   EXPECT_EQ(upstreams, (std::set<std::string>{"10.0.0.1:80", "10.0.0.2:80", "other", "none"}));
 }
 
+TEST(ProxyLogMonitorTest, UpstreamLabelsAreNeverRecycledSoCountersStayMonotonic) {
+  ProxyLogConfig c = Cfg();
+  c.max_upstreams = 1;
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.001"));
+  Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  // 10.0.0.1 is gone for a day: its slot (and its exported series) stays, the newcomer is other.
+  for (int i = 2; i < 1000; ++i) r = m.Finish(TimePoint(seconds(i * 100)), nullptr, nullptr);
+  m.OnAccessLine(Line(200, "10.0.0.2:80", "200", "0.001"));
+  r = m.Finish(TimePoint(seconds(100'000)), nullptr, nullptr);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"other", "2xx"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), -1);
+  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.001"));
+  r = m.Finish(TimePoint(seconds(100'001)), nullptr, nullptr);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+}
+
 TEST(ProxyLogMonitorTest, CombinedFormatCountsUnderUnknownUpstream) {
   ProxyLogConfig c = Cfg();
   c.format = "combined";
@@ -181,16 +203,62 @@ TEST(ProxyLogMonitorTest, TheDominantReasonIsSummedOverUpstreams) {
   EXPECT_EQ(r.reason, Reason::kConnectionRefused) << r.detail;
 }
 
-TEST(ProxyLogMonitorTest, UnreadableLogFailsAsInternalErrorAndStillCounts) {
+TEST(ProxyLogMonitorTest, UnreadableLogFailsAsMisconfigurationAndStillCounts) {
   ProxyLogConfig c = Cfg();
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
   Result r = m.Run(TimePoint(seconds(1)));
   EXPECT_FALSE(r.success);
-  EXPECT_EQ(r.reason, Reason::kInternalError);
+  // A wrong path is the operator's mistake, not a gatewatch bug (internal_error).
+  EXPECT_EQ(r.reason, Reason::kLogUnreadable);
+  EXPECT_EQ(CauseName(ReasonCause(r.reason)), "misconfiguration");
   EXPECT_EQ(r.detail,
             "access_log: open /nonexistent/access.log: No such file or directory (retrying every "
             "run)");
   EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
+}
+
+// A path no other test (or earlier run of this one) has tailed: "first time" is per process.
+std::string FreshLog(const std::string& name, int lines) {
+  static int n = 0;
+  std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("gw_proxy_log_" + std::to_string(getpid()) + "_" + std::to_string(++n) + "_" + name))
+          .string();
+  std::ofstream out(path, std::ios::trunc);
+  for (int i = 0; i < lines; ++i) out << Line(502, "10.0.0.1:80", "502", "0.000") << "\n";
+  return path;
+}
+
+TEST(ProxyLogMonitorTest, StartAtBeginningReadsHistoryOnlyOnceAcrossAReload) {
+  ProxyLogConfig c = Cfg();
+  c.access_log = FreshLog("access.log", 30);
+  c.start_at_end = false;
+  auto cfg = std::make_shared<ProxyLogConfig>(c);
+  {
+    // Built (say, to validate a config) but never run: the one read from the start is not used up.
+    ProxyLogMonitor validated(cfg);
+  }
+  auto first = std::make_unique<ProxyLogMonitor>(cfg);
+  Result r = first->Run(TimePoint(seconds(1)));
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 30);
+  EXPECT_FALSE(r.success);  // 30 of 30 are 5xx
+
+  // A reload that changed the check builds a new monitor: the exporter keeps its counters, so the
+  // history must not count again (nor fill the new window with old 502s).
+  first.reset();
+  ProxyLogMonitor rebuilt(cfg);
+  r = rebuilt.Run(TimePoint(seconds(2)));
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), -1);
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
+  EXPECT_TRUE(r.success) << r.detail;
+  {
+    std::ofstream out(c.access_log, std::ios::app);
+    out << Line(200, "10.0.0.1:80", "200", "0.001") << "\n";
+  }
+  r = rebuilt.Run(TimePoint(seconds(3)));
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
+  std::filesystem::remove(c.access_log);
 }
 
 TEST(ProxyLogMonitorTest, TimeoutRatioIsTheWindowsSlowestUpstreamOverTheTimeout) {
@@ -227,6 +295,10 @@ TEST(ProxyLogConfigTest, ErrorsNameTheirPath) {
             "checks[0].start_at: must be end or beginning");
   EXPECT_EQ(ConfigError("access_log: /a, max_line: 10"),
             "checks[0].max_line: must be between 256B and 1MiB");
+  // Parsed on the loop thread: one run must not hold every other check back for seconds.
+  EXPECT_EQ(ConfigError("access_log: /a, read_limit: 17MiB"),
+            "checks[0].read_limit: must be between max_line and 16MiB");
+  EXPECT_EQ(ConfigError("access_log: /a, read_limit: 16MiB"), "(no error)");
   EXPECT_EQ(ConfigError("access_log: /a, window: 0s"),
             "checks[0].window: must be between 1s and 24h");
   EXPECT_EQ(ConfigError("access_log: /a, acess_log: /b").rfind("checks[0].acess_log", 0), 0u)

@@ -29,6 +29,8 @@ TEST(ReasonTest, OnlySuccessHasNoCause) {
   EXPECT_EQ(CauseName(ReasonCause(Reason::kConnectionRefused)), "upstream_down");
   EXPECT_EQ(CauseName(ReasonCause(Reason::kDnsServfail)), "dns");
   EXPECT_EQ(CauseName(ReasonCause(Reason::kConnectTimeout)), "overloaded");
+  // A log gatewatch cannot read is the operator's to fix, not a gatewatch bug.
+  EXPECT_EQ(CauseName(ReasonCause(Reason::kLogUnreadable)), "misconfiguration");
 }
 
 TEST(ReasonTest, EveryReasonIsDocumentedWithItsCause) {
