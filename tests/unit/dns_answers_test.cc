@@ -368,6 +368,16 @@ TEST(CompareOutcomesTest, Table) {
        Reason::kDnsTimeout,
        0,
        -1},
+      // A tie goes to the first resolver's reason in configured order, not to the reason that
+      // reached the top count first (timeout, at the third resolver).
+      {"tie: first in configured order",
+       {Rcode(ns_r_refused), NoReply(Reason::kDnsTimeout), NoReply(Reason::kDnsTimeout),
+        Rcode(ns_r_refused)},
+       std::nullopt,
+       1.0,
+       Reason::kDnsRefused,
+       0,
+       -1},
       {"malformed",
        {NoReply(Reason::kDnsMalformed)},
        std::nullopt,
