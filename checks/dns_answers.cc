@@ -514,6 +514,22 @@ Agreement CompareOutcomes(const std::vector<ResolverOutcome>& outcomes,
   return ag;
 }
 
+bool IsPlainHostname(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t label = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return label > 0;
+}
+
 std::string DescribeAnswer(const DnsAnswerSet& a) {
   if (a.rcode != ns_r_noerror) return std::string(RcodeLabel(a.rcode));
   if (a.count == 0) return "NOERROR, no records";

@@ -87,6 +87,11 @@ Reason ReasonForQueryStatus(int ares_status);
 // REFUSED, or "other"; "none" when no reply arrived (pass -1).
 std::string_view RcodeLabel(int rcode);
 
+// True if `name` (an NS target from the wire, where any byte is allowed) may be a `resolver`
+// label value: 1-253 characters of letters, digits, '-', '_' and '.', no empty label, no label
+// over 63. Anything else (non-ASCII, non-UTF-8, control bytes) would break /metrics.
+bool IsPlainHostname(std::string_view name);
+
 // One resolver's outcome as the comparison sees it.
 struct ResolverOutcome {
   Reason reason = Reason::kDnsTimeout;  // kNone for a positive answer
