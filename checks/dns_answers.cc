@@ -514,20 +514,25 @@ Agreement CompareOutcomes(const std::vector<ResolverOutcome>& outcomes,
   return ag;
 }
 
-bool IsPlainHostname(std::string_view name) {
+bool DnsNameShape(std::string_view name, bool (*allowed)(char)) {
   if (name.empty() || name.size() > 253) return false;
   size_t label = 0;
   for (char c : name) {
     if (c == '.') {
       if (label == 0) return false;
       label = 0;
-      continue;
+    } else if (!allowed(c) || ++label > 63) {
+      return false;
     }
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_';
-    if (!ok || ++label > 63) return false;
   }
-  return label > 0;
+  return true;
+}
+
+bool IsPlainHostname(std::string_view name) {
+  return !name.empty() && name.back() != '.' && DnsNameShape(name, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
 }
 
 std::string DescribeAnswer(const DnsAnswerSet& a) {

@@ -474,17 +474,7 @@ class DnsCheck final : public Check {
 };
 
 bool ValidDnsName(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  size_t label = 0;
-  for (char c : name) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (c <= ' ' || c == 0x7F || ++label > 63) {
-      return false;
-    }
-  }
-  return true;
+  return DnsNameShape(name, [](char c) { return c > ' ' && c != 0x7F; });
 }
 
 }  // namespace
