@@ -68,8 +68,7 @@ std::shared_ptr<const ResolverLists> ParseResolverLists(const ConfigNode& node) 
 
 CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
                       std::unordered_map<std::string, std::string>& names,
-                      const std::shared_ptr<const ResolverLists>& resolver_lists,
-                      const std::string& resolvers_fingerprint) {
+                      const std::shared_ptr<const ResolverLists>& resolver_lists) {
   if (!node.IsMap()) node.Fail("must be a map");
   CheckSpec spec;
   ConfigNode name = node.Required("name");
@@ -105,11 +104,18 @@ CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
 
   std::unique_ptr<Check> check = check_type->factory(spec, node);
   node.RejectUnknownKeys();
-  // A check may use the named resolver lists: a change to them restarts every check (rare, and
-  // cheaper than tracking which check read which list).
-  return {std::shared_ptr<const Check>(std::move(check)),
-          node.Fingerprint() + "|" + FormatDuration(spec.interval) + "|" +
-              FormatDuration(spec.timeout) + resolvers_fingerprint};
+  std::string fingerprint =
+      node.Fingerprint() + "|" + FormatDuration(spec.interval) + "|" + FormatDuration(spec.timeout);
+  // A check names a top-level list as `resolvers: <name>`: only then does an edit of that list
+  // (not of other lists, not of checks without one) restart it, so proxy_log and host state
+  // survive a `resolvers:` edit. Asked after RejectUnknownKeys, so this lookup accepts no key.
+  if (ConfigNode named = node.Child("resolvers"); named.IsDefined() && named.IsScalar()) {
+    if (auto it = resolver_lists->find(named.AsString()); it != resolver_lists->end()) {
+      fingerprint += "|resolvers:" + it->first + "=";
+      for (const auto& server : it->second) fingerprint += server + ",";
+    }
+  }
+  return {std::shared_ptr<const Check>(std::move(check)), std::move(fingerprint)};
 }
 
 Config ParseDocument(const YAML::Node& doc, const std::string& source) {
@@ -141,8 +147,6 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
 
   ConfigNode resolvers = root.Child("resolvers");
   auto resolver_lists = ParseResolverLists(resolvers);
-  std::string resolvers_fingerprint =
-      resolvers.IsDefined() ? "|resolvers:" + resolvers.Fingerprint() : "";
 
   ConfigNode checks = root.Child("checks");
   if (checks.IsDefined()) {
@@ -150,8 +154,7 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
     std::unordered_map<std::string, std::string> names;
     config.checks.reserve(checks.size());
     for (size_t i = 0; i < checks.size(); ++i) {
-      config.checks.push_back(
-          ParseCheck(checks.At(i), config, names, resolver_lists, resolvers_fingerprint));
+      config.checks.push_back(ParseCheck(checks.At(i), config, names, resolver_lists));
     }
   }
   std::map<std::string, std::string> check_types;

@@ -74,6 +74,7 @@ DnsResolver::DnsResolver(EventLoop& loop, Options options) : loop_(loop) {
 }
 
 DnsResolver::~DnsResolver() {
+  if (sweep_timer_ != 0) loop_.CancelTimer(sweep_timer_);
   per_server_.clear();  // their channels first: they share the loop, not this channel
   destroying_ = true;
   for (auto& [id, p] : pending_) {
@@ -217,13 +218,13 @@ std::unique_ptr<DnsQuery> DnsResolver::Query(const std::string& name, int type, 
 
 DnsResolver& DnsResolver::ForServer(const Options& options) {
   TimePoint now = loop_.clock().Now();
-  if (now - last_sweep_ >= std::chrono::minutes(1)) {
-    last_sweep_ = now;
-    for (auto it = per_server_.begin(); it != per_server_.end();) {
-      bool idle =
-          it->second.resolver->live_handles_ == 0 && now - it->second.last_used >= kIdleEvict;
-      it = idle ? per_server_.erase(it) : std::next(it);
-    }
+  if (now - last_sweep_ >= std::chrono::minutes(1) && sweep_timer_ == 0) {
+    // ForServer() is called from query callbacks, possibly one of a cached resolver's own: the
+    // sweep runs from its own loop timer, so it never destroys a resolver that is delivering.
+    sweep_timer_ = loop_.AddTimer(now, [this] {
+      sweep_timer_ = 0;
+      SweepIdle();
+    });
   }
   std::string key =
       options.servers + "|" +
@@ -235,6 +236,15 @@ DnsResolver& DnsResolver::ForServer(const Options& options) {
   if (c.resolver == nullptr) c.resolver = std::make_unique<DnsResolver>(loop_, options);
   c.last_used = now;
   return *c.resolver;
+}
+
+void DnsResolver::SweepIdle() {
+  TimePoint now = loop_.clock().Now();
+  last_sweep_ = now;
+  for (auto it = per_server_.begin(); it != per_server_.end();) {
+    bool idle = it->second.resolver->live_handles_ == 0 && now - it->second.last_used >= kIdleEvict;
+    it = idle ? per_server_.erase(it) : std::next(it);
+  }
 }
 
 void DnsResolver::Deliver(uint64_t id, std::function<void(Pending&, Duration)> invoke) {

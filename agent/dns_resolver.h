@@ -85,10 +85,12 @@ class DnsResolver {
   // one channel and no channel is set up per query (a hit is one map lookup).
   //
   // Ownership and lifetime: this resolver owns the returned one; it stays valid until this
-  // resolver is destroyed, except that ForServer() drops cached resolvers that have had no live
-  // DnsQuery handle and no ForServer() call for kIdleEvict (servers a reload removed). So a caller
-  // may keep the reference while it holds one of its handles, or for the current loop iteration;
-  // a check asks again on every run. Loop thread only, like everything here.
+  // resolver is destroyed, except that cached resolvers that have had no live DnsQuery handle and
+  // no ForServer() call for kIdleEvict (servers a reload removed) are dropped by a sweep that
+  // ForServer() schedules at most once a minute on a loop timer (never inline: ForServer() may be
+  // called from a cached resolver's own callback). So a caller may keep the reference while it
+  // holds one of its handles, or until it returns to the loop; a check asks again on every run.
+  // Loop thread only, like everything here.
   static constexpr Duration kIdleEvict = std::chrono::minutes(10);
   DnsResolver& ForServer(const Options& options);
   size_t cached_servers() const { return per_server_.size(); }
@@ -120,7 +122,9 @@ class DnsResolver {
     TimePoint last_used;
   };
   std::unordered_map<std::string, Cached> per_server_;  // key: the options, as text
+  void SweepIdle();  // drops idle cached resolvers; runs from sweep_timer_ only
   TimePoint last_sweep_{};
+  TimerId sweep_timer_ = 0;
 };
 
 }  // namespace gatewatch

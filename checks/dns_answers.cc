@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <map>
 
 #include "checks/http_reasons.h"
+#include "checks/reason_vote.h"
 
 namespace gatewatch {
 namespace {
@@ -503,20 +503,36 @@ Agreement CompareOutcomes(const std::vector<ResolverOutcome>& outcomes,
     return ag;
   }
   // The most frequent reason among the resolvers that do not match, first in order on a tie.
-  std::map<Reason, size_t> votes;
-  size_t best = 0;
-  ag.reason = Reason::kDnsError;
+  ReasonVote votes;
   for (size_t i = 0; i < outcomes.size(); ++i) {
     if (ag.match[i]) continue;
     Reason r = outcomes[i].reason;
     if (r == Reason::kNone) r = Reason::kDnsNotPropagated;  // positive but not the expected set
-    size_t n = ++votes[r];
-    if (n > best) {
-      best = n;
-      ag.reason = r;
+    votes.Add(r);
+  }
+  ag.reason = votes.Winner(Reason::kDnsError);
+  return ag;
+}
+
+bool DnsNameShape(std::string_view name, bool (*allowed)(char)) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t label = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+    } else if (!allowed(c) || ++label > 63) {
+      return false;
     }
   }
-  return ag;
+  return true;
+}
+
+bool IsPlainHostname(std::string_view name) {
+  return !name.empty() && name.back() != '.' && DnsNameShape(name, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+  });
 }
 
 std::string DescribeAnswer(const DnsAnswerSet& a) {

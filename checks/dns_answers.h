@@ -87,6 +87,14 @@ Reason ReasonForQueryStatus(int ares_status);
 // REFUSED, or "other"; "none" when no reply arrived (pass -1).
 std::string_view RcodeLabel(int rcode);
 
+// True if `name` (an NS target from the wire, where any byte is allowed) may be a `resolver`
+// label value: 1-253 characters of letters, digits, '-', '_' and '.', no empty label, no label
+// over 63. Anything else (non-ASCII, non-UTF-8, control bytes) would break /metrics.
+bool IsPlainHostname(std::string_view name);
+// 1-253 characters, labels of 1-63 characters made of `allowed` ones, separated by single dots
+// (a trailing dot passes). The shape both IsPlainHostname and config name checks share.
+bool DnsNameShape(std::string_view name, bool (*allowed)(char));
+
 // One resolver's outcome as the comparison sees it.
 struct ResolverOutcome {
   Reason reason = Reason::kDnsTimeout;  // kNone for a positive answer

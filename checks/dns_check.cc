@@ -77,8 +77,9 @@ std::string FormatRatio(size_t matching, size_t total) {
 
 // One server asked in a run: a configured resolver, or an authoritative NS server.
 struct Target {
-  std::string label;   // value of the `resolver` label
-  std::string server;  // "ip:port" (authoritative: known once the NS name is resolved)
+  std::string label;    // value of the `resolver` label: a plain hostname or an address
+  std::string ns_name;  // authoritative: the NS name from the wire, to resolve (any bytes)
+  std::string server;   // "ip:port" (authoritative: known once the NS name is resolved)
   std::unique_ptr<DnsQuery> addr_query;
   std::unique_ptr<DnsQuery> answer_query;
   std::unique_ptr<DnsQuery> soa_query;
@@ -231,11 +232,17 @@ class DnsRun final : public CheckRun {
     }
     stage_ = Stage::kQuerying;
     targets_.reserve(names.size());
-    for (const auto& n : names) targets_.push_back(NewTarget(n, ""));
+    for (size_t i = 0; i < names.size(); ++i) {
+      // A name that is not a plain hostname never becomes a label (it may hold any byte, and
+      // would break /metrics): its address does once known, until then a bounded placeholder.
+      bool plain = IsPlainHostname(names[i]);
+      targets_.push_back(NewTarget(plain ? names[i] : "ns_" + std::to_string(i), ""));
+      targets_.back().ns_name = names[i];
+    }
     for (size_t i = 0; i < targets_.size(); ++i) {
       targets_[i].started = services_.clock.Now();
       targets_[i].addr_query = Discovery().Resolve(
-          targets_[i].label, AF_UNSPEC, [this, i](const ResolveResult& r) { OnAddress(i, r); });
+          targets_[i].ns_name, AF_UNSPEC, [this, i](const ResolveResult& r) { OnAddress(i, r); });
     }
   }
 
@@ -257,6 +264,7 @@ class DnsRun final : public CheckRun {
       return;
     }
     std::string host = pick->family == AF_INET6 ? "[" + pick->address + "]" : pick->address;
+    if (t.label != t.ns_name) t.label = pick->address;  // not a plain hostname
     t.server = host + ":" + std::to_string(cfg_->authoritative_port);
     Ask(i);
   }
@@ -466,17 +474,7 @@ class DnsCheck final : public Check {
 };
 
 bool ValidDnsName(const std::string& name) {
-  if (name.empty() || name.size() > 253) return false;
-  size_t label = 0;
-  for (char c : name) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (c <= ' ' || c == 0x7F || ++label > 63) {
-      return false;
-    }
-  }
-  return true;
+  return DnsNameShape(name, [](char c) { return c > ' ' && c != 0x7F; });
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
+
+#include "checks/reason_vote.h"
 
 namespace gatewatch {
 
@@ -32,8 +33,7 @@ FanoutAddresses SelectBackends(const std::vector<ResolvedAddress>& addresses) {
 
 FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t not_probed) {
   FanoutVerdict v;
-  std::map<Reason, size_t> votes;
-  size_t best = 0;
+  ReasonVote votes;
   std::string down;
   size_t listed = 0;
   for (size_t i = 0; i < backends.size(); ++i) {
@@ -43,11 +43,7 @@ FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t
       continue;
     }
     if (v.representative < 0) v.representative = static_cast<int>(i);
-    size_t n = ++votes[b.reason];
-    if (n > best) {
-      best = n;
-      v.reason = b.reason;
-    }
+    votes.Add(b.reason);
     if (listed++ < 3) {
       down += (down.empty() ? "" : "; ") + b.address + " " + std::string(ReasonName(b.reason)) +
               ": " + b.detail;
@@ -55,6 +51,7 @@ FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t
       down += "; ...";
     }
   }
+  v.reason = votes.Winner(Reason::kNone);
   if (v.representative < 0 && !backends.empty()) v.representative = 0;
   std::string total = std::to_string(backends.size());
   std::string rest =

@@ -106,8 +106,9 @@ void HttpTransfer::Start() {
   stage_ = Stage::kRunning;
   curl_started_ = clock_.Now();
   hash_ = kFnvOffset;
-  // CurlMulti reports a failed Add through a loop timer that Remove() cannot cancel: the weak
-  // token keeps that late callback away from a transfer destroyed in between.
+  // Remove() (destructor, Abort) cancels a running transfer and also the loop timer that reports
+  // a failed Add, so this callback never outlives the transfer; the weak token is only a second
+  // guard, should a later CurlMulti change break that contract.
   std::weak_ptr<char> alive = alive_;
   curl_.Add(easy_.get(), [this, alive](CURLcode code) {
     if (alive.expired()) return;

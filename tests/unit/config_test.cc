@@ -269,6 +269,39 @@ TEST(ConfigTest, FingerprintChangesWithSettingsButNotKeyOrder) {
                   "  - {name: a, type: fake, value: 1, labels: {x: '1', y: '2'}}\n"));
 }
 
+// An edit of a top-level resolver list restarts only the checks that name that list: host and
+// http checks (their state, e.g. disk figures, survives) and dns checks with their own servers
+// keep their fingerprint.
+TEST(ConfigTest, ResolverListEditRestartsOnlyTheChecksNamingThatList) {
+  auto fps = [](const std::string& lists) {
+    Config c = ParseConfig(
+        "resolvers: {" + lists +
+            "}\n"
+            "checks:\n"
+            "  - {name: h, type: host}\n"
+            "  - {name: w, type: http, url: 'http://127.0.0.1/'}\n"
+            "  - {name: own, type: dns, query: {name: www.example.test}, resolvers: "
+            "['127.0.0.1']}\n"
+            "  - {name: pub, type: dns, query: {name: www.example.test}, resolvers: public}\n",
+        "t");
+    std::vector<std::string> out;
+    for (const auto& e : c.checks) out.push_back(e.fingerprint);
+    return out;
+  };
+  auto before = fps("public: ['10.0.0.1'], other: ['10.0.0.2']");
+  auto other_edited = fps("public: ['10.0.0.1'], other: ['10.0.0.3']");
+  auto public_edited = fps("public: ['10.0.0.1', '10.0.0.4'], other: ['10.0.0.2']");
+  ASSERT_EQ(before.size(), 4u);
+  EXPECT_EQ(other_edited, before) << "no check names `other`";
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(public_edited[i], before[i]) << "check " << i;
+  EXPECT_NE(public_edited[3], before[3]) << "the dns check naming `public` must restart";
+  EXPECT_EQ(fps("public: ['10.0.0.1']")[0], before[0]) << "removing an unused list";
+  // The fingerprint's look at `resolvers` must not make the key known to types without it.
+  EXPECT_EQ(ErrorOf("resolvers: {public: ['10.0.0.1']}\n"
+                    "checks:\n  - {name: h, type: host, resolvers: public}\n"),
+            "checks[0].resolvers: unknown key");
+}
+
 TEST(ConfigTest, DeepNestingIsAnErrorNotACrash) {
   std::string deep = "checks: " + std::string(20000, '[') + std::string(20000, ']') + "\n";
   std::string error = ErrorOf(deep);

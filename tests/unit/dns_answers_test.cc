@@ -289,6 +289,37 @@ ResolverOutcome NoReply(Reason r) {
   return o;
 }
 
+// NS names come from the wire, where a label may hold any byte: only plain hostnames may become
+// a `resolver` label value (the check labels the others by their address).
+std::string Labels63x3() {
+  std::string l(63, 'a');
+  return l + "." + l + "." + l;
+}
+
+TEST(IsPlainHostnameTest, Table) {
+  const std::vector<std::pair<std::string, bool>> rows = {
+      {"ns1.example.com", true},
+      {"a.iana-servers.net", true},
+      {"_dns.resolver.arpa", true},
+      {"NS1.EXAMPLE.COM", true},
+      {"", false},
+      {".", false},
+      {"a..b", false},
+      {"ns1.example.com.", false},                   // the parser never keeps the root dot
+      {"ns1.ex\xc3\xa4mple.com", false},             // UTF-8 "ä"
+      {"ns\xff.example.com", false},                 // not UTF-8 at all
+      {std::string("ns\0.example.com", 14), false},  // NUL inside
+      {"ns\n1.example.com", false},                  // control byte
+      {"ns\"1.example.com", false},                  // would need escaping in /metrics
+      {"ns 1.example.com", false},
+      {std::string(63, 'a') + ".com", true},
+      {std::string(64, 'a') + ".com", false},              // label over 63
+      {Labels63x3() + "." + std::string(61, 'a'), true},   // 253 characters
+      {Labels63x3() + "." + std::string(62, 'a'), false},  // 254 characters
+  };
+  for (const auto& [name, plain] : rows) EXPECT_EQ(IsPlainHostname(name), plain) << name;
+}
+
 TEST(CompareOutcomesTest, Table) {
   const auto fresh = Positive({"10.0.0.2"});
   const auto stale = Positive({"10.0.0.1"});
@@ -366,6 +397,16 @@ TEST(CompareOutcomesTest, Table) {
        std::nullopt,
        1.0,
        Reason::kDnsTimeout,
+       0,
+       -1},
+      // A tie goes to the first resolver's reason in configured order, not to the reason that
+      // reached the top count first (timeout, at the third resolver).
+      {"tie: first in configured order",
+       {Rcode(ns_r_refused), NoReply(Reason::kDnsTimeout), NoReply(Reason::kDnsTimeout),
+        Rcode(ns_r_refused)},
+       std::nullopt,
+       1.0,
+       Reason::kDnsRefused,
        0,
        -1},
       {"malformed",

@@ -51,6 +51,15 @@ TEST(CombineBackendsTest, Table) {
        "1/3 backends down: 10.0.0.2:80 connection_refused: connect() refused"},
       {"most frequent reason", {slow, bad, bad}, 0, Reason::kHttp502, 0, 0, "3/3 backends down"},
       {"tie: first down", {ok, slow, bad}, 0, Reason::kTimeout, 1, 1, "2/3 backends down"},
+      // A tie goes to the first down backend's reason, not to the reason that reached the top
+      // count first (timeout, at the third backend).
+      {"tie: first in order",
+       {refused, slow, slow, refused},
+       0,
+       Reason::kConnectionRefused,
+       0,
+       0,
+       "4/4 backends down"},
       {"rest counted", {ok}, 5, Reason::kNone, 1, 0, "1/1 backends up (5 more addresses"},
       {"nothing", {}, 0, Reason::kDnsNodata, 0, -1, "no addresses"},
   };

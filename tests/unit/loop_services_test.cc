@@ -204,12 +204,61 @@ TEST(DnsResolverTest, ForServerCachesPerServerAndDropsOnlyIdleOnes) {
   clock.Advance(DnsResolver::kIdleEvict + seconds(61));
   DnsResolver::Options c = a;
   c.tries = 2;
-  dns.ForServer(c);  // sweeps: `b` is idle and dropped; `a` has a live handle and stays
+  dns.ForServer(c);  // schedules the sweep: `b` is idle and dropped; `a` has a live handle
+  EXPECT_EQ(dns.cached_servers(), 3u);  // never inline: the sweep runs from the loop
+  loop.RunOnce(milliseconds(0));
   EXPECT_EQ(dns.cached_servers(), 2u);
   EXPECT_EQ(&dns.ForServer(a), first);
   held.reset();
   clock.Advance(DnsResolver::kIdleEvict + seconds(61));
   dns.ForServer(c);
+  loop.RunOnce(milliseconds(0));
+  EXPECT_EQ(dns.cached_servers(), 1u);
+}
+
+// A query that took longer than kIdleEvict: its callback drops its handle and asks ForServer()
+// again (as a DNS check does for its next query). Its own resolver is then idle, but must not be
+// destroyed while it is still delivering (an inline sweep did that: use-after-free under ASan).
+TEST(DnsResolverTest, ForServerNeverDropsAResolverFromItsOwnCallback) {
+  FakeClock clock;
+  EventLoop loop(clock);
+  DnsResolver dns(loop, {});
+  int port = 0;
+  UniqueFd server = BindUdp(&port);
+  // Answers every question with REFUSED, but only when the test lets it.
+  bool answer = false;
+  loop.Watch(server.get(), EventLoop::kReadable, [&](uint32_t) {
+    if (!answer) return;
+    unsigned char buf[512];
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    ssize_t n =
+        recvfrom(server.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n < 12) return;
+    buf[2] |= 0x80;                                 // QR: a response
+    buf[3] = static_cast<unsigned char>(0x80 | 5);  // RA, RCODE 5 = REFUSED
+    sendto(server.get(), buf, n, 0, reinterpret_cast<sockaddr*>(&from), len);
+  });
+  DnsResolver::Options a = SilentServer(port, seconds(5), 1);
+  DnsResolver::Options other = a;
+  other.no_recurse = true;
+  std::unique_ptr<DnsQuery> q;
+  bool done = false;
+  int status = -1;
+  q = dns.ForServer(a).Query("www.example.test", 1, [&](int st, const unsigned char*, int) {
+    status = st;
+    q.reset();
+    dns.ForServer(other);  // `a` has no handle and was last asked for > kIdleEvict ago
+    done = true;
+  });
+  loop.RunOnce(milliseconds(0));  // the first ForServer()'s sweep: the next is due in a minute
+  ASSERT_FALSE(done);
+  clock.Advance(DnsResolver::kIdleEvict + seconds(61));  // the loop's clock, not c-ares'
+  answer = true;
+  RunUntil(loop, done);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(status, ARES_EREFUSED);  // the answer came from the server, not a timeout
+  loop.RunOnce(milliseconds(0));     // the sweep, from the loop: now `a` may go
   EXPECT_EQ(dns.cached_servers(), 1u);
 }
 
