@@ -21,15 +21,6 @@ constexpr uint32_t kMaxShards = 100000;
 
 std::string Shard::ToString() const { return std::to_string(index) + "/" + std::to_string(count); }
 
-uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
 uint32_t ShardOf(std::string_view check_name, uint32_t count) {
   return count <= 1 ? 0 : static_cast<uint32_t>(Fnv1a64(check_name) % count);
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "agent/fnv.h"
+
 namespace gatewatch {
 
 struct Shard {
@@ -20,9 +22,6 @@ struct Shard {
   // "I/N" as in the flag and the `shard` label.
   std::string ToString() const;
 };
-
-// FNV-1a 64 (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
-uint64_t Fnv1a64(std::string_view bytes);
 
 // The shard a check named `name` belongs to among `count` shards.
 uint32_t ShardOf(std::string_view check_name, uint32_t count);

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdio>
 
+#include "agent/fnv.h"
 #include "checks/http_reasons.h"
 #include "checks/reason_vote.h"
 
@@ -102,18 +103,9 @@ class Reader {
   size_t len_;
 };
 
-uint64_t Fnv1a(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // Per-record hash, mixed so that summing (order-independent) does not cancel structure.
 uint64_t RecordHash(std::string_view record) {
-  uint64_t z = Fnv1a(record) + 0x9e3779b97f4a7c15ull;
+  uint64_t z = Fnv1a64(record) + 0x9e3779b97f4a7c15ull;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);

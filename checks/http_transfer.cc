@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "agent/fnv.h"
 #include "agent/logging.h"
 #include "agent/version.h"
 #include "checks/http_reasons.h"
@@ -20,8 +21,6 @@ int64_t WholeMs(Duration d) {
 }
 
 // FNV-1a, 64 bit: enough to tell two bodies apart, no crypto library needed.
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
 
 TransferInfo ReadTransferInfo(CURL* easy, bool configured_https) {
   TransferInfo info;
@@ -105,7 +104,7 @@ void HttpTransfer::Start() {
   }
   stage_ = Stage::kRunning;
   curl_started_ = clock_.Now();
-  hash_ = kFnvOffset;
+  hash_ = kFnv1a64Offset;
   // Remove() (destructor, Abort) cancels a running transfer and also the loop timer that reports
   // a failed Add, so this callback never outlives the transfer; the weak token is only a second
   // guard, should a later CurlMulti change break that contract.
@@ -248,11 +247,7 @@ size_t HttpTransfer::OnBody(char* data, size_t size, size_t nmemb, void* userp) 
     return 0;
   }
   if (self->target_.keep_body) out.body.append(data, n);
-  if (self->target_.hash_body) {
-    for (size_t i = 0; i < n; ++i) {
-      self->hash_ = (self->hash_ ^ static_cast<unsigned char>(data[i])) * kFnvPrime;
-    }
-  }
+  if (self->target_.hash_body) self->hash_ = Fnv1a64(std::string_view(data, n), self->hash_);
   return n;
 }
 

@@ -14,6 +14,8 @@ TEST(ShardTest, Fnv1a64MatchesTheReferenceVectors) {
   EXPECT_EQ(Fnv1a64(""), 0xcbf29ce484222325ULL);
   EXPECT_EQ(Fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
   EXPECT_EQ(Fnv1a64("foobar"), 0x85944171f73967e8ULL);
+  // A body arriving in chunks hashes as the whole (cdn_origin compares body hashes).
+  EXPECT_EQ(Fnv1a64("bar", Fnv1a64("foo")), Fnv1a64("foobar"));
 }
 
 TEST(ShardTest, EveryCheckBelongsToExactlyOneShardAndSharesAreBalanced) {
