@@ -13,6 +13,7 @@
 #include "agent/fnv.h"
 #include "checks/http_reasons.h"
 #include "checks/reason_vote.h"
+#include "checks/text_fields.h"
 
 namespace gatewatch {
 namespace {
@@ -128,18 +129,6 @@ bool IsDecimal(std::string_view s, uint64_t max, uint64_t* v) {
   if (n > max) return false;
   *v = n;
   return true;
-}
-
-std::vector<std::string_view> Fields(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-    size_t start = i;
-    while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
-    if (i > start) out.push_back(s.substr(start, i - start));
-  }
-  return out;
 }
 
 // Canonical record text of the rdata at [at, at+rdlen), or nullopt if it does not parse.
@@ -259,7 +248,7 @@ std::string DnsTypeName(int type) {
 }
 
 std::optional<std::string> CanonicalRecord(int type, std::string_view text) {
-  std::vector<std::string_view> f = Fields(text);
+  std::vector<std::string_view> f = BlankSeparatedFields(text);
   uint64_t a = 0, b = 0, c = 0;
   switch (type) {
     case ns_t_a:

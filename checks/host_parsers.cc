@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "checks/text_fields.h"
+
 namespace gatewatch {
 
 namespace {
@@ -17,19 +19,6 @@ void ForEachLine(std::string_view text, Fn fn) {
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
     fn(line);
   }
-}
-
-// Whitespace-separated fields of one line.
-std::vector<std::string_view> Fields(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
 }
 
 std::optional<uint64_t> ToU64(std::string_view s) {
@@ -71,7 +60,7 @@ std::optional<ProcStat> ParseProcStat(std::string_view text) {
   bool have_total = false;
   ForEachLine(text, [&](std::string_view line) {
     if (line.substr(0, 3) != "cpu") return;
-    auto f = Fields(line);
+    auto f = BlankSeparatedFields(line);
     if (f.empty()) return;
     if (f[0] != "cpu") {
       if (ToU64(f[0].substr(3))) ++stat.cpus;
@@ -119,7 +108,7 @@ std::optional<CpuUsage> ComputeCpuUsage(const CpuTimes& a, const CpuTimes& b) {
 }
 
 std::optional<std::array<double, 3>> ParseLoadavg(std::string_view text) {
-  auto f = Fields(text.substr(0, text.find('\n')));
+  auto f = BlankSeparatedFields(text.substr(0, text.find('\n')));
   if (f.size() < 3) return std::nullopt;
   std::array<double, 3> out{};
   for (size_t i = 0; i < 3; ++i) {
@@ -133,7 +122,7 @@ std::optional<std::array<double, 3>> ParseLoadavg(std::string_view text) {
 std::optional<MemInfo> ParseMeminfo(std::string_view text) {
   std::optional<uint64_t> total, available, free, buffers, cached, swap_total, swap_free;
   ForEachLine(text, [&](std::string_view line) {
-    auto f = Fields(line);
+    auto f = BlankSeparatedFields(line);
     if (f.size() < 2) return;
     auto v = ToU64(f[1]);
     if (!v) return;
@@ -163,7 +152,7 @@ std::optional<MemInfo> ParseMeminfo(std::string_view text) {
 std::vector<MountEntry> ParseMounts(std::string_view text) {
   std::vector<MountEntry> out;
   ForEachLine(text, [&](std::string_view line) {
-    auto f = Fields(line);
+    auto f = BlankSeparatedFields(line);
     if (f.size() < 3) return;
     out.push_back({DecodeOctalEscapes(f[0]), DecodeOctalEscapes(f[1]), std::string(f[2])});
   });
@@ -189,7 +178,7 @@ bool IsPseudoFs(std::string_view t) {
 std::optional<Pressure> ParsePressure(std::string_view text) {
   std::optional<Pressure> out;
   ForEachLine(text, [&](std::string_view line) {
-    auto f = Fields(line);
+    auto f = BlankSeparatedFields(line);
     if (f.size() < 4 || f[0] != "some") return;
     Pressure p;
     static constexpr std::string_view kKeys[] = {"avg10=", "avg60=", "avg300="};
@@ -215,7 +204,7 @@ std::optional<std::string> ParseCgroupV2Path(std::string_view text) {
 }
 
 std::optional<uint64_t> ParseCgroupBytes(std::string_view text) {
-  auto f = Fields(text.substr(0, text.find('\n')));
+  auto f = BlankSeparatedFields(text.substr(0, text.find('\n')));
   if (f.size() != 1) return std::nullopt;
   return ToU64(f[0]);  // "max" does not parse: no limit
 }
@@ -223,14 +212,14 @@ std::optional<uint64_t> ParseCgroupBytes(std::string_view text) {
 std::optional<uint64_t> ParseKeyedValue(std::string_view text, std::string_view key) {
   std::optional<uint64_t> out;
   ForEachLine(text, [&](std::string_view line) {
-    auto f = Fields(line);
+    auto f = BlankSeparatedFields(line);
     if (f.size() == 2 && f[0] == key) out = ToU64(f[1]);
   });
   return out;
 }
 
 std::optional<CpuMax> ParseCpuMax(std::string_view text) {
-  auto f = Fields(text.substr(0, text.find('\n')));
+  auto f = BlankSeparatedFields(text.substr(0, text.find('\n')));
   if (f.size() != 2) return std::nullopt;
   auto quota = ToU64(f[0]);
   auto period = ToU64(f[1]);
