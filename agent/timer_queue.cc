@@ -1,32 +1,76 @@
 #include "agent/timer_queue.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace gatewatch {
+namespace {
 
-TimerId TimerQueue::Add(TimePoint when, Callback cb) {
-  TimerId id = next_id_++;
-  heap_.push({when, id});
-  callbacks_.emplace(id, std::move(cb));
-  return id;
+TimerId MakeId(uint32_t slot, uint32_t generation) {
+  return (static_cast<uint64_t>(slot) + 1) << 32 | generation;  // never 0
 }
 
-bool TimerQueue::Cancel(TimerId id) { return callbacks_.erase(id) > 0; }
+}  // namespace
 
-void TimerQueue::DropCancelledTop() {
-  while (!heap_.empty() && !callbacks_.contains(heap_.top().id)) heap_.pop();
+TimerId TimerQueue::Add(TimePoint when, Callback cb) {
+  uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[slot];
+  s.live = true;
+  s.cb = std::move(cb);
+  ++live_;
+  heap_.push_back({when, next_order_++, slot, s.generation});
+  std::push_heap(heap_.begin(), heap_.end(), std::greater<Entry>());
+  return MakeId(slot, s.generation);
+}
+
+bool TimerQueue::Cancel(TimerId id) {
+  uint64_t high = id >> 32;
+  if (high == 0 || high > slots_.size()) return false;
+  auto slot = static_cast<uint32_t>(high - 1);
+  const Slot& s = slots_[slot];
+  if (!s.live || s.generation != static_cast<uint32_t>(id)) return false;
+  Free(slot);
+  return true;
+}
+
+bool TimerQueue::Live(const Entry& e) const {
+  const Slot& s = slots_[e.slot];
+  return s.live && s.generation == e.generation;
+}
+
+void TimerQueue::Free(uint32_t slot) {
+  Slot& s = slots_[slot];
+  s.live = false;
+  s.cb = nullptr;
+  ++s.generation;
+  free_.push_back(slot);
+  --live_;
+}
+
+void TimerQueue::DropStaleTop() {
+  while (!heap_.empty() && !Live(heap_.front())) {
+    std::pop_heap(heap_.begin(), heap_.end(), std::greater<Entry>());
+    heap_.pop_back();
+  }
 }
 
 size_t TimerQueue::RunDue(TimePoint now) {
   size_t ran = 0;
   for (;;) {
-    DropCancelledTop();
-    if (heap_.empty() || heap_.top().when > now) break;
-    TimerId id = heap_.top().id;
-    heap_.pop();
-    auto it = callbacks_.find(id);
-    Callback cb = std::move(it->second);
-    callbacks_.erase(it);
+    DropStaleTop();
+    if (heap_.empty() || heap_.front().when > now) break;
+    uint32_t slot = heap_.front().slot;
+    std::pop_heap(heap_.begin(), heap_.end(), std::greater<Entry>());
+    heap_.pop_back();
+    Callback cb = std::move(slots_[slot].cb);
+    Free(slot);  // before the call: the callback may add timers, or cancel its own id
     cb();
     ++ran;
   }
@@ -34,9 +78,9 @@ size_t TimerQueue::RunDue(TimePoint now) {
 }
 
 std::optional<TimePoint> TimerQueue::NextDue() {
-  DropCancelledTop();
+  DropStaleTop();
   if (heap_.empty()) return std::nullopt;
-  return heap_.top().when;
+  return heap_.front().when;
 }
 
 }  // namespace gatewatch

@@ -1,6 +1,11 @@
 // A min-heap of one-shot timers, driven by whoever owns the time: the EventLoop in production (it
 // sleeps until NextDue()), a test with a FakeClock otherwise.
 //
+// Every check run adds and cancels several timers (its schedule, its deadline, curl's and c-ares's
+// timeouts), so timers live in a slot vector reused through a free list: Add and Cancel neither
+// allocate nor hash. A cancelled timer frees its slot at once; its heap entry stays until it
+// reaches the top and is recognised as stale by the slot's generation.
+//
 // Thread-safety: none. All calls happen on the loop thread (or the test thread).
 // Callbacks may add and cancel timers, including their own id.
 #pragma once
@@ -8,8 +13,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <queue>
-#include <unordered_map>
 #include <vector>
 
 #include "agent/clock.h"
@@ -25,24 +28,39 @@ class TimerQueue {
   TimerId Add(TimePoint when, Callback cb);
   // Returns false if the timer already ran or was cancelled.
   bool Cancel(TimerId id);
-  // Runs, in deadline order, every timer due at or before `now`. Timers added by callbacks with a
-  // deadline <= now also run in this call. Returns how many ran.
+  // Runs, in deadline order (ties in the order they were added), every timer due at or before
+  // `now`. Timers added by callbacks with a deadline <= now also run in this call. Returns how
+  // many ran.
   size_t RunDue(TimePoint now);
   std::optional<TimePoint> NextDue();
-  size_t size() const { return callbacks_.size(); }
+  size_t size() const { return live_; }
 
  private:
+  struct Slot {
+    // Bumped whenever the slot is freed, so ids and heap entries of its earlier timers go stale.
+    // 32 bits: a stale entry could only be mistaken after 2^32 reuses of one slot while it waits.
+    uint32_t generation = 0;
+    bool live = false;
+    Callback cb;
+  };
   struct Entry {
     TimePoint when;
-    TimerId id;
-    bool operator>(const Entry& o) const { return when != o.when ? when > o.when : id > o.id; }
+    uint64_t order;  // ties on `when` run in the order added
+    uint32_t slot;
+    uint32_t generation;
+    bool operator>(const Entry& o) const {
+      return when != o.when ? when > o.when : order > o.order;
+    }
   };
-  void DropCancelledTop();
+  bool Live(const Entry& e) const;
+  void Free(uint32_t slot);
+  void DropStaleTop();
 
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap_;
-  // Cancelled timers stay in the heap until they reach the top; only the map says what is live.
-  std::unordered_map<TimerId, Callback> callbacks_;
-  TimerId next_id_ = 1;
+  std::vector<Entry> heap_;  // std::push_heap/pop_heap with std::greater: a min-heap
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_;
+  uint64_t next_order_ = 0;
+  size_t live_ = 0;
 };
 
 }  // namespace gatewatch
