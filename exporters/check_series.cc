@@ -334,7 +334,11 @@ void CheckSeriesStore::OnResult(const CheckSpec& check, const Result& result, do
   }
 
   r.detail.assign(result.detail);
+  // Sized once to the packed length: appending would leave up to half of the buffer unused.
+  size_t packed = 0;
+  for (const auto& [key, value] : result.report) packed += key.size() + value.size() + 4;
   r.report.clear();
+  if (packed > r.report.capacity()) r.report.reserve(packed);
   for (const auto& [key, value] : result.report) {
     PackString(r.report, key);
     PackString(r.report, value);
