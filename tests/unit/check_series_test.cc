@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <array>
 #include <atomic>
 #include <sstream>
 #include <thread>
@@ -64,6 +65,21 @@ TEST(LabelValuesTest, BracedListsLikeAVector) {
   EXPECT_EQ(obs.label_values, (std::vector<std::string>{"2xx"}));
 }
 
+// The exposed lines of kHist's series for check "c": count, sum, then the cumulative buckets.
+std::vector<std::string> HistogramLines(const std::string& side, const std::string& sum,
+                                        std::array<int, 3> cumulative) {
+  std::string labels = "{check=\"c\",side=\"" + side + "\"";
+  std::vector<std::string> lines = {
+      "gatewatch_t_seconds_count" + labels + "} " + std::to_string(cumulative[2]),
+      "gatewatch_t_seconds_sum" + labels + "} " + sum};
+  const char* le[] = {"0.1", "1", "+Inf"};
+  for (size_t i = 0; i < 3; ++i) {
+    lines.push_back("gatewatch_t_seconds_bucket" + labels + ",le=\"" + le[i] + "\"} " +
+                    std::to_string(cumulative[i]));
+  }
+  return lines;
+}
+
 // Each kind of series, from its Observations over two results, as exposed.
 TEST(CheckSeriesStoreTest, RendersEveryKind) {
   struct Case {
@@ -89,19 +105,11 @@ TEST(CheckSeriesStoreTest, RendersEveryKind) {
       {"histogram observes single values",
        {{&kHist, {"edge"}, 0.05}, {&kHist, {"edge"}, 0.1}},
        {{&kHist, {"edge"}, 5}},
-       {R"(gatewatch_t_seconds_count{check="c",side="edge"} 3)",
-        R"(gatewatch_t_seconds_sum{check="c",side="edge"} 5.15)",
-        R"(gatewatch_t_seconds_bucket{check="c",side="edge",le="0.1"} 2)",
-        R"(gatewatch_t_seconds_bucket{check="c",side="edge",le="1"} 2)",
-        R"(gatewatch_t_seconds_bucket{check="c",side="edge",le="+Inf"} 3)"}},
+       HistogramLines("edge", "5.15", {2, 2, 3})},
       {"histogram batches add up; a batch of another shape is dropped",
        {{&kHist, {"origin"}, 2.5, {1, 2, 3}}},
        {{&kHist, {"origin"}, 1, {1, 0, 0}}, {&kHist, {"origin"}, 100, {5, 5}}},
-       {R"(gatewatch_t_seconds_count{check="c",side="origin"} 7)",
-        R"(gatewatch_t_seconds_sum{check="c",side="origin"} 3.5)",
-        R"(gatewatch_t_seconds_bucket{check="c",side="origin",le="0.1"} 2)",
-        R"(gatewatch_t_seconds_bucket{check="c",side="origin",le="1"} 4)",
-        R"(gatewatch_t_seconds_bucket{check="c",side="origin",le="+Inf"} 7)"}},
+       HistogramLines("origin", "3.5", {2, 4, 7})},
       {"values beyond the desc's labels are not rendered",
        {{&kCounter1, {"2xx", "extra"}, 1}},
        {},
