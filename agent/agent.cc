@@ -244,7 +244,7 @@ class Agent {
   }
 
   void Apply(const Config& config) {
-    scheduler_.SetChecks(ToScheduled(config, options_.shard), config.max_in_flight);
+    scheduler_.SetChecks(ToScheduled(config, options_.shard), config.scheduler);
     alerts_.SetAlerts(config.alerts);
     exporter_.SetReloadResult(true);
     ready_ = true;

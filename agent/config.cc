@@ -14,6 +14,8 @@ namespace gatewatch {
 namespace {
 
 constexpr Duration kMinInterval = std::chrono::milliseconds(100);
+// Beyond this, runs of one window would start in bursts large enough to skew their own timings.
+constexpr Duration kMaxCoalesce = std::chrono::milliseconds(100);
 
 // Label names gatewatch itself uses on some series; a user label of that name would collide.
 const std::set<std::string> kReservedLabels = {
@@ -142,7 +144,12 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
 
   ConfigNode scheduler = root.Child("scheduler");
   scheduler.ExpectMap();
-  config.max_in_flight = static_cast<size_t>(scheduler.IntOr("max_in_flight", 1000, 1, 1'000'000));
+  config.scheduler.max_in_flight =
+      static_cast<size_t>(scheduler.IntOr("max_in_flight", 1000, 1, 1'000'000));
+  config.scheduler.coalesce = scheduler.DurationOr("coalesce", config.scheduler.coalesce);
+  if (config.scheduler.coalesce > kMaxCoalesce) {
+    scheduler.Child("coalesce").Fail("must be at most " + FormatDuration(kMaxCoalesce));
+  }
   scheduler.RejectUnknownKeys();
 
   ConfigNode resolvers = root.Child("resolvers");

@@ -8,6 +8,7 @@
 
 #include "agent/clock.h"
 #include "agent/config_node.h"
+#include "agent/scheduler.h"
 #include "checks/check.h"
 #include "exporters/alert_spec.h"
 
@@ -22,7 +23,7 @@ struct CheckEntry {
 struct Config {
   Duration default_interval = std::chrono::seconds(30);
   Duration default_timeout = std::chrono::seconds(10);
-  size_t max_in_flight = 1000;  // scheduler.max_in_flight
+  SchedulerOptions scheduler;  // scheduler: {max_in_flight, coalesce}
   std::vector<CheckEntry> checks;
   std::vector<AlertSpec> alerts;  // see agent/alerts.h
   std::string source;             // file path, or "<embedded default>"

@@ -8,6 +8,9 @@ namespace gatewatch {
 struct Scheduler::Slot {
   std::shared_ptr<const Check> check;
   std::string fingerprint;
+  // The exact fixed-rate schedule, and the due time it is coalesced to. Keeping the exact one
+  // apart means rounding never drifts the rate, whatever the interval.
+  TimePoint ideal_due;
   TimePoint next_due;
   TimerId due_timer = 0;
   // The run in flight, if any.
@@ -27,8 +30,8 @@ Scheduler::Scheduler(TimerQueue& timers, const Clock& clock, Random& random,
 
 Scheduler::~Scheduler() { Stop(); }
 
-void Scheduler::SetChecks(std::vector<ScheduledCheck> checks, size_t max_in_flight) {
-  max_in_flight_ = max_in_flight;
+void Scheduler::SetChecks(std::vector<ScheduledCheck> checks, const SchedulerOptions& options) {
+  options_ = options;
   std::unordered_map<std::string, std::unique_ptr<Slot>> next;
   for (auto& c : checks) {
     const std::string& name = c.check->spec().name;
@@ -61,7 +64,19 @@ void Scheduler::Stop() {
 void Scheduler::ScheduleFirst(Slot& slot) {
   auto interval = slot.spec().interval;
   auto offset = std::chrono::duration_cast<Duration>(interval * random_.Uniform01());
-  slot.next_due = clock_.Now() + offset;
+  slot.ideal_due = clock_.Now() + offset;
+  ArmDue(slot);
+}
+
+TimePoint Scheduler::Coalesced(const Slot& slot, TimePoint t) const {
+  Duration window = std::min(options_.coalesce, slot.spec().interval / 10);
+  if (window <= Duration::zero()) return t;
+  Duration past = t.time_since_epoch() % window;
+  return past == Duration::zero() ? t : t + (window - past);
+}
+
+void Scheduler::ArmDue(Slot& slot) {
+  slot.next_due = Coalesced(slot, slot.ideal_due);
   slot.due_timer = timers_.Add(slot.next_due, [this, s = &slot] { OnDue(*s); });
 }
 
@@ -72,14 +87,14 @@ void Scheduler::OnDue(Slot& slot) {
   // Fixed rate; if the loop fell more than an interval behind, skip the missed slots rather than
   // firing them back to back.
   auto interval = slot.spec().interval;
-  slot.next_due += interval;
-  if (slot.next_due <= now) {
-    auto behind = (now - slot.next_due) / interval + 1;
-    slot.next_due += behind * interval;
+  slot.ideal_due += interval;
+  if (Coalesced(slot, slot.ideal_due) <= now) {
+    auto behind = (now - slot.ideal_due) / interval + 1;
+    slot.ideal_due += behind * interval;
   }
-  slot.due_timer = timers_.Add(slot.next_due, [this, s = &slot] { OnDue(*s); });
+  ArmDue(slot);
 
-  if (slot.run != nullptr || in_flight_ >= max_in_flight_) {
+  if (slot.run != nullptr || in_flight_ >= options_.max_in_flight) {
     sink_.OnSkipped(slot.spec());
     return;
   }

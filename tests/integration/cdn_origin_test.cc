@@ -8,12 +8,10 @@
 #include <map>
 
 #include "agent/config.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
 #include "agent/probe.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/http_client.h"
+#include "tests/testlib/loop_services.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/require.h"
@@ -100,7 +98,7 @@ class CdnOriginTest : public ::testing::Test {
                         "', origin: '" + origin + "', interval: 10s, timeout: " + timeout +
                         ", compare: [status, etag, content_length, body_hash]}\n",
                     "test.yml");
-    return gatewatch::RunCheckOnce(*config.checks.at(0).check, services_);
+    return gatewatch::RunCheckOnce(*config.checks.at(0).check, io_.services);
   }
 
   TempDir www_;
@@ -111,11 +109,7 @@ class CdnOriginTest : public ::testing::Test {
   std::unique_ptr<NginxInstance> origin_;
   std::unique_ptr<NginxInstance> edge_;
 
-  SystemClock clock_;
-  EventLoop loop_{clock_};
-  CurlMulti curl_{loop_};
-  DnsResolver dns_{loop_, DnsResolver::Options{}};
-  CheckServices services_{loop_, curl_, dns_, clock_};
+  LoopServices io_;
 };
 
 TEST_F(CdnOriginTest, BothHealthyIsOkAndTheEdgeCacheMovesFromMissToHit) {

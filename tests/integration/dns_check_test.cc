@@ -8,12 +8,9 @@
 #include <fstream>
 
 #include "agent/config.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
-#include "agent/probe.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_dns_server.h"
+#include "tests/testlib/loop_services.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
@@ -23,18 +20,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using Behaviour = FakeDnsServer::Behaviour;
-
-// Runs one check on a private loop through the probe's run-once path. `top` is extra top-level
-// config (e.g. resolver lists).
-Result RunOnce(const std::string& check_yaml, const std::string& top = "") {
-  Config config = ParseConfig(top + "checks:\n  - " + check_yaml + "\n", "test.yml");
-  SystemClock clock;
-  EventLoop loop(clock);
-  CurlMulti curl(loop);
-  DnsResolver dns(loop, {});
-  CheckServices services{loop, curl, dns, clock};
-  return gatewatch::RunCheckOnce(*config.checks.at(0).check, services);
-}
 
 // Value of the observation `name` whose label values start with `labels`, or -1.
 double Observed(const Result& r, const std::string& name,
@@ -87,7 +72,7 @@ class DnsmasqResolvers : public ::testing::Test {
 TEST_F(DnsmasqResolvers, TwoNewOneStaleIsNotPropagatedAtTwoThirds) {
   std::string a = Start("10.0.0.2"), b = Start("10.0.0.2"), stale = Start("10.0.0.1");
   if (!skip_.empty()) GW_SERVER_DID_NOT_START(kDnsmasqBinary, skip_);
-  Result r = RunOnce(DnsCheck("www.example.test", List({a, stale, b})));
+  Result r = RunYamlCheckOnce(DnsCheck("www.example.test", List({a, stale, b})));
   EXPECT_EQ(r.reason, Reason::kDnsNotPropagated) << r.detail;
   EXPECT_NEAR(Observed(r, "dns_propagation_ratio"), 2.0 / 3, 1e-9);
   EXPECT_EQ(Observed(r, "dns_resolver_match", {a}), 1);
@@ -101,13 +86,14 @@ TEST_F(DnsmasqResolvers, TwoNewOneStaleIsNotPropagatedAtTwoThirds) {
   EXPECT_NE(Report(r, a).find("10.0.0.2"), std::string::npos);
 
   // The same resolvers through a named list, with min_ratio met.
-  Result ok = RunOnce(
+  Result ok = RunYamlCheckOnce(
       "{name: t, type: dns, interval: 10s, timeout: 2s, query: {name: "
       "www.example.test}, resolvers: world, min_ratio: 0.6}",
       "resolvers: {world: " + List({a, stale, b}) + "}\n");
   EXPECT_TRUE(ok.success) << ok.detail;
   // With expect, the stale answer is the one that does not match.
-  Result expect = RunOnce(DnsCheck("www.example.test", List({a, stale, b}), "expect: [10.0.0.1]"));
+  Result expect =
+      RunYamlCheckOnce(DnsCheck("www.example.test", List({a, stale, b}), "expect: [10.0.0.1]"));
   EXPECT_EQ(expect.reason, Reason::kDnsNotPropagated) << expect.detail;
   EXPECT_NEAR(Observed(expect, "dns_propagation_ratio"), 1.0 / 3, 1e-9);
 }
@@ -147,7 +133,7 @@ TEST_F(DnsmasqResolvers, ProbeShowsWhichResolverAnsweredWhat) {
 TEST_F(DnsmasqResolvers, UnknownNameIsNxdomainEverywhere) {
   std::string a = Start("10.0.0.2"), b = Start("10.0.0.2");
   if (!skip_.empty()) GW_SERVER_DID_NOT_START(kDnsmasqBinary, skip_);
-  Result r = RunOnce(DnsCheck("nope.example.test", List({a, b})));
+  Result r = RunYamlCheckOnce(DnsCheck("nope.example.test", List({a, b})));
   EXPECT_EQ(r.reason, Reason::kDnsNxdomain) << r.detail;
   EXPECT_EQ(Observed(r, "dns_resolver_rcode_total", {a, "NXDOMAIN"}), 1);
   EXPECT_EQ(Observed(r, "dns_resolver_up", {a}), 1);
@@ -159,8 +145,8 @@ TEST_F(DnsmasqResolvers, SilentResolverTimesOutWhileTheOthersReport) {
   if (!skip_.empty()) GW_SERVER_DID_NOT_START(kDnsmasqBinary, skip_);
   FakeDnsServer silent(Behaviour::kSilent);
   // c-ares gives up first (query_timeout 200ms x 2 tries, well inside the 2s deadline)...
-  Result r = RunOnce(DnsCheck("www.example.test", List({a, silent.server(), b}),
-                              "query_timeout: 200ms, tries: 2"));
+  Result r = RunYamlCheckOnce(DnsCheck("www.example.test", List({a, silent.server(), b}),
+                                       "query_timeout: 200ms, tries: 2"));
   EXPECT_EQ(r.reason, Reason::kDnsTimeout) << r.detail;
   EXPECT_NE(r.detail.find(silent.server() + ": Timeout while contacting"), std::string::npos)
       << "c-ares gives up, not the deadline: " << r.detail;
@@ -173,8 +159,8 @@ TEST_F(DnsmasqResolvers, SilentResolverTimesOutWhileTheOthersReport) {
 
   // ...or the deadline does (tries that outlast it): Abort() names the silent one, and the
   // others still report their answers.
-  Result aborted = RunOnce(DnsCheck("www.example.test", List({a, silent.server(), b}),
-                                    "query_timeout: 900ms, tries: 3", "1s"));
+  Result aborted = RunYamlCheckOnce(DnsCheck("www.example.test", List({a, silent.server(), b}),
+                                             "query_timeout: 900ms, tries: 3", "1s"));
   EXPECT_EQ(aborted.reason, Reason::kDnsTimeout) << aborted.detail;
   EXPECT_NE(aborted.detail.find(silent.server() + ": no answer within"), std::string::npos)
       << aborted.detail;
@@ -185,7 +171,7 @@ TEST_F(DnsmasqResolvers, SilentResolverTimesOutWhileTheOthersReport) {
 TEST(FakeDnsTest, ServfailAndRefusedAreResultsNotRetriedAway) {
   FakeDnsServer servfail(Behaviour::kRcode);
   servfail.set_rcode(ns_r_servfail);
-  Result r = RunOnce(DnsCheck("www.example.test", List({servfail.server()})));
+  Result r = RunYamlCheckOnce(DnsCheck("www.example.test", List({servfail.server()})));
   EXPECT_EQ(r.reason, Reason::kDnsServfail) << r.detail;
   EXPECT_EQ(Observed(r, "dns_resolver_rcode_total", {servfail.server(), "SERVFAIL"}), 1);
   EXPECT_EQ(Observed(r, "dns_resolver_up", {servfail.server()}), 0);
@@ -193,7 +179,7 @@ TEST(FakeDnsTest, ServfailAndRefusedAreResultsNotRetriedAway) {
 
   FakeDnsServer refused(Behaviour::kRcode);
   refused.set_rcode(ns_r_refused);
-  EXPECT_EQ(RunOnce(DnsCheck("www.example.test", List({refused.server()}))).reason,
+  EXPECT_EQ(RunYamlCheckOnce(DnsCheck("www.example.test", List({refused.server()}))).reason,
             Reason::kDnsRefused);
 }
 
@@ -201,7 +187,7 @@ TEST(FakeDnsTest, TruncatedUdpAnswerIsFetchedOverTcp) {
   FakeDnsServer server;
   // 30 records (514 bytes): more than UDP without EDNS carries, fewer than the storage cap.
   for (int i = 1; i <= 30; ++i) server.AddA("big.example.test", "10.1.0." + std::to_string(i));
-  Result r = RunOnce(DnsCheck("big.example.test", List({server.server()})));
+  Result r = RunYamlCheckOnce(DnsCheck("big.example.test", List({server.server()})));
   EXPECT_TRUE(r.success) << r.detail;
   EXPECT_GT(server.tcp_queries(), 0) << "the answer needs TCP";
   EXPECT_NE(Report(r, server.server()).find("NOERROR 10.1.0.1 10.1.0.10 10.1.0.11"),
@@ -211,7 +197,7 @@ TEST(FakeDnsTest, TruncatedUdpAnswerIsFetchedOverTcp) {
 
 TEST(FakeDnsTest, MalformedReplyIsDnsMalformed) {
   FakeDnsServer bad(Behaviour::kMalformed);
-  Result r = RunOnce(DnsCheck("www.example.test", List({bad.server()})));
+  Result r = RunYamlCheckOnce(DnsCheck("www.example.test", List({bad.server()})));
   EXPECT_EQ(r.reason, Reason::kDnsMalformed) << r.detail;
   EXPECT_EQ(Observed(r, "dns_resolver_up", {bad.server()}), 0);
 }
@@ -228,7 +214,7 @@ TEST(FakeDnsTest, ThousandsOfRecordsAreCountedAndCompared) {
     std::string ip = "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".1";
     two.AddA("many.example.test", ip);
   }
-  Result r = RunOnce(DnsCheck("many.example.test", List({one.server(), two.server()})));
+  Result r = RunYamlCheckOnce(DnsCheck("many.example.test", List({one.server(), two.server()})));
   EXPECT_TRUE(r.success) << r.detail;
   EXPECT_NE(r.detail.find("4000 records"), std::string::npos) << r.detail;
   EXPECT_EQ(Observed(r, "dns_propagation_ratio"), 1);
@@ -262,7 +248,7 @@ TEST_F(AuthoritativeTest, SerialMismatchIsInconsistent) {
   ns1_->AddA("www.example.test", "10.0.0.2");
   ns2_->AddSoa("example.test", 2024010101);
   ns2_->AddA("www.example.test", "10.0.0.2");
-  Result r = RunOnce(Check());
+  Result r = RunYamlCheckOnce(Check());
   EXPECT_EQ(r.reason, Reason::kDnsInconsistent) << r.detail;
   EXPECT_EQ(Observed(r, "dns_soa_serial", {"ns1.example.test"}), 2024010102);
   EXPECT_EQ(Observed(r, "dns_soa_serial", {"ns2.example.test"}), 2024010101);
@@ -275,7 +261,7 @@ TEST_F(AuthoritativeTest, SameSerialAndAnswerSucceeds) {
     ns->AddSoa("example.test", 7);
     ns->AddA("www.example.test", "10.0.0.2");
   }
-  Result r = RunOnce(Check());
+  Result r = RunYamlCheckOnce(Check());
   EXPECT_TRUE(r.success) << r.detail;
   EXPECT_EQ(Observed(r, "dns_soa_serial", {"ns2.example.test"}), 7);
   EXPECT_EQ(Observed(r, "dns_propagation_ratio"), 1);

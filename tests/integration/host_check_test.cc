@@ -21,11 +21,9 @@
 #include <vector>
 
 #include "agent/config.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
 #include "agent/probe.h"
 #include "tests/testlib/http_client.h"
+#include "tests/testlib/loop_services.h"
 #include "tests/testlib/metrics_text.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/promtool.h"
@@ -109,7 +107,8 @@ class HostFixtureTest : public ::testing::Test {
  protected:
   HostFixtureTest() {
     std::filesystem::copy(kFixture, dir_.path(), std::filesystem::copy_options::recursive);
-    services_.paths = HostPaths{dir_.path() + "/proc", dir_.path() + "/sys", dir_.path() + "/root"};
+    io_.services.paths =
+        HostPaths{dir_.path() + "/proc", dir_.path() + "/sys", dir_.path() + "/root"};
     statfs_.Set(Root("/"), FsStats{1000, 300, 700, 100, 90});
     statfs_.Set(Root("/data"), FsStats{2000, 1000, 1000, 100, 50});
   }
@@ -130,7 +129,7 @@ class HostFixtureTest : public ::testing::Test {
     check_ = MakeHostCheck(spec, ParseHostCheckConfig(ConfigNode(YAML::Load(yaml), "checks[0]")),
                            statfs_.Fn());
   }
-  Result Run() { return RunCheckOnce(*check_, services_); }
+  Result Run() { return RunCheckOnce(*check_, io_.services); }
   // Runs until no mount is stuck (a released call has returned on its worker); bounded.
   std::optional<Result> RunUntilNoneStuck() {
     Result r;
@@ -155,11 +154,7 @@ class HostFixtureTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  SystemClock clock_;
-  EventLoop loop_{clock_};
-  CurlMulti curl_{loop_};
-  DnsResolver dns_{loop_, DnsResolver::Options{}};
-  CheckServices services_{loop_, curl_, dns_, clock_};
+  LoopServices io_;
   FakeStatfs statfs_;
   std::unique_ptr<Check> check_;
   uint64_t cpu_user_ = 10000, cpu_idle_ = 80000;
@@ -277,7 +272,7 @@ TEST_F(HostFixtureTest, MissingFilesMeanNoFigureNotAFailure) {
   EXPECT_EQ(Observed(r, "host_disk_mountpoints", "reported"), 2);
 
   // Nothing at all (wrong --path.procfs): still a result, with no figures.
-  services_.paths = HostPaths{"/nonexistent/proc", "/nonexistent/sys", "/nonexistent"};
+  io_.services.paths = HostPaths{"/nonexistent/proc", "/nonexistent/sys", "/nonexistent"};
   r = Run();
   EXPECT_TRUE(r.success);
   EXPECT_EQ(Observed(r, "host_memory_used_ratio"), -1);
@@ -321,20 +316,20 @@ TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
   MakeCheck("{disk_timeout: 10s}");
   statfs_.Hang(Root("/data"));
   bool called = false;
-  TimePoint now = clock_.Now();
+  TimePoint now = io_.clock.Now();
   {
-    auto run =
-        check_->Start(RunContext{services_, now, now + seconds(2)}, [&](Result) { called = true; });
-    for (int i = 0; i < 5; ++i) loop_.RunOnce(milliseconds(50));
+    auto run = check_->Start(RunContext{io_.services, now, now + seconds(2)},
+                             [&](Result) { called = true; });
+    for (int i = 0; i < 5; ++i) io_.loop.RunOnce(milliseconds(50));
     Result aborted = run->Abort();
     EXPECT_EQ(aborted.reason, Reason::kTimeout);
     EXPECT_NE(aborted.detail.find("statvfs"), std::string::npos) << aborted.detail;
   }
   // Destroyed at once: its answer for "/" and its CPU timer must not reach it.
-  check_->Start(RunContext{services_, now, now + seconds(2)}, [&](Result) { called = true; });
+  check_->Start(RunContext{io_.services, now, now + seconds(2)}, [&](Result) { called = true; });
   statfs_.Release();
   ASSERT_TRUE(RunUntilNoneStuck());
-  for (int i = 0; i < 5; ++i) loop_.RunOnce(milliseconds(10));
+  for (int i = 0; i < 5; ++i) io_.loop.RunOnce(milliseconds(10));
   EXPECT_FALSE(called);
 }
 
@@ -367,13 +362,13 @@ TEST_F(HostFixtureTest, ChecksAskingAtOnceShareOneCallAndAllGetItsAnswer) {
   std::unique_ptr<Check> first = std::move(check_);
   MakeCheck("{disk_timeout: 10s}");
   std::vector<Result> results;
-  TimePoint now = clock_.Now();
-  RunContext ctx{services_, now, now + seconds(30)};
+  TimePoint now = io_.clock.Now();
+  RunContext ctx{io_.services, now, now + seconds(30)};
   auto a = first->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
   auto b = check_->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
   ASSERT_TRUE(WaitFor([&] { return statfs_.Calls(Root("/data")) >= 1; }, seconds(5)));
   statfs_.Release();
-  for (int i = 0; i < 200 && results.size() < 2; ++i) loop_.RunOnce(milliseconds(50));
+  for (int i = 0; i < 200 && results.size() < 2; ++i) io_.loop.RunOnce(milliseconds(50));
   ASSERT_EQ(results.size(), 2u);
   for (const Result& r : results) {
     EXPECT_EQ(Observed(r, "host_disk_mountpoints", "stuck"), 0) << r.detail;
@@ -456,13 +451,9 @@ class HostLiveTest : public ::testing::Test {
         "test.yml");
     check_ = config.checks.at(0).check;
   }
-  Result Run() { return RunCheckOnce(*check_, services_); }
+  Result Run() { return RunCheckOnce(*check_, io_.services); }
 
-  SystemClock clock_;
-  EventLoop loop_{clock_};
-  CurlMulti curl_{loop_};
-  DnsResolver dns_{loop_, DnsResolver::Options{}};
-  CheckServices services_{loop_, curl_, dns_, clock_};
+  LoopServices io_;
   std::shared_ptr<const Check> check_;
 };
 

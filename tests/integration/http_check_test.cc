@@ -4,11 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "agent/config.h"
-#include "agent/curl_multi.h"
 #include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
 #include "agent/probe.h"
 #include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/loop_services.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/require.h"
@@ -24,16 +23,10 @@ using Behaviour = FakeHttpServer::Behaviour;
 // Runs one check described by `check_yaml` (the keys of one `checks:` entry) on a private loop,
 // through the same path as `gatewatch probe`: a deadline at `timeout` aborts the run.
 Result RunCheckOnce(const std::string& check_yaml, const std::string& dns_servers = "") {
-  Config config = ParseConfig("checks:\n  - " + check_yaml + "\n", "test.yml");
-  SystemClock clock;
-  EventLoop loop(clock);
-  CurlMulti curl(loop);
   DnsResolver::Options dns_options;
   dns_options.servers = dns_servers;
   dns_options.timeout = milliseconds(500);
-  DnsResolver dns(loop, dns_options);
-  CheckServices services{loop, curl, dns, clock};
-  return gatewatch::RunCheckOnce(*config.checks.at(0).check, services);
+  return RunYamlCheckOnce(check_yaml, "", dns_options);
 }
 
 double Observed(const Result& r, const std::string& name, const std::string& label = "") {

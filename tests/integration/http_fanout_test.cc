@@ -8,13 +8,10 @@
 #include <map>
 
 #include "agent/config.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
 #include "agent/fd.h"
-#include "agent/probe.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/loop_services.h"
 #include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
 
@@ -22,16 +19,6 @@ namespace gatewatch::testing {
 namespace {
 
 using Behaviour = FakeHttpServer::Behaviour;
-
-Result RunOnce(const std::string& check_yaml) {
-  Config config = ParseConfig("checks:\n  - " + check_yaml + "\n", "test.yml");
-  SystemClock clock;
-  EventLoop loop(clock);
-  CurlMulti curl(loop);
-  DnsResolver dns(loop, {});  // the system resolver: only `resolver:` knows example.test
-  CheckServices services{loop, curl, dns, clock};
-  return gatewatch::RunCheckOnce(*config.checks.at(0).check, services);
-}
 
 double Observed(const Result& r, const std::string& name, const std::string& label = "") {
   for (const auto& o : r.observations) {
@@ -69,21 +56,22 @@ class FanoutTest : public ::testing::Test {
 
 TEST_F(FanoutTest, ResolverKeyAsksThatServerAndReportsIt) {
   FakeHttpServer up(Behaviour::kOk, 200, "127.0.0.2");
-  Result r = RunOnce(Check("one.example.test", up.port(), ""));
+  Result r = RunYamlCheckOnce(Check("one.example.test", up.port(), ""));
   EXPECT_TRUE(r.success) << r.detail;
   bool shown = false;
   for (const auto& [k, v] : r.report) {
     if (k == "resolve") shown = v == "one.example.test via " + dns_->server() + ": 127.0.0.2";
   }
   EXPECT_TRUE(shown) << "the probe report names the resolver and its answer";
-  EXPECT_EQ(RunOnce(Check("nope.example.test", up.port(), "")).reason, Reason::kDnsNxdomain);
+  EXPECT_EQ(RunYamlCheckOnce(Check("nope.example.test", up.port(), "")).reason,
+            Reason::kDnsNxdomain);
 }
 
 TEST_F(FanoutTest, OneDeadBackendBehindTheNameIsFoundAndNamed) {
   FakeHttpServer a(Behaviour::kOk, 200, "127.0.0.2");
   FakeHttpServer b(Behaviour::kOk, 200, "127.0.0.3", a.port());
   UniqueFd dead = RefuseOn("127.0.0.4", a.port());
-  Result r = RunOnce(Check("backends.example.test", a.port(), "fanout: true"));
+  Result r = RunYamlCheckOnce(Check("backends.example.test", a.port(), "fanout: true"));
   std::string port = std::to_string(a.port());
   EXPECT_EQ(r.reason, Reason::kConnectionRefused) << r.detail;
   EXPECT_EQ(Observed(r, "http_backend_up", "127.0.0.2:" + port), 1);
@@ -105,7 +93,7 @@ TEST_F(FanoutTest, OneDeadBackendBehindTheNameIsFoundAndNamed) {
   // With the third backend back, the run succeeds and every address is up.
   dead.reset();
   FakeHttpServer c(Behaviour::kOk, 200, "127.0.0.4", a.port());
-  Result ok = RunOnce(Check("backends.example.test", a.port(), "fanout: true"));
+  Result ok = RunYamlCheckOnce(Check("backends.example.test", a.port(), "fanout: true"));
   EXPECT_TRUE(ok.success) << ok.detail;
   EXPECT_EQ(Observed(ok, "http_backend_up", "127.0.0.4:" + port), 1);
 }
@@ -114,7 +102,7 @@ TEST_F(FanoutTest, AHangingBackendTimesOutAtTheDeadlineWhileTheOthersReport) {
   FakeHttpServer a(Behaviour::kOk, 200, "127.0.0.2");
   FakeHttpServer b(Behaviour::kOk, 200, "127.0.0.3", a.port());
   FakeHttpServer hang(Behaviour::kHang, 200, "127.0.0.4", a.port());
-  Result r = RunOnce(Check("backends.example.test", a.port(), "fanout: true"));
+  Result r = RunYamlCheckOnce(Check("backends.example.test", a.port(), "fanout: true"));
   EXPECT_EQ(r.reason, Reason::kTimeout) << r.detail;
   std::string port = std::to_string(a.port());
   EXPECT_EQ(Observed(r, "http_backend_up", "127.0.0.2:" + port), 1);

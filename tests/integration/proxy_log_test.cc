@@ -14,13 +14,11 @@
 #include <thread>
 
 #include "agent/config.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
 #include "agent/probe.h"
 #include "exporters/prometheus_exporter.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/http_client.h"
+#include "tests/testlib/loop_services.h"
 #include "tests/testlib/metrics_text.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/require.h"
@@ -110,7 +108,7 @@ class ProxyLogTest : public ::testing::Test {
   Result RunOnce() {
     Result r;
     for (const auto& check : checks_) {
-      Result one = gatewatch::RunCheckOnce(*check, services_);
+      Result one = gatewatch::RunCheckOnce(*check, io_.services);
       exporter_.OnResult(check->spec(), one);
       if (check == checks_.front()) r = std::move(one);
     }
@@ -165,13 +163,9 @@ class ProxyLogTest : public ::testing::Test {
   int proxy_port_ = 0, healthy_port_ = 0;
   std::unique_ptr<NginxInstance> nginx_;
 
-  SystemClock clock_;
-  EventLoop loop_{clock_};
-  CurlMulti curl_{loop_};
-  DnsResolver dns_{loop_, DnsResolver::Options{}};
-  CheckServices services_{loop_, curl_, dns_, clock_};
+  LoopServices io_;
   std::vector<std::shared_ptr<const Check>> checks_;
-  PrometheusExporter exporter_{BuildInfo{"t", "t", "t"}, clock_};
+  PrometheusExporter exporter_{BuildInfo{"t", "t", "t"}, io_.clock};
   std::string metrics_;
   std::map<std::string, double> last_;
 };

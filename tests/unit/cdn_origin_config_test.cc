@@ -6,22 +6,13 @@
 #include <string>
 
 #include "checks/cdn_origin_check.h"
+#include "tests/testlib/config_error.h"
 
 namespace gatewatch {
 namespace {
 
 std::string ErrorText(const std::string& yaml) {
-  ConfigNode node(YAML::Load(yaml), "checks[2]");
-  CheckSpec spec;
-  spec.name = "shop-cdn";
-  spec.type = "cdn_origin";
-  try {
-    auto check = CdnOriginCheckType().factory(spec, node);
-    node.RejectUnknownKeys();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return testing::CheckConfigErrorOf(CdnOriginCheckType(), yaml, "checks[2]");
 }
 
 std::shared_ptr<const CdnOriginConfig> Parse(const std::string& yaml) {

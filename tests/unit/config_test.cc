@@ -102,6 +102,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"MaxInFlightNotANumber", "scheduler: {max_in_flight: many}\n",
                   "scheduler.max_in_flight: must be an integer between 1 and 1000000 (got "
                   "\"many\")"},
+        ErrorCase{"CoalesceTooLong", "scheduler: {coalesce: 150ms}\n",
+                  "scheduler.coalesce: must be at most 100ms"},
+        ErrorCase{"CoalesceNotADuration", "scheduler: {coalesce: 10}\n",
+                  "scheduler.coalesce: must be a duration like 500ms, 30s or 5m (got \"10\")"},
         ErrorCase{"UnknownKeyInScheduler", "scheduler: {max_inflight: 5}\n",
                   "scheduler.max_inflight: unknown key (did you mean \"max_in_flight\"?)"},
 
@@ -187,7 +191,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ConfigTest, ValidConfigIsTypedWithDefaultsApplied) {
   Config c = ParseConfig(R"(
 defaults: {interval: 20s, timeout: 3s}
-scheduler: {max_in_flight: 50}
+scheduler: {max_in_flight: 50, coalesce: 0}
 checks:
   - name: api
     type: fake
@@ -205,7 +209,8 @@ checks:
   EXPECT_EQ(c.source, "test.yml");
   EXPECT_EQ(c.default_interval, seconds(20));
   EXPECT_EQ(c.default_timeout, seconds(3));
-  EXPECT_EQ(c.max_in_flight, 50u);
+  EXPECT_EQ(c.scheduler.max_in_flight, 50u);
+  EXPECT_EQ(c.scheduler.coalesce, Duration::zero());
   ASSERT_EQ(c.checks.size(), 3u);
   const CheckSpec& api = c.checks[0].check->spec();
   EXPECT_EQ(api.name, "api");
@@ -226,7 +231,8 @@ TEST(ConfigTest, BuiltInDefaultsWhenNothingIsSet) {
   Config c = ParseConfig("checks:\n  - {name: a, type: fake}\n", "test.yml");
   EXPECT_EQ(c.default_interval, seconds(30));
   EXPECT_EQ(c.default_timeout, seconds(10));
-  EXPECT_EQ(c.max_in_flight, 1000u);
+  EXPECT_EQ(c.scheduler.max_in_flight, 1000u);
+  EXPECT_EQ(c.scheduler.coalesce, milliseconds(50));
   ASSERT_EQ(c.checks.size(), 1u);
   EXPECT_EQ(c.checks[0].check->spec().interval, seconds(30));
   EXPECT_EQ(c.checks[0].check->spec().timeout, seconds(10));
@@ -240,7 +246,7 @@ TEST(ConfigTest, JsonIsAccepted) {
                      {"name": "web", "type": "http", "url": "http://127.0.0.1:1/"}]})",
       "test.json");
   ASSERT_EQ(c.checks.size(), 2u);
-  EXPECT_EQ(c.max_in_flight, 7u);
+  EXPECT_EQ(c.scheduler.max_in_flight, 7u);
   EXPECT_EQ(c.checks[0].check->spec().interval, seconds(10));
   EXPECT_EQ(c.checks[0].check->spec().timeout, seconds(2));
   EXPECT_EQ(c.checks[0].check->spec().labels.at("team"), "edge");

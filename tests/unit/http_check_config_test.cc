@@ -9,31 +9,15 @@
 #include <string>
 
 #include "checks/http_check.h"
+#include "tests/testlib/config_error.h"
 
 namespace gatewatch {
 namespace {
 
 using std::chrono::microseconds;
 
-// The way the config loader calls a factory: the check's node, then the caller's own
-// RejectUnknownKeys for the check-level keys.
-std::optional<ConfigError> LoadError(const std::string& yaml) {
-  ConfigNode node(YAML::Load(yaml), "checks[0]");
-  CheckSpec spec;
-  spec.name = "api";
-  spec.type = "http";
-  try {
-    auto check = HttpCheckType().factory(spec, node);
-    node.RejectUnknownKeys();
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  return std::nullopt;
-}
-
 std::string ErrorText(const std::string& yaml) {
-  auto e = LoadError(yaml);
-  return e ? e->what() : "(no error)";
+  return testing::CheckConfigErrorOf(HttpCheckType(), yaml);
 }
 
 std::shared_ptr<const HttpCheckConfig> Parse(const std::string& yaml) {
@@ -96,8 +80,8 @@ TEST(HttpCheckConfigTest, MaxRedirectsRange) {
             "checks[0].max_redirects: must be an integer between 0 and 50 (got \"51\")");
   EXPECT_EQ(ErrorText("{url: 'http://h/', max_redirects: -1}"),
             "checks[0].max_redirects: must be an integer between 0 and 50 (got \"-1\")");
-  EXPECT_FALSE(LoadError("{url: 'http://h/', max_redirects: 0}"));
-  EXPECT_FALSE(LoadError("{url: 'http://h/', max_redirects: 50}"));
+  EXPECT_EQ("(no error)", ErrorText("{url: 'http://h/', max_redirects: 0}"));
+  EXPECT_EQ("(no error)", ErrorText("{url: 'http://h/', max_redirects: 50}"));
 }
 
 TEST(HttpCheckConfigTest, BodyLimit) {
@@ -181,7 +165,7 @@ insecure: true
 ca_file: /dev/null
 body_limit: 10KB
 )";
-  EXPECT_FALSE(LoadError(yaml));
+  EXPECT_EQ("(no error)", ErrorText(yaml));
   auto cfg = Parse(yaml);
   EXPECT_TRUE(cfg->https);
   EXPECT_EQ(cfg->host, "::1");

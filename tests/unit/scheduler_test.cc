@@ -160,7 +160,7 @@ TEST_F(SchedulerTest, FirstRunsAreSpreadAcrossTheInterval) {
   for (const char* name : {"a", "b", "c", "d"}) {
     checks.push_back(Make(name, seconds(8), seconds(1), Behaviour::kSucceedAtOnce, state));
   }
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   Advance(seconds(7));
   ASSERT_EQ(sink_.results.size(), 4u);
   std::map<std::string, TimePoint> first;
@@ -178,7 +178,7 @@ TEST_F(SchedulerTest, RunsAtAFixedRateAndReportsResults) {
   TimePoint t0 = clock_.Now();
   std::vector<ScheduledCheck> checks;
   checks.push_back(Make("api", seconds(10), seconds(5), Behaviour::kFailAtOnce, state));
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   Advance(seconds(25));
   ASSERT_EQ(sink_.results.size(), 3u);
   EXPECT_EQ(sink_.results[0].at, t0);
@@ -195,7 +195,7 @@ TEST_F(SchedulerTest, DurationIsMeasuredOnTheInjectedClock) {
   FakeState state;
   std::vector<ScheduledCheck> checks;
   checks.push_back(Make("api", seconds(10), seconds(5), Behaviour::kFinishAfter, state));
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   Advance(milliseconds(0));
   ASSERT_TRUE(state.pending_done);
   Advance(milliseconds(1500));
@@ -213,7 +213,7 @@ TEST_F(SchedulerTest, DeadlineAbortsTheRunWithTheReasonTheCheckGives) {
   TimePoint t0 = clock_.Now();
   std::vector<ScheduledCheck> checks;
   checks.push_back(Make("slow", seconds(10), seconds(3), Behaviour::kNeverFinish, state));
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   Advance(milliseconds(2999));
   EXPECT_TRUE(sink_.results.empty());
   EXPECT_EQ(scheduler.in_flight(), 1u);
@@ -235,7 +235,7 @@ TEST_F(SchedulerTest, ARunThatWouldOverlapIsSkippedAndCounted) {
   std::vector<ScheduledCheck> checks;
   // Config validation forbids timeout >= interval; the scheduler must still never overlap.
   checks.push_back(Make("stuck", seconds(10), seconds(25), Behaviour::kNeverFinish, state));
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   Advance(seconds(21));
   EXPECT_EQ(state.starts, 1);
   EXPECT_EQ(sink_.skipped["stuck"], 2);
@@ -251,7 +251,7 @@ TEST_F(SchedulerTest, GlobalCapSkipsRunsBeyondMaxInFlight) {
   std::vector<ScheduledCheck> checks;
   checks.push_back(Make("a", seconds(10), seconds(5), Behaviour::kNeverFinish, state));
   checks.push_back(Make("b", seconds(10), seconds(5), Behaviour::kNeverFinish, state));
-  scheduler.SetChecks(std::move(checks), 1);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 1});
   Advance(milliseconds(0));
   EXPECT_EQ(state.starts, 1);
   EXPECT_EQ(scheduler.in_flight(), 1u);
@@ -265,7 +265,7 @@ TEST_F(SchedulerTest, LagIsHowLateADueRunWasPickedUp) {
   FakeState state;
   std::vector<ScheduledCheck> checks;
   checks.push_back(Make("api", seconds(10), seconds(5), Behaviour::kSucceedAtOnce, state));
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   // The loop was busy for 3 s: the timer runs late.
   clock_.Advance(seconds(3));
   timers_.RunDue(clock_.Now());
@@ -280,7 +280,7 @@ TEST_F(SchedulerTest, AStalledLoopDoesNotFireMissedRunsBackToBack) {
   TimePoint t0 = clock_.Now();
   std::vector<ScheduledCheck> checks;
   checks.push_back(Make("api", seconds(10), seconds(5), Behaviour::kSucceedAtOnce, state));
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   timers_.RunDue(clock_.Now());  // run at t0
   clock_.Advance(seconds(35));   // stalled past three due times
   timers_.RunDue(clock_.Now());
@@ -300,7 +300,7 @@ TEST_F(SchedulerTest, ReloadKeepsUnchangedChecksRestartsChangedAndDropsRemoved) 
   v1.push_back(Make("kept", seconds(10), seconds(5), Behaviour::kNeverFinish, kept));
   v1.push_back(Make("changed", seconds(10), seconds(5), Behaviour::kNeverFinish, changed));
   v1.push_back(Make("removed", seconds(10), seconds(5), Behaviour::kNeverFinish, removed));
-  scheduler.SetChecks(std::move(v1), 100);
+  scheduler.SetChecks(std::move(v1), {.max_in_flight = 100});
   Advance(seconds(1));
   EXPECT_EQ(scheduler.in_flight(), 3u);
 
@@ -308,7 +308,7 @@ TEST_F(SchedulerTest, ReloadKeepsUnchangedChecksRestartsChangedAndDropsRemoved) 
   std::vector<ScheduledCheck> v2;
   v2.push_back(Make("kept", seconds(10), seconds(5), Behaviour::kNeverFinish, kept));
   v2.push_back(Make("changed", seconds(10), seconds(5), Behaviour::kNeverFinish, changed, "v2"));
-  scheduler.SetChecks(std::move(v2), 100);
+  scheduler.SetChecks(std::move(v2), {.max_in_flight = 100});
 
   EXPECT_EQ(sink_.configured.size(), 2u);
   EXPECT_EQ(removed.destroyed, 1);  // dropped, not reported
@@ -323,13 +323,66 @@ TEST_F(SchedulerTest, ReloadKeepsUnchangedChecksRestartsChangedAndDropsRemoved) 
   EXPECT_EQ(changed.starts, 2);
 }
 
+// Runs whose due times fall in one coalescing window start together, at the window's end, and the
+// rate stays exact: the rounding applies to each due time, never accumulates.
+TEST_F(SchedulerTest, DueTimesInOneWindowStartTogetherWithoutDriftingTheRate) {
+  SequenceRandom random({0.005, 0.0149, 0.0151});
+  Scheduler scheduler(timers_, clock_, random, services_, sink_);
+  FakeState state;
+  TimePoint t0 = clock_.Now();  // a whole number of hours: on every window boundary
+  std::vector<ScheduledCheck> checks;
+  for (const char* name : {"a", "b", "c"}) {
+    // 1.003 s is not a multiple of the window: rounding that accumulated would drift the rate.
+    checks.push_back(
+        Make(name, milliseconds(1003), milliseconds(500), Behaviour::kSucceedAtOnce, state));
+  }
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100, .coalesce = milliseconds(10)});
+  // Offsets 5.0, 14.9 and 15.1 ms: a starts at 10 ms; b and c share the window ending at 20 ms.
+  Advance(milliseconds(10));
+  ASSERT_EQ(sink_.results.size(), 1u);
+  EXPECT_EQ(sink_.results[0].check, "a");
+  EXPECT_EQ(sink_.results[0].at, t0 + milliseconds(10));
+  Advance(milliseconds(9));
+  EXPECT_EQ(sink_.results.size(), 1u);
+  Advance(milliseconds(1));
+  ASSERT_EQ(sink_.results.size(), 3u);
+  EXPECT_EQ(sink_.results[1].at, t0 + milliseconds(20));
+  EXPECT_EQ(sink_.results[2].at, t0 + milliseconds(20));
+  // The 100th next run is due at offset + 100.3 s exactly, then rounded up once.
+  AdvanceTo(t0 + milliseconds(100'320));
+  std::map<std::string, int> runs;
+  std::map<std::string, TimePoint> last;
+  for (const auto& r : sink_.results) runs[r.check]++, last[r.check] = r.at;
+  EXPECT_EQ(runs["a"], 101);
+  EXPECT_EQ(last["a"], t0 + milliseconds(100'310));                  // 100.305 s -> 100.31 s
+  EXPECT_EQ(last["c"], t0 + milliseconds(100'320));                  // 100.315 s -> 100.32 s
+  for (Duration lag : sink_.lags) EXPECT_EQ(lag, Duration::zero());  // lag from the coalesced time
+}
+
+TEST_F(SchedulerTest, CoalescingNeverTakesMoreThanATenthOfTheInterval) {
+  FakeRandom random(0.31);
+  Scheduler scheduler(timers_, clock_, random, services_, sink_);
+  FakeState state;
+  TimePoint t0 = clock_.Now();
+  std::vector<ScheduledCheck> checks;
+  checks.push_back(
+      Make("fast", milliseconds(100), milliseconds(50), Behaviour::kSucceedAtOnce, state));
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100, .coalesce = milliseconds(100)});
+  // Offset 31 ms; the window is 10 ms (a tenth of 100 ms), not 100 ms: first run at 40 ms.
+  Advance(milliseconds(39));
+  EXPECT_TRUE(sink_.results.empty());
+  Advance(milliseconds(1));
+  ASSERT_EQ(sink_.results.size(), 1u);
+  EXPECT_EQ(sink_.results[0].at, t0 + milliseconds(40));
+}
+
 TEST_F(SchedulerTest, StopDropsRunsWithoutReporting) {
   FakeRandom random(0.0);
   Scheduler scheduler(timers_, clock_, random, services_, sink_);
   FakeState state;
   std::vector<ScheduledCheck> checks;
   checks.push_back(Make("api", seconds(10), seconds(5), Behaviour::kNeverFinish, state));
-  scheduler.SetChecks(std::move(checks), 100);
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100});
   Advance(milliseconds(10));
   scheduler.Stop();
   EXPECT_EQ(state.destroyed, 1);

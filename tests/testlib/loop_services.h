@@ -1,0 +1,42 @@
+// A private event loop with the services a check run needs (curl multi, c-ares), on the real
+// clock: what integration tests run checks on. Members are public so a test can drive the loop.
+//
+// Header-only: it needs gw_agent (config parsing, the probe's run-once path), which only the
+// tests that run checks link; gw_testlib itself stays below the agent.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "agent/clock.h"
+#include "agent/config.h"
+#include "agent/curl_multi.h"
+#include "agent/dns_resolver.h"
+#include "agent/event_loop.h"
+#include "agent/probe.h"
+#include "checks/check.h"
+
+namespace gatewatch::testing {
+
+struct LoopServices {
+  explicit LoopServices(DnsResolver::Options dns_options = {})
+      : dns(loop, std::move(dns_options)) {}
+
+  SystemClock clock;
+  EventLoop loop{clock};
+  CurlMulti curl{loop};
+  DnsResolver dns;
+  CheckServices services{loop, curl, dns, clock};
+};
+
+// Parses `top` (extra top-level config, e.g. resolver lists) and one `checks:` entry given by its
+// keys, and runs that check once on a private loop through `gatewatch probe`'s path: a deadline at
+// its timeout aborts the run.
+inline Result RunYamlCheckOnce(const std::string& check_yaml, const std::string& top = "",
+                               DnsResolver::Options dns_options = {}) {
+  Config config = ParseConfig(top + "checks:\n  - " + check_yaml + "\n", "test.yml");
+  LoopServices io(std::move(dns_options));
+  return RunCheckOnce(*config.checks.at(0).check, io.services);
+}
+
+}  // namespace gatewatch::testing
