@@ -15,7 +15,6 @@
 // config appear only on gatewatch_check_info.
 #pragma once
 
-#include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
