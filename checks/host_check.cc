@@ -609,7 +609,7 @@ Result EvaluateHost(const HostSample& s, const HostCheckConfig& cfg) {
   std::vector<Observation> obs;
   std::vector<Crossing> crossings;
   std::vector<std::pair<std::string, std::string>> report;
-  auto gauge = [&](const MetricDesc& d, std::vector<std::string> labels, double v) {
+  auto gauge = [&](const MetricDesc& d, LabelValues labels, double v) {
     obs.push_back({&d, std::move(labels), v});
   };
   auto level = [&](const char* resource, Level l) {

@@ -1,17 +1,20 @@
-// Turns scheduler events into Prometheus series (prometheus-cpp), like blackbox_exporter's common
-// handler: the exporter owns success, duration, runs and failure counters for every check, and
-// exposes each check type's Observations under `gatewatch_<desc.name>{check, ...}`.
+// Turns scheduler events into Prometheus series, like blackbox_exporter's common handler: the
+// exporter owns success, duration, runs and failure counters for every check, and exposes each
+// check type's Observations under `gatewatch_<desc.name>{check, ...}`. The per-check series live
+// in a compact CheckSeriesStore (exporters/check_series.h); the global series (reload, lag, build
+// info, alerts) are plain prometheus-cpp families. Render() serializes both with prometheus-cpp's
+// TextSerializer.
 //
 // Thread-safety: the ResultSink methods and the setters run on the loop thread. Render() and
 // StatusJson() may be called from any thread (web-server threads) at the same time: prometheus-cpp
-// synchronises its families, and the status snapshot has its own mutex.
+// synchronises its families, the store locks one check's record at a time (so a scrape does not
+// hold the loop up for its whole duration), and the alert status has its own mutex.
 //
 // Label sets are bounded by construction: `check` comes from the config, `reason` from the fixed
 // taxonomy, and observation labels from each check type's bounded sets. User labels from the
 // config appear only on gatewatch_check_info.
 #pragma once
 
-#include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -23,10 +26,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
-#include <variant>
 
 #include "agent/clock.h"
 #include "exporters/alert_spec.h"
+#include "exporters/check_series.h"
 #include "exporters/result_sink.h"
 
 namespace gatewatch {
@@ -66,45 +69,10 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
   std::string Render() const;
   // Latest result of every check, for /api/v1/status.
   nlohmann::json StatusJson() const;
-  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
-  using AnyFamily =
-      std::variant<prometheus::Family<prometheus::Gauge>*, prometheus::Family<prometheus::Counter>*,
-                   prometheus::Family<prometheus::Histogram>*>;
-  struct ObservedSeries {
-    AnyFamily family;
-    void* metric;
-    uint64_t generation;
-  };
-  struct CheckSeries;
-  struct Status {
-    std::string type;
-    bool has_result = false;
-    bool success = false;
-    std::string reason;
-    std::string detail;
-    double duration_seconds = 0;
-    double last_run_timestamp = 0;
-    std::vector<std::pair<std::string, std::string>> report;
-    uint64_t skipped = 0;
-  };
-
-  CheckSeries& AddCheck(const CheckSpec& spec);
-  void RemoveCheck(CheckSeries& series);
-  static void RemoveObserved(const ObservedSeries& obs);
-  AnyFamily FamilyFor(const MetricDesc& desc);
-  void Observe(CheckSeries& series, const Observation& obs, uint64_t generation);
-
   const Clock& clock_;
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Gauge>& success_;
-  prometheus::Family<prometheus::Gauge>& duration_;
-  prometheus::Family<prometheus::Counter>& runs_;
-  prometheus::Family<prometheus::Counter>& failures_;
-  prometheus::Family<prometheus::Counter>& skipped_;
-  prometheus::Family<prometheus::Gauge>& last_run_;
-  prometheus::Family<prometheus::Gauge>& info_;
   prometheus::Gauge& reload_ok_;
   prometheus::Gauge& reload_timestamp_;
   prometheus::Gauge& checks_configured_;
@@ -123,9 +91,6 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
 
   // Loop thread only.
   std::unordered_map<std::string, AlertSeries> alerts_;
-  std::unordered_map<std::string, std::unique_ptr<CheckSeries>> checks_;
-  std::unordered_map<std::string, AnyFamily> families_;  // observation families by name
-  std::string key_scratch_;                              // Observe()'s series key, reused
 
   struct AlertStatus {
     std::string severity;
@@ -135,8 +100,9 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
     std::string reason;
   };
 
+  CheckSeriesStore checks_;
+
   mutable std::mutex status_mu_;
-  std::map<std::string, Status> status_;             // guarded by status_mu_
   std::map<std::string, AlertStatus> alert_status_;  // guarded by status_mu_
 };
 
