@@ -192,6 +192,8 @@ class Agent {
       }
     }
     Apply(*config);
+    config.reset();
+    malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
 
     UniqueFd signals = WatchSignals();
     if (!signals.valid()) return 1;
@@ -258,10 +260,14 @@ class Agent {
       return {true, ""};
     }
     try {
-      Config config = LoadConfigFile(file);
-      Apply(config);
-      Log(LogLevel::kInfo, "config reloaded",
-          {{"file", file}, {"checks", std::to_string(config.checks.size())}});
+      size_t checks = 0;
+      {
+        Config config = LoadConfigFile(file);
+        Apply(config);
+        checks = config.checks.size();
+      }
+      malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
+      Log(LogLevel::kInfo, "config reloaded", {{"file", file}, {"checks", std::to_string(checks)}});
       return {true, ""};
     } catch (const ConfigError& e) {
       exporter_.SetReloadResult(false);

@@ -343,6 +343,7 @@ class CdnRun final : public CheckRun {
                 Result& result) const {
     const CdnMetrics& m = Metrics();
     auto& obs = result.observations;
+    obs.reserve(obs.size() + kAllCdnVerdicts.size() + kAllCacheStatuses.size() + 5);
     for (CdnVerdict v : kAllCdnVerdicts) {
       obs.push_back({&m.verdict, {std::string(CdnVerdictName(v))}, v == j.verdict ? 1.0 : 0.0});
     }

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <span>
 
 #include "agent/curl_multi.h"
 #include "agent/dns_resolver.h"
@@ -494,7 +495,9 @@ class HttpRun final : public CheckRun {
     uint64_t body_bytes = outcome != nullptr ? outcome->body_bytes : 0;
     HttpPhases phases =
         ComputePhases(curl_ran ? info.times : CurlTimesUs{}, info.https, resolve_time_);
+    // Reserved: an Observation carries its label values inline, so regrowing moves big objects.
     auto& obs = result.observations;
+    obs.reserve(obs.size() + 12);
     obs.push_back({&m.status_code, {}, static_cast<double>(info.status)});
     std::string code = ResponseCodeLabel(info.status);
     obs.push_back({&m.responses, {code}, 1});
@@ -503,14 +506,20 @@ class HttpRun final : public CheckRun {
     for (const char* zero : {"502", "503", "504"}) {
       if (code != zero) obs.push_back({&m.responses, {zero}, 0});
     }
-    std::vector<std::pair<const char*, Duration>> named = {{"resolve", phases.resolve},
-                                                           {"connect", phases.connect}};
-    if (info.https) named.emplace_back("tls", phases.tls);
-    named.emplace_back("processing", phases.processing);
-    named.emplace_back("transfer", phases.transfer);
-    for (const auto& [name, d] : named) {
-      obs.push_back({&m.phase_seconds, {name}, ToSeconds(d)});
-    }
+    struct NamedPhase {
+      const char* name;
+      const char* report_key;
+      Duration d;
+    };
+    NamedPhase named_phases[5];
+    size_t phase_count = 0;
+    named_phases[phase_count++] = {"resolve", "resolve_ms", phases.resolve};
+    named_phases[phase_count++] = {"connect", "connect_ms", phases.connect};
+    if (info.https) named_phases[phase_count++] = {"tls", "tls_ms", phases.tls};
+    named_phases[phase_count++] = {"processing", "processing_ms", phases.processing};
+    named_phases[phase_count++] = {"transfer", "transfer_ms", phases.transfer};
+    std::span<const NamedPhase> named(named_phases, phase_count);
+    for (const NamedPhase& p : named) obs.push_back({&m.phase_seconds, {p.name}, ToSeconds(p.d)});
     if (info.cert_expiry) {
       obs.push_back({&m.cert_expiry, {}, static_cast<double>(*info.cert_expiry)});
     }
@@ -518,6 +527,7 @@ class HttpRun final : public CheckRun {
     obs.push_back({&m.content_length, {}, static_cast<double>(body_bytes)});
 
     auto& report = result.report;
+    report.reserve(report.size() + 14);
     report.emplace_back("url", cfg_->redacted_url);
     if (!resolved_text_.empty()) report.emplace_back("resolve", resolved_text_);
     if (!info.effective_url.empty() && info.effective_url != cfg_->redacted_url) {
@@ -525,8 +535,7 @@ class HttpRun final : public CheckRun {
     }
     report.emplace_back("address", outcome != nullptr ? outcome->address : "-");
     report.emplace_back("status", info.status != 0 ? std::to_string(info.status) : "-");
-    for (const auto& [name, d] : named)
-      report.emplace_back(std::string(name) + "_ms", FormatMillis(d));
+    for (const NamedPhase& p : named) report.emplace_back(p.report_key, FormatMillis(p.d));
     report.emplace_back("redirects", std::to_string(info.redirects));
     report.emplace_back("body_bytes", std::to_string(body_bytes));
     if (info.cert_expiry) {

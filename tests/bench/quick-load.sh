@@ -2,7 +2,8 @@
 # A quick load measurement (not part of the test run): N HTTP checks every INTERVAL s against a
 # local nginx, CPU and RSS of gatewatch read from /proc, lag and outcomes from its /metrics.
 # Usage: [GW_BIN=path/to/gatewatch] [NGINX_PORT=18080] [GW_PORT=19200] [INTERVAL=1]
-#        tests/bench/quick-load.sh [N=1000] [SECONDS=20]      (N checks every INTERVAL seconds)
+#        [COALESCE=50ms] tests/bench/quick-load.sh [N=1000] [SECONDS=20]
+#        (N checks every INTERVAL seconds; COALESCE sets scheduler.coalesce, 0 for exact due times)
 # Back-to-back runs of the same script reuse its fixed ports: leave a few seconds between them.
 # The full harness against blackbox_exporter and node_exporter is tests/bench/run.sh.
 set -euo pipefail
@@ -12,6 +13,7 @@ secs=${2:-20}
 nginx_port=${NGINX_PORT:-18080}
 gw_port=${GW_PORT:-19200}
 interval=${INTERVAL:-1}
+coalesce=${COALESCE:-50ms}
 dir=$(mktemp -d)
 chmod 755 "$dir"
 trap 'kill $gw $(cat "$dir/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -25,6 +27,7 @@ CONF
 /usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" &
 {
   echo "defaults: {interval: ${interval}s, timeout: 500ms}"
+  echo "scheduler: {coalesce: $coalesce}"
   echo "checks:"
   for i in $(seq 0 $((n - 1))); do echo "  - {name: c$i, type: http, url: 'http://127.0.0.1:$nginx_port/p$i'}"; done
 } >"$dir/gw.yml"
