@@ -2,8 +2,8 @@
 # Benchmark harness (issue 8): gatewatch against prometheus-blackbox-exporter and
 # prometheus-node-exporter on the same work, in one run, measured from the outside.
 #
-#   tests/bench/run.sh            full run (~10 min): N = 100, 1,000, 10,000 HTTP checks at 100/s and
-#                                 1,000/s; writes docs/bench/results.{csv,json}
+#   tests/bench/run.sh            full run (~14 min): N = 100, 1,000, 10,000 HTTP and DNS checks at
+#                                 100/s and 1,000/s; writes docs/bench/results.{csv,json}
 #   tests/bench/run.sh --smoke    seconds: one tiny row of each kind; asserts only that every row was
 #                                 produced (CI), never a timing
 # Options: --build-dir DIR (default build), --out DIR (default docs/bench; smoke: a temp dir),
@@ -338,15 +338,16 @@ for n in $ns; do
     bench_blackbox http "$n" "$rate" http_2xx target_url
   done
 done
-for rate in $rates; do
-  echo "bench: dns rate=$rate/s" >&2
-  n=${ns%% *}
-  if type_supported dns dns_check_yaml; then
-    bench_gatewatch dns "$n" "$rate" dns_check_yaml
-  else
-    row dns "$n" "$rate" gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "type dns not on this build"
-  fi
-  bench_blackbox dns "$n" "$rate" dns_a dns_target
+for n in $ns; do
+  for rate in $rates; do
+    echo "bench: dns n=$n rate=$rate/s" >&2
+    if type_supported dns dns_check_yaml; then
+      bench_gatewatch dns "$n" "$rate" dns_check_yaml
+    else
+      row dns "$n" "$rate" gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "type dns not on this build"
+    fi
+    bench_blackbox dns "$n" "$rate" dns_a dns_target
+  done
 done
 # At its minimum interval (100ms), so a window holds enough runs for CPU ticks of 10 ms to resolve
 # ~0.5 ms per run.
