@@ -404,7 +404,7 @@ echo "bench: wrote $out/results.csv and $out/results.json (x_* = gatewatch / pee
 if [ $smoke = 1 ]; then
   fail=0
   want=("idle,0,0,gatewatch" "http,20,40,gatewatch" "http,20,40,blackbox_exporter" "dns,20,40,gatewatch"
-    "dns,20,40,blackbox_exporter" "host,1,1,gatewatch" "host,1,1,node_exporter")
+    "dns,20,40,blackbox_exporter" "host,1,10,gatewatch" "host,1,10,node_exporter")
   for w in "${want[@]}"; do
     grep -q "^$w," "$out/results.csv" || { echo "bench smoke: missing row $w" >&2; fail=1; }
   done
