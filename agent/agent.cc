@@ -192,8 +192,6 @@ class Agent {
       }
     }
     Apply(*config);
-    config.reset();
-    malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
 
     UniqueFd signals = WatchSignals();
     if (!signals.valid()) return 1;
@@ -211,6 +209,8 @@ class Agent {
          {"checks", std::to_string(config->checks.size())},
          {"shard", options_.shard.ToString()},
          {"metrics", "http://" + HostForUrl() + ":" + std::to_string(web_->port()) + "/metrics"}});
+    config.reset();
+    malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
     loop_.Run();
 
     loop_.CancelTimer(gauges);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -178,17 +179,24 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
 // config is built, but allocated among the config's long-lived objects: the heap kept that
 // high-water mark for good. Loaded on a short-lived thread, the nodes come from another malloc
 // arena than the objects built from them, so freeing them leaves whole free pages that
-// malloc_trim() can return (docs/performance.md, "Memory").
+// malloc_trim() can return (docs/performance.md, "Memory"). With the agent's two arenas, the
+// start-up load gets a fresh one; a reload shares the web threads' arena, still apart from the
+// loop's long-lived objects. The thread is only a memory optimisation: if it cannot be created
+// (a pids cgroup limit), the document is loaded here.
 YAML::Node LoadYaml(const std::string& text) {
   YAML::Node doc;
   std::exception_ptr error;
-  std::thread([&] {
-    try {
-      doc = YAML::Load(text);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  }).join();
+  try {
+    std::thread([&] {
+      try {
+        doc = YAML::Load(text);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }).join();
+  } catch (const std::system_error&) {
+    return YAML::Load(text);
+  }
   if (error) std::rethrow_exception(error);
   return doc;
 }

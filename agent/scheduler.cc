@@ -1,5 +1,6 @@
 #include "agent/scheduler.h"
 
+#include <numeric>
 #include <optional>
 #include <utility>
 
@@ -69,8 +70,14 @@ void Scheduler::ScheduleFirst(Slot& slot) {
 }
 
 TimePoint Scheduler::Coalesced(const Slot& slot, TimePoint t) const {
-  Duration window = std::min(options_.coalesce, slot.spec().interval / 10);
-  if (window <= Duration::zero()) return t;
+  // The window divides the interval (their greatest common divisor, capped at a tenth of the
+  // interval): every due time of the check is then rounded by the same amount and consecutive
+  // runs stay exactly one interval apart. A window that did not divide it would move runs closer
+  // than the interval now and then, and a run with a timeout near its interval would be skipped.
+  Duration interval = slot.spec().interval;
+  Duration cap = std::min(options_.coalesce, interval / 10);
+  if (cap <= Duration::zero()) return t;
+  Duration window(std::gcd(interval.count(), cap.count()));
   Duration past = t.time_since_epoch() % window;
   return past == Duration::zero() ? t : t + (window - past);
 }

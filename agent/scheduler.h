@@ -6,10 +6,12 @@
 //   Result reported as the check describes it.
 // - A check never runs twice at once: a run due while the previous one is in flight is skipped
 //   and reported (ResultSink::OnSkipped), as is a run that would exceed max_in_flight.
-// - Due times are rounded up to a multiple of `coalesce` on the loop clock, so runs whose due times
-//   fall in the same window start in one wake-up of the loop: on a busy agent each wake-up and its
-//   context switches cost about as much CPU as a run (docs/performance.md). The spread over an
-//   interval stays uniform at that granularity; the window is capped at a tenth of the interval.
+// - Due times are rounded up to a multiple of a window on the loop clock, so runs whose due times
+//   fall in the same window start in one wake-up of the loop: on this kind of VM each wake-up and
+//   its context switches cost about as much CPU as a run (docs/performance.md). The window is the
+//   greatest common divisor of the interval and `coalesce`, capped at a tenth of the interval, so
+//   runs of one check stay exactly one interval apart; the spread over an interval stays uniform
+//   at that granularity. Lag is measured from the rounded due time.
 // - Lag (how late a due run was picked up) is reported for every due run.
 // - Time and randomness are injected: tests drive a TimerQueue with a FakeClock.
 //

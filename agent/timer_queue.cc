@@ -46,9 +46,11 @@ bool TimerQueue::Live(const Entry& e) const {
 }
 
 void TimerQueue::Free(uint32_t slot) {
+  // Destroyed last: a captured object's destructor may add timers, which can grow slots_.
+  Callback cb = std::move(slots_[slot].cb);
   Slot& s = slots_[slot];
-  s.live = false;
   s.cb = nullptr;
+  s.live = false;
   ++s.generation;
   free_.push_back(slot);
   --live_;

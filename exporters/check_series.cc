@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -112,10 +113,10 @@ struct CheckSeriesStore::Family {
   size_t index;  // in families_
 };
 
-// One series of an Observation. 56 bytes plus the label values beyond std::string's short buffer.
+// One series of an Observation. 64 bytes plus the label values beyond std::string's short buffer.
 struct CheckSeriesStore::Series {
   const Family* family;
-  std::string values;  // label values, each followed by '\0' (values never contain NUL)
+  std::string values;  // label values, each followed by '\0' (a NUL inside a value becomes '?')
   double value = 0;    // the gauge's or counter's value; a histogram's sum
   std::unique_ptr<double[]> buckets;  // histograms: count per bucket (not cumulative), +Inf last
   uint32_t generation = 0;            // the last result that reported it
@@ -247,7 +248,11 @@ void CheckSeriesStore::Observe(Record& r, const Observation& obs, uint32_t gener
   const Family& family = FamilyFor(*obs.desc);
   key_.clear();
   for (const std::string& v : obs.label_values) {
+    // Values can come from targets (a proxy log's upstream names): a NUL inside one must not
+    // split it into two labels or make it collide with another series.
+    size_t at = key_.size();
     key_ += v;
+    std::replace(key_.begin() + static_cast<std::ptrdiff_t>(at), key_.end(), '\0', '?');
     key_ += '\0';
   }
   // Results report their observations in the same order run after run: looking from where the
@@ -282,8 +287,11 @@ void CheckSeriesStore::Observe(Record& r, const Observation& obs, uint32_t gener
       break;
     case MetricKind::kHistogram:
       if (obs.bucket_counts.empty()) {
-        // The first bucket whose bound is not below the value, as prometheus-cpp buckets it.
-        auto b = std::lower_bound(family.buckets.begin(), family.buckets.end(), obs.value);
+        // The first bucket whose bound is not below the value, as prometheus-cpp buckets it; NaN
+        // compares false with every bound and goes to +Inf there too.
+        auto b = std::isnan(obs.value)
+                     ? family.buckets.end()
+                     : std::lower_bound(family.buckets.begin(), family.buckets.end(), obs.value);
         s->buckets[b - family.buckets.begin()] += 1;
         s->value += obs.value;
       } else if (obs.bucket_counts.size() == family.buckets.size() + 1) {

@@ -3,7 +3,8 @@
 # local nginx, CPU and RSS of gatewatch read from /proc, lag and outcomes from its /metrics.
 # Usage: [GW_BIN=path/to/gatewatch] [NGINX_PORT=18080] [GW_PORT=19200] [INTERVAL=1]
 #        [COALESCE=50ms] tests/bench/quick-load.sh [N=1000] [SECONDS=20]
-#        (N checks every INTERVAL seconds; COALESCE sets scheduler.coalesce, 0 for exact due times)
+#        (N checks every INTERVAL seconds, a whole number >= 1; COALESCE sets scheduler.coalesce,
+#        0 for exact due times)
 # Back-to-back runs of the same script reuse its fixed ports: leave a few seconds between them.
 # The full harness against blackbox_exporter and node_exporter is tests/bench/run.sh.
 set -euo pipefail

@@ -23,8 +23,8 @@
 #   startup_ms        exec to the first 200 from /-/ready (gatewatch), /-/healthy (blackbox),
 #                     /metrics (node_exporter)
 # Rows: http (N checks vs blackbox's http prober), dns (vs its dns prober), host (one host check at
-# 10/s vs node_exporter, whose cost per scrape includes its
-# collection), idle (no checks).
+# 10/s vs node_exporter scraped back to back, whose cost per scrape includes its collection; the
+# node_exporter row carries the same n and rate only to pair with it), idle (no checks).
 # Targets are local: nginx and dnsmasq on 127.0.0.1, high ports, a temp dir; all stopped on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -85,6 +85,10 @@ checks:
   EXPECT_EQ(Get("/-/healthy").status, 200);
 
   EXPECT_EQ(PromtoolProblems(metrics, dir_.path()), "");
+  // The start-up line names the config it runs (read before the parsed config is released).
+  std::string log = agent_->Stderr();
+  EXPECT_NE(log.find("msg=\"gatewatch started\""), std::string::npos) << log;
+  EXPECT_NE(log.find(" config=" + config_path_ + " checks=2 "), std::string::npos) << log;
 }
 
 TEST_F(AgentTest, BrokenReloadKeepsTheRunningConfigAndAGoodOneReplacesIt) {

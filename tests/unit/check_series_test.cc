@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -110,6 +111,14 @@ TEST(CheckSeriesStoreTest, RendersEveryKind) {
        {{&kHist, {"origin"}, 2.5, {1, 2, 3}}},
        {{&kHist, {"origin"}, 1, {1, 0, 0}}, {&kHist, {"origin"}, 100, {5, 5}}},
        HistogramLines("origin", "3.5", {2, 4, 7})},
+      {"a NUL inside a value (a log's upstream name) stays inside that one label",
+       {{&kGauge2, {std::string("eu\0west", 7), "x"}, 1}},
+       {{&kGauge2, {std::string("eu\0west", 7), "x"}, 1}},
+       {R"(gatewatch_t_pair{addr="x",check="c",zone="eu?west"} 1)"}},
+      {"NaN is counted in +Inf, as prometheus-cpp does",
+       {{&kHist, {"edge"}, std::numeric_limits<double>::quiet_NaN()}},
+       {},
+       HistogramLines("edge", "Nan", {0, 0, 1})},
       {"values beyond the desc's labels are not rendered",
        {{&kCounter1, {"2xx", "extra"}, 1}},
        {},
@@ -245,7 +254,8 @@ TEST(CheckSeriesStoreTest, StatusReportKeepsEveryFactWhateverItsLength) {
 }
 
 // Scrapes and status reads on another thread while results and reloads arrive: every scrape sees
-// a consistent record (runs of a check never go down), and nothing is lost (ASan/TSan fodder).
+// a consistent record (runs of a check never go down), and nothing is lost. Under ASan it also
+// catches a scrape reading a record a reload freed.
 TEST(CheckSeriesStoreTest, ConcurrentScrapesWhileResultsArrive) {
   CheckSeriesStore store;
   std::vector<CheckSpec> specs;

@@ -15,6 +15,7 @@ namespace gatewatch {
 namespace {
 
 using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
 class SequenceRandom final : public Random {
@@ -332,9 +333,7 @@ TEST_F(SchedulerTest, DueTimesInOneWindowStartTogetherWithoutDriftingTheRate) {
   TimePoint t0 = clock_.Now();  // a whole number of hours: on every window boundary
   std::vector<ScheduledCheck> checks;
   for (const char* name : {"a", "b", "c"}) {
-    // 1.003 s is not a multiple of the window: rounding that accumulated would drift the rate.
-    checks.push_back(
-        Make(name, milliseconds(1003), milliseconds(500), Behaviour::kSucceedAtOnce, state));
+    checks.push_back(Make(name, seconds(1), milliseconds(500), Behaviour::kSucceedAtOnce, state));
   }
   scheduler.SetChecks(std::move(checks), {.max_in_flight = 100, .coalesce = milliseconds(10)});
   // Offsets 5.0, 14.9 and 15.1 ms: a starts at 10 ms; b and c share the window ending at 20 ms.
@@ -348,15 +347,53 @@ TEST_F(SchedulerTest, DueTimesInOneWindowStartTogetherWithoutDriftingTheRate) {
   ASSERT_EQ(sink_.results.size(), 3u);
   EXPECT_EQ(sink_.results[1].at, t0 + milliseconds(20));
   EXPECT_EQ(sink_.results[2].at, t0 + milliseconds(20));
-  // The 100th next run is due at offset + 100.3 s exactly, then rounded up once.
-  AdvanceTo(t0 + milliseconds(100'320));
+  AdvanceTo(t0 + milliseconds(100'020));
   std::map<std::string, int> runs;
   std::map<std::string, TimePoint> last;
   for (const auto& r : sink_.results) runs[r.check]++, last[r.check] = r.at;
   EXPECT_EQ(runs["a"], 101);
-  EXPECT_EQ(last["a"], t0 + milliseconds(100'310));                  // 100.305 s -> 100.31 s
-  EXPECT_EQ(last["c"], t0 + milliseconds(100'320));                  // 100.315 s -> 100.32 s
+  EXPECT_EQ(last["a"], t0 + milliseconds(100'010));
+  EXPECT_EQ(last["c"], t0 + milliseconds(100'020));
   for (Duration lag : sink_.lags) EXPECT_EQ(lag, Duration::zero());  // lag from the coalesced time
+}
+
+// An interval the configured window does not divide (1,025 ms, 50 ms) is coalesced on a window
+// that does (25 ms): runs stay exactly one interval apart, so a run whose timeout is close to its
+// interval is never skipped. With a 50 ms grid, starts would be 1,000 or 1,050 ms apart and every
+// other run of this hung target would be skipped.
+TEST_F(SchedulerTest, RunsOfOneCheckStayExactlyOneIntervalApart) {
+  FakeRandom random(0.37);  // offset 379.25 ms -> 400 ms
+  Scheduler scheduler(timers_, clock_, random, services_, sink_);
+  FakeState state;
+  TimePoint t0 = clock_.Now();
+  std::vector<ScheduledCheck> checks;
+  checks.push_back(
+      Make("hung", milliseconds(1025), milliseconds(1020), Behaviour::kNeverFinish, state));
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100, .coalesce = milliseconds(50)});
+  Advance(seconds(41));
+  EXPECT_EQ(sink_.skipped["hung"], 0);
+  ASSERT_EQ(state.starts, 40);           // at 0.4 s, 1.425 s, ... 40.375 s
+  ASSERT_EQ(sink_.results.size(), 39u);  // each ends at its deadline, 1,020 ms after its start
+  EXPECT_EQ(sink_.results[0].at, t0 + milliseconds(400 + 1020));
+  for (size_t i = 1; i < sink_.results.size(); ++i) {
+    EXPECT_EQ(sink_.results[i].at - sink_.results[i - 1].at, milliseconds(1025)) << i;
+  }
+}
+
+TEST_F(SchedulerTest, CoalesceZeroKeepsExactDueTimes) {
+  FakeRandom random(0.00390625);  // 2^-8 s: exact in binary, 3,906.25 us
+  Scheduler scheduler(timers_, clock_, random, services_, sink_);
+  FakeState state;
+  TimePoint t0 = clock_.Now();
+  std::vector<ScheduledCheck> checks;
+  checks.push_back(Make("api", seconds(1), milliseconds(500), Behaviour::kSucceedAtOnce, state));
+  scheduler.SetChecks(std::move(checks), {.max_in_flight = 100, .coalesce = Duration::zero()});
+  Advance(milliseconds(1'003));
+  ASSERT_EQ(sink_.results.size(), 1u);
+  EXPECT_EQ(sink_.results[0].at, t0 + nanoseconds(3'906'250));
+  Advance(milliseconds(1));
+  ASSERT_EQ(sink_.results.size(), 2u);
+  EXPECT_EQ(sink_.results[1].at, t0 + nanoseconds(1'003'906'250));
 }
 
 TEST_F(SchedulerTest, CoalescingNeverTakesMoreThanATenthOfTheInterval) {
