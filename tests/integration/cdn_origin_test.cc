@@ -13,6 +13,7 @@
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/loop_services.h"
 #include "tests/testlib/nginx.h"
+#include "tests/testlib/observed.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
@@ -29,13 +30,6 @@ constexpr milliseconds kExpiryWait = seconds(4 * kCacheValidSeconds);
 
 std::map<std::string, std::string> Report(const Result& r) {
   return {r.report.begin(), r.report.end()};
-}
-
-double Observed(const Result& r, const std::string& name, const std::string& label = "") {
-  for (const auto& o : r.observations) {
-    if (o.desc->name == name && (label.empty() || o.label_values.at(0) == label)) return o.value;
-  }
-  return -1;
 }
 
 class CdnOriginTest : public ::testing::Test {

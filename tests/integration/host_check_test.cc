@@ -25,6 +25,7 @@
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/loop_services.h"
 #include "tests/testlib/metrics_text.h"
+#include "tests/testlib/observed.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/promtool.h"
 #include "tests/testlib/temp_dir.h"
@@ -47,13 +48,6 @@ std::string ReadAll(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-double Observed(const Result& r, std::string_view name, const std::string& label = "") {
-  for (const auto& o : r.observations) {
-    if (o.desc->name == name && (label.empty() || o.label_values.at(0) == label)) return o.value;
-  }
-  return -1;
 }
 
 // statvfs on the fixture tree: answers from a table the test edits; a path can be made to hang

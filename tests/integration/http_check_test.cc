@@ -9,6 +9,7 @@
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/loop_services.h"
 #include "tests/testlib/nginx.h"
+#include "tests/testlib/observed.h"
 #include "tests/testlib/process.h"
 #include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
@@ -27,16 +28,6 @@ Result RunCheckOnce(const std::string& check_yaml, const std::string& dns_server
   dns_options.servers = dns_servers;
   dns_options.timeout = milliseconds(500);
   return RunYamlCheckOnce(check_yaml, "", dns_options);
-}
-
-double Observed(const Result& r, const std::string& name, const std::string& label = "") {
-  for (const auto& o : r.observations) {
-    if (o.desc->name == name &&
-        (label.empty() || (!o.label_values.empty() && o.label_values[0] == label))) {
-      return o.value;
-    }
-  }
-  return -1;
 }
 
 std::string Url(int port, const std::string& path = "/") {

@@ -12,6 +12,7 @@
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/loop_services.h"
+#include "tests/testlib/observed.h"
 #include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
 
@@ -19,13 +20,6 @@ namespace gatewatch::testing {
 namespace {
 
 using Behaviour = FakeHttpServer::Behaviour;
-
-double Observed(const Result& r, const std::string& name, const std::string& label = "") {
-  for (const auto& o : r.observations) {
-    if (o.desc->name == name && (label.empty() || o.label_values.at(0) == label)) return o.value;
-  }
-  return -1;
-}
 
 // A TCP port on `address` that refuses connections while this lives (bound, never listening).
 UniqueFd RefuseOn(const char* address, int port) {

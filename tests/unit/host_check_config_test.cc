@@ -8,6 +8,7 @@
 
 #include "agent/config.h"
 #include "checks/host_check.h"
+#include "tests/testlib/observed.h"
 
 namespace gatewatch {
 namespace {
@@ -82,12 +83,7 @@ TEST(HostCheckConfigTest, MountSelection) {
   EXPECT_FALSE(ShouldReportMount(MountEntry{"d", "/srv", "xfs"}, types));
 }
 
-double Observed(const Result& r, std::string_view name, const std::string& label = "") {
-  for (const auto& o : r.observations) {
-    if (o.desc->name == name && (label.empty() || o.label_values.at(0) == label)) return o.value;
-  }
-  return -1;
-}
+using testing::Observed;
 
 HostSample Healthy() {
   HostSample s;
