@@ -9,9 +9,6 @@ namespace gatewatch {
 struct Scheduler::Slot {
   std::shared_ptr<const Check> check;
   std::string fingerprint;
-  // The exact fixed-rate schedule, and the due time it is coalesced to. Keeping the exact one
-  // apart means rounding never drifts the rate, whatever the interval.
-  TimePoint ideal_due;
   TimePoint next_due;
   TimerId due_timer = 0;
   // The run in flight, if any.
@@ -65,7 +62,9 @@ void Scheduler::Stop() {
 void Scheduler::ScheduleFirst(Slot& slot) {
   auto interval = slot.spec().interval;
   auto offset = std::chrono::duration_cast<Duration>(interval * random_.Uniform01());
-  slot.ideal_due = clock_.Now() + offset;
+  // Coalesced once: the window divides the interval, so every later due time (+= interval)
+  // stays on the window's grid.
+  slot.next_due = Coalesced(slot, clock_.Now() + offset);
   ArmDue(slot);
 }
 
@@ -83,7 +82,6 @@ TimePoint Scheduler::Coalesced(const Slot& slot, TimePoint t) const {
 }
 
 void Scheduler::ArmDue(Slot& slot) {
-  slot.next_due = Coalesced(slot, slot.ideal_due);
   slot.due_timer = timers_.Add(slot.next_due, [this, s = &slot] { OnDue(*s); });
 }
 
@@ -94,10 +92,10 @@ void Scheduler::OnDue(Slot& slot) {
   // Fixed rate; if the loop fell more than an interval behind, skip the missed slots rather than
   // firing them back to back.
   auto interval = slot.spec().interval;
-  slot.ideal_due += interval;
-  if (Coalesced(slot, slot.ideal_due) <= now) {
-    auto behind = (now - slot.ideal_due) / interval + 1;
-    slot.ideal_due += behind * interval;
+  slot.next_due += interval;
+  if (slot.next_due <= now) {
+    auto behind = (now - slot.next_due) / interval + 1;
+    slot.next_due += behind * interval;
   }
   ArmDue(slot);
 

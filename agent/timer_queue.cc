@@ -22,7 +22,6 @@ TimerId TimerQueue::Add(TimePoint when, Callback cb) {
     slots_.emplace_back();
   }
   Slot& s = slots_[slot];
-  s.live = true;
   s.cb = std::move(cb);
   ++live_;
   heap_.push_back({when, next_order_++, slot, s.generation});
@@ -34,23 +33,18 @@ bool TimerQueue::Cancel(TimerId id) {
   uint64_t high = id >> 32;
   if (high == 0 || high > slots_.size()) return false;
   auto slot = static_cast<uint32_t>(high - 1);
-  const Slot& s = slots_[slot];
-  if (!s.live || s.generation != static_cast<uint32_t>(id)) return false;
+  if (slots_[slot].generation != static_cast<uint32_t>(id)) return false;
   Free(slot);
   return true;
 }
 
-bool TimerQueue::Live(const Entry& e) const {
-  const Slot& s = slots_[e.slot];
-  return s.live && s.generation == e.generation;
-}
+bool TimerQueue::Live(const Entry& e) const { return slots_[e.slot].generation == e.generation; }
 
 void TimerQueue::Free(uint32_t slot) {
   // Destroyed last: a captured object's destructor may add timers, which can grow slots_.
   Callback cb = std::move(slots_[slot].cb);
   Slot& s = slots_[slot];
   s.cb = nullptr;
-  s.live = false;
   ++s.generation;
   free_.push_back(slot);
   --live_;

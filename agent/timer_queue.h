@@ -37,10 +37,10 @@ class TimerQueue {
 
  private:
   struct Slot {
-    // Bumped whenever the slot is freed, so ids and heap entries of its earlier timers go stale.
-    // 32 bits: a stale entry could only be mistaken after 2^32 reuses of one slot while it waits.
+    // Bumped whenever the slot is freed, so ids and heap entries of its earlier timers go stale:
+    // a timer is live exactly while its generation is the slot's. 32 bits: a stale entry could
+    // only be mistaken after 2^32 reuses of one slot while it waits.
     uint32_t generation = 0;
-    bool live = false;
     Callback cb;
   };
   struct Entry {

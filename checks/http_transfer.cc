@@ -21,8 +21,6 @@ int64_t WholeMs(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-// FNV-1a, 64 bit: enough to tell two bodies apart, no crypto library needed.
-
 TransferInfo ReadTransferInfo(CURL* easy, bool configured_https) {
   TransferInfo info;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &info.status);
@@ -229,8 +227,8 @@ CURLcode HttpTransfer::Configure(CURL* e) {
     std::string entry = url_host + ":" + std::to_string(c.port) + ":" + to;
     curl_slist* next = curl_slist_append(nullptr, entry.c_str());
     if (next == nullptr) return CURLE_OUT_OF_MEMORY;
-    resolve_.reset(next);
-    check(curl_easy_setopt(e, CURLOPT_CONNECT_TO, resolve_.get()));
+    connect_to_.reset(next);
+    check(curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to_.get()));
   }
   return rc;
 }
@@ -248,6 +246,7 @@ size_t HttpTransfer::OnBody(char* data, size_t size, size_t nmemb, void* userp) 
     return 0;
   }
   if (self->target_.keep_body) out.body.append(data, n);
+  // FNV-1a 64: enough to tell two bodies apart, no crypto library needed.
   if (self->target_.hash_body) self->hash_ = Fnv1a64(std::string_view(data, n), self->hash_);
   return n;
 }

@@ -157,8 +157,8 @@ class HttpTransfer {
   // Where the connection goes and what to keep; everything else comes from the HttpRequest.
   struct Target {
     // A numeric address pinned for the URL's host:port (through CURLOPT_CONNECT_TO, for this run
-    // only, never in curl's shared DNS cache): the answer the check's
-    // own c-ares lookup gave. Empty, or equal to the URL host (an IP literal), pins nothing.
+    // only, never in curl's shared DNS cache): the answer the check's own c-ares lookup gave.
+    // Empty, or equal to the URL host (an IP literal), pins nothing.
     std::string pinned_address;
     // "ip:port" or "[ip6]:port" to connect to instead of the URL's host:port (CURLOPT_CONNECT_TO):
     // the URL, Host header, SNI and certificate name checks stay those of the URL. Exclusive with
@@ -209,7 +209,7 @@ class HttpTransfer {
 
   // The lists must outlive the easy handle's use of them: declared before it, destroyed after.
   CurlSlistPtr headers_;
-  CurlSlistPtr resolve_;  // CURLOPT_CONNECT_TO (connect_to or the pinned address)
+  CurlSlistPtr connect_to_;  // CURLOPT_CONNECT_TO (Target::connect_to or pinned_address)
   CurlEasyPtr easy_;
   char error_[CURL_ERROR_SIZE] = {};
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);

@@ -98,6 +98,13 @@ std::string_view UnpackString(std::string_view& in) {
   return s;
 }
 
+// The first record of a list sorted by name whose name is not below `name`.
+template <typename List>
+auto LowerBoundByName(List& list, std::string_view name) {
+  return std::lower_bound(list.begin(), list.end(), name,
+                          [](const auto& r, std::string_view n) { return r->name < n; });
+}
+
 }  // namespace
 
 // One metric of the check types (a MetricDesc), shared by every check that reports it.
@@ -161,8 +168,7 @@ CheckSeriesStore::~CheckSeriesStore() = default;
 
 CheckSeriesStore::Record* CheckSeriesStore::FindRecord(std::string_view name) const {
   const RecordList& list = *list_;
-  auto it = std::lower_bound(list.begin(), list.end(), name,
-                             [](const auto& r, std::string_view n) { return r->name < n; });
+  auto it = LowerBoundByName(list, name);
   return it != list.end() && (*it)->name == name ? it->get() : nullptr;
 }
 
@@ -177,8 +183,7 @@ void CheckSeriesStore::SetChecks(const std::vector<const CheckSpec*>& checks) {
   auto next = std::make_shared<RecordList>();
   next->reserve(checks.size());
   for (const CheckSpec* spec : checks) {
-    auto old = std::lower_bound(list_->begin(), list_->end(), spec->name,
-                                [](const auto& r, const std::string& n) { return r->name < n; });
+    auto old = LowerBoundByName(*list_, spec->name);
     bool found = old != list_->end() && (*old)->name == spec->name;
     if (found && (*old)->SameIdentity(*spec)) {
       next->push_back(*old);
@@ -214,9 +219,7 @@ CheckSeriesStore::Record& CheckSeriesStore::RecordFor(const CheckSpec& spec) {
   auto next = std::make_shared<RecordList>(*list_);
   auto record = std::make_shared<Record>(spec);
   Record& ref = *record;
-  auto at = std::lower_bound(next->begin(), next->end(), spec.name,
-                             [](const auto& r, const std::string& n) { return r->name < n; });
-  next->insert(at, std::move(record));
+  next->insert(LowerBoundByName(*next, spec.name), std::move(record));
   Publish(std::move(next));
   return ref;
 }

@@ -358,11 +358,10 @@ TEST_F(SchedulerTest, DueTimesInOneWindowStartTogetherWithoutDriftingTheRate) {
 }
 
 // An interval the configured window does not divide (1,025 ms, 50 ms) is coalesced on a window
-// that does (25 ms): runs stay exactly one interval apart, so a run whose timeout is close to its
-// interval is never skipped. With a 50 ms grid, starts would be 1,000 or 1,050 ms apart and every
-// other run of this hung target would be skipped.
+// that does (25 ms), so every due time of the check lands on one grid and its runs stay exactly one
+// interval apart: a run whose timeout is close to its interval is never skipped.
 TEST_F(SchedulerTest, RunsOfOneCheckStayExactlyOneIntervalApart) {
-  FakeRandom random(0.37);  // offset 379.25 ms -> 400 ms
+  FakeRandom random(0.36);  // offset 369 ms -> 375 ms (a 50 ms window would give 400 ms)
   Scheduler scheduler(timers_, clock_, random, services_, sink_);
   FakeState state;
   TimePoint t0 = clock_.Now();
@@ -372,9 +371,9 @@ TEST_F(SchedulerTest, RunsOfOneCheckStayExactlyOneIntervalApart) {
   scheduler.SetChecks(std::move(checks), {.max_in_flight = 100, .coalesce = milliseconds(50)});
   Advance(seconds(41));
   EXPECT_EQ(sink_.skipped["hung"], 0);
-  ASSERT_EQ(state.starts, 40);           // at 0.4 s, 1.425 s, ... 40.375 s
+  ASSERT_EQ(state.starts, 40);           // at 0.375 s, 1.4 s, ... 40.35 s
   ASSERT_EQ(sink_.results.size(), 39u);  // each ends at its deadline, 1,020 ms after its start
-  EXPECT_EQ(sink_.results[0].at, t0 + milliseconds(400 + 1020));
+  EXPECT_EQ(sink_.results[0].at, t0 + milliseconds(375 + 1020));
   for (size_t i = 1; i < sink_.results.size(); ++i) {
     EXPECT_EQ(sink_.results[i].at - sink_.results[i - 1].at, milliseconds(1025)) << i;
   }
