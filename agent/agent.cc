@@ -13,13 +13,13 @@
 #include <unordered_map>
 
 #include "agent/alerts.h"
+#include "agent/base/logging.h"
+#include "agent/base/version.h"
 #include "agent/config.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
-#include "agent/logging.h"
-#include "agent/scheduler.h"
-#include "agent/version.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
+#include "agent/scheduler/scheduler.h"
 #include "exporters/prometheus_exporter.h"
 #include "exporters/web_server.h"
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "agent/shard.h"
-#include "checks/check.h"
+#include "checks/api/check.h"
 
 namespace gatewatch {
 

@@ -29,10 +29,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/clock.h"
-#include "agent/config_node.h"
+#include "agent/base/clock.h"
+#include "agent/base/config_node.h"
+#include "checks/api/result_sink.h"
 #include "exporters/alert_spec.h"
-#include "exporters/result_sink.h"
 
 namespace gatewatch {
 

@@ -10,7 +10,9 @@
 #include <unordered_map>
 
 #include "agent/alerts.h"
-#include "agent/dns_resolver.h"
+#include "agent/io/dns_resolver.h"
+#include "checks/api/check_type.h"
+#include "checks/check_types.h"
 
 namespace gatewatch {
 namespace {

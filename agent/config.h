@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "agent/clock.h"
-#include "agent/config_node.h"
-#include "agent/scheduler.h"
-#include "checks/check.h"
+#include "agent/base/clock.h"
+#include "agent/base/config_node.h"
+#include "agent/scheduler/scheduler.h"
+#include "checks/api/check.h"
 #include "exporters/alert_spec.h"
 
 namespace gatewatch {

@@ -5,10 +5,10 @@
 #include <iostream>
 
 #include "agent/agent.h"
+#include "agent/base/logging.h"
+#include "agent/base/version.h"
 #include "agent/config.h"
-#include "agent/logging.h"
 #include "agent/probe.h"
-#include "agent/version.h"
 #include "exporters/rules.h"
 
 int main(int argc, char** argv) {

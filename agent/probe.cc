@@ -5,13 +5,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "agent/base/config_node.h"
+#include "agent/base/logging.h"
 #include "agent/config.h"
-#include "agent/config_node.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
-#include "agent/logging.h"
-#include "checks/check.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
+#include "checks/api/check_type.h"
+#include "checks/check_types.h"
 
 namespace gatewatch {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/clock.h"
+#include "agent/base/clock.h"
 
 namespace gatewatch {
 

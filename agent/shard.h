@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/fnv.h"
+#include "agent/base/fnv.h"
 
 namespace gatewatch {
 

@@ -9,8 +9,8 @@
 #include <functional>
 #include <tuple>
 
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
 #include "checks/http_check.h"
 #include "checks/http_reasons.h"
 

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "checks/api/check_type.h"
 #include "checks/cdn_verdict.h"
-#include "checks/check.h"
 #include "checks/http_transfer.h"
 
 namespace gatewatch {

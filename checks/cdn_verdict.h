@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "checks/api/reason.h"
 #include "checks/cache_status.h"
-#include "checks/reason.h"
 
 namespace gatewatch {
 

@@ -1,5 +1,7 @@
 // The one place that lists the built-in check types. A new type adds its line here.
-#include "checks/check.h"
+#include "checks/check_types.h"
+
+#include "checks/api/check_type.h"
 
 namespace gatewatch {
 

@@ -10,7 +10,7 @@
 #include <array>
 #include <cstdio>
 
-#include "agent/fnv.h"
+#include "agent/base/fnv.h"
 #include "checks/http_reasons.h"
 #include "checks/reason_vote.h"
 #include "checks/text_fields.h"

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "checks/reason.h"
+#include "checks/api/reason.h"
 
 namespace gatewatch {
 

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <set>
 
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
 #include "checks/http_reasons.h"
 
 namespace gatewatch {

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "checks/check.h"
+#include "checks/api/check_type.h"
 #include "checks/dns_answers.h"
 
 namespace gatewatch {

@@ -12,8 +12,8 @@
 #include <mutex>
 #include <thread>
 
-#include "agent/event_loop.h"
-#include "agent/fd.h"
+#include "agent/base/fd.h"
+#include "agent/io/event_loop.h"
 
 namespace gatewatch {
 

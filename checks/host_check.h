@@ -36,7 +36,7 @@
 #include <string>
 #include <vector>
 
-#include "checks/check.h"
+#include "checks/api/check_type.h"
 #include "checks/host_parsers.h"
 
 namespace gatewatch {

@@ -13,10 +13,10 @@
 #include <cstring>
 #include <span>
 
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/logging.h"
-#include "agent/version.h"
+#include "agent/base/logging.h"
+#include "agent/base/version.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
 #include "checks/http_fanout.h"
 #include "checks/http_reasons.h"
 

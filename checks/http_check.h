@@ -41,7 +41,7 @@
 #include <utility>
 #include <vector>
 
-#include "checks/check.h"
+#include "checks/api/check_type.h"
 #include "checks/http_transfer.h"
 
 namespace gatewatch {

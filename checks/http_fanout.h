@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/dns_resolver.h"
-#include "checks/reason.h"
+#include "agent/io/dns_resolver.h"
+#include "checks/api/reason.h"
 
 namespace gatewatch {
 

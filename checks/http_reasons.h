@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "checks/reason.h"
+#include "checks/api/reason.h"
 
 namespace gatewatch {
 

@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "agent/fnv.h"
-#include "agent/logging.h"
-#include "agent/version.h"
+#include "agent/base/fnv.h"
+#include "agent/base/logging.h"
+#include "agent/base/version.h"
 #include "checks/http_reasons.h"
 
 namespace gatewatch {
@@ -295,34 +295,6 @@ std::pair<Reason, std::string> DescribeAbortedTransfer(const HttpOutcome& o, Dur
 }
 
 // ----- Pure helpers ------------------------------------------------------------------------------
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view TrimBlanks(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-std::string FormatMillis(Duration d) {
-  // to_chars, not printf: four of these per run, and printf's locale and format parsing cost more
-  // than the rest of the report.
-  char buf[32];
-  auto r =
-      std::to_chars(buf, buf + sizeof buf, std::chrono::duration<double, std::milli>(d).count(),
-                    std::chars_format::fixed, 3);
-  return std::string(buf, r.ptr);
-}
-
-std::string FormatHostPort(const std::string& ip, long port) {
-  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
-  return ip + ":" + std::to_string(port);
-}
 
 void ResponseHeaders::OnLine(std::string_view line) {
   if (line.substr(0, 5) == "HTTP/") {

@@ -20,9 +20,10 @@
 #include <utility>
 #include <vector>
 
-#include "agent/clock.h"
-#include "agent/curl_multi.h"
-#include "checks/check.h"
+#include "agent/base/clock.h"
+#include "agent/base/strings.h"
+#include "agent/io/curl_multi.h"
+#include "checks/api/check.h"
 
 namespace gatewatch {
 
@@ -97,18 +98,6 @@ std::optional<int64_t> ParseCertTime(std::string_view text);
 // Replaces any URL userinfo inside free text (curl's error messages) with nothing, so details
 // never carry credentials.
 std::string ScrubCredentials(std::string_view text);
-
-// "ip:port", or "[ip6]:port".
-std::string FormatHostPort(const std::string& ip, long port);
-
-// Milliseconds with three decimals, "12.345", for reports.
-std::string FormatMillis(Duration d);
-
-// ASCII case-insensitive equality (header names, schemes).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-
-// `s` without leading blanks and trailing blanks/CR/LF.
-std::string_view TrimBlanks(std::string_view s);
 
 // What a transfer learned from curl, read once at the end (or at Abort).
 struct TransferInfo {

@@ -45,8 +45,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/file_tailer.h"
-#include "checks/check.h"
+#include "agent/io/file_tailer.h"
+#include "checks/api/check_type.h"
 #include "checks/nginx_log_parse.h"
 
 namespace gatewatch {

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "checks/reason.h"
+#include "checks/api/reason.h"
 
 namespace gatewatch {
 

@@ -40,7 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "checks/check.h"
+#include "checks/api/check.h"
 
 namespace gatewatch {
 

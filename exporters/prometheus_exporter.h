@@ -27,10 +27,10 @@
 #include <string>
 #include <unordered_map>
 
-#include "agent/clock.h"
+#include "agent/base/clock.h"
+#include "checks/api/result_sink.h"
 #include "exporters/alert_spec.h"
 #include "exporters/check_series.h"
-#include "exporters/result_sink.h"
 
 namespace gatewatch {
 

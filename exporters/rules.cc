@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <set>
 
-#include "agent/config_node.h"
+#include "agent/base/config_node.h"
 
 namespace gatewatch {
 namespace {

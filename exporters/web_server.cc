@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "agent/version.h"
+#include "agent/base/version.h"
 
 namespace gatewatch {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/config.h"
-#include "agent/dns_resolver.h"
+#include "agent/io/dns_resolver.h"
 #include "agent/probe.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/loop_services.h"

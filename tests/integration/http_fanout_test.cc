@@ -7,8 +7,8 @@
 
 #include <map>
 
+#include "agent/base/fd.h"
 #include "agent/config.h"
-#include "agent/fd.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/loop_services.h"

@@ -7,8 +7,8 @@
 
 #include <optional>
 
-#include "agent/curl_multi.h"
-#include "agent/event_loop.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/event_loop.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/http_client.h"
 

@@ -5,9 +5,9 @@
 
 #include <string>
 
+#include "agent/base/config_node.h"
 #include "agent/config.h"
-#include "agent/config_node.h"
-#include "checks/check.h"
+#include "checks/api/check_type.h"
 
 namespace gatewatch::testing {
 

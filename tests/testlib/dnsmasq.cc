@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/fd.h"
+#include "agent/base/fd.h"
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/temp_dir.h"
 

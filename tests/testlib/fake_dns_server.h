@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/fd.h"
+#include "agent/base/fd.h"
 
 namespace gatewatch::testing {
 

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/fd.h"
+#include "agent/base/fd.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {

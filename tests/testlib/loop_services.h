@@ -8,13 +8,13 @@
 #include <string>
 #include <utility>
 
-#include "agent/clock.h"
+#include "agent/base/clock.h"
 #include "agent/config.h"
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
 #include "agent/probe.h"
-#include "checks/check.h"
+#include "checks/api/check.h"
 
 namespace gatewatch::testing {
 

@@ -5,7 +5,7 @@
 #include <array>
 #include <string_view>
 
-#include "checks/check.h"
+#include "checks/api/check.h"
 
 namespace gatewatch::testing {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "agent/fd.h"
+#include "agent/base/fd.h"
 
 namespace gatewatch::testing {
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/config.h"
+#include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
 namespace {

@@ -1,7 +1,7 @@
 // The exporter's compact per-check series store (exporters/check_series.h): what each kind of
 // series renders through prometheus-cpp's TextSerializer, series lifecycle (reload, gauges a
 // result no longer reports), the status it keeps, and a scrape running while results arrive.
-// Also LabelValues (checks/check.h), the inline label values of an Observation.
+// Also LabelValues (checks/api/check.h), the inline label values of an Observation.
 #include "exporters/check_series.h"
 
 #include <gtest/gtest.h>

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "checks/check_types.h"
 #include "tests/testlib/config_error.h"
 
 namespace gatewatch {

@@ -8,8 +8,10 @@
 #include <set>
 #include <sstream>
 
+#include "checks/check_types.h"
 #include "checks/http_check.h"
 #include "exporters/prometheus_exporter.h"
+#include "tests/testlib/fake_clock.h"
 #include "tests/testlib/metrics_text.h"
 
 namespace gatewatch {

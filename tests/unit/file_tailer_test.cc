@@ -1,6 +1,6 @@
 // FileTailer on real files in a temp dir: where it starts, partial and too-long lines, both kinds
 // of rotation, a vanished or unusable file, and the per-poll byte budget.
-#include "agent/file_tailer.h"
+#include "agent/io/file_tailer.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

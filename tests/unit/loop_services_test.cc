@@ -8,9 +8,10 @@
 
 #include <thread>
 
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
+#include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
 namespace {

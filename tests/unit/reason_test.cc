@@ -1,5 +1,5 @@
 // The reason taxonomy: names are unique, round-trip, map to a cause, and each is documented.
-#include "checks/reason.h"
+#include "checks/api/reason.h"
 
 #include <gtest/gtest.h>
 

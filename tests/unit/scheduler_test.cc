@@ -1,15 +1,16 @@
 // The scheduler on a fake clock: spread, fixed rate, deadlines, skip on overlap, the global cap,
 // lag, and reloads. No sleeping: time moves only when the test advances it.
-#include "agent/scheduler.h"
+#include "agent/scheduler/scheduler.h"
 
 #include <gtest/gtest.h>
 
 #include <deque>
 #include <map>
 
-#include "agent/curl_multi.h"
-#include "agent/dns_resolver.h"
-#include "agent/event_loop.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
+#include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
 namespace {

@@ -1,8 +1,10 @@
-#include "agent/timer_queue.h"
+#include "agent/io/timer_queue.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
+
+#include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
 namespace {

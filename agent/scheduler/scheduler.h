@@ -23,10 +23,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/clock.h"
-#include "agent/timer_queue.h"
-#include "checks/check.h"
-#include "exporters/result_sink.h"
+#include "agent/base/clock.h"
+#include "agent/io/timer_queue.h"
+#include "checks/api/check.h"
+#include "checks/api/result_sink.h"
 
 namespace gatewatch {
 

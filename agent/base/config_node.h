@@ -19,7 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/clock.h"
+#include "agent/base/clock.h"
+#include "agent/base/units.h"
 
 namespace gatewatch {
 
@@ -34,15 +35,6 @@ class ConfigError : public std::runtime_error {
   std::string path_;
   std::string message_;
 };
-
-// Parses "500ms", "30s", "5m", "1h", "1h30m", "250us". Returns nullopt on anything else.
-std::optional<Duration> ParseDuration(std::string_view text);
-// Formats the way ParseDuration reads: "10s", "1m30s", "500ms".
-std::string FormatDuration(Duration d);
-// True for a valid Prometheus label name (and alert name): [a-zA-Z_][a-zA-Z0-9_]*.
-bool IsPrometheusName(std::string_view name);
-// Parses "65536", "64KiB", "1MiB", "10KB", "2MB". Returns nullopt on anything else.
-std::optional<uint64_t> ParseBytes(std::string_view text);
 
 class ConfigNode {
  public:

@@ -1,4 +1,4 @@
-#include "agent/dns_resolver.h"
+#include "agent/io/dns_resolver.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>

@@ -11,7 +11,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "agent/event_loop.h"
+#include "agent/io/event_loop.h"
 
 namespace gatewatch {
 

@@ -13,9 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/clock.h"
-#include "agent/fd.h"
-#include "agent/timer_queue.h"
+#include "agent/base/clock.h"
+#include "agent/base/fd.h"
+#include "agent/io/timer_queue.h"
 
 namespace gatewatch {
 

@@ -1,4 +1,4 @@
-#include "agent/logging.h"
+#include "agent/base/logging.h"
 
 #include <atomic>
 #include <chrono>

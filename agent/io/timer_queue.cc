@@ -1,4 +1,4 @@
-#include "agent/timer_queue.h"
+#include "agent/io/timer_queue.h"
 
 #include <algorithm>
 #include <utility>

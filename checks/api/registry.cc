@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "checks/check.h"
+#include "checks/api/check_type.h"
 
 namespace gatewatch {
 
@@ -32,12 +32,6 @@ std::vector<const MetricDesc*> CheckRegistry::AllMetrics() const {
   std::vector<const MetricDesc*> all;
   for (const auto& t : types_) all.insert(all.end(), t.metrics.begin(), t.metrics.end());
   return all;
-}
-
-void AddToBuckets(const MetricDesc& desc, double value, std::vector<double>* bucket_counts) {
-  bucket_counts->resize(desc.buckets.size() + 1);
-  auto at = std::lower_bound(desc.buckets.begin(), desc.buckets.end(), value);
-  (*bucket_counts)[static_cast<size_t>(at - desc.buckets.begin())] += 1;
 }
 
 }  // namespace gatewatch

@@ -15,7 +15,7 @@
 #include <optional>
 #include <vector>
 
-#include "agent/clock.h"
+#include "agent/base/clock.h"
 
 namespace gatewatch {
 

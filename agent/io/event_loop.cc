@@ -1,4 +1,4 @@
-#include "agent/event_loop.h"
+#include "agent/io/event_loop.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

@@ -1,4 +1,4 @@
-#include "agent/scheduler.h"
+#include "agent/scheduler/scheduler.h"
 
 #include <numeric>
 #include <optional>

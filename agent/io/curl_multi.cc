@@ -1,4 +1,4 @@
-#include "agent/curl_multi.h"
+#include "agent/io/curl_multi.h"
 
 #include <mutex>
 #include <stdexcept>

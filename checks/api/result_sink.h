@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "checks/check.h"
+#include "checks/api/check.h"
 
 namespace gatewatch {
 

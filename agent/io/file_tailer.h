@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/fd.h"
+#include "agent/base/fd.h"
 
 namespace gatewatch {
 

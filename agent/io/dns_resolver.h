@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/event_loop.h"
+#include "agent/io/event_loop.h"
 
 namespace gatewatch {
 

@@ -31,22 +31,6 @@ class SystemClock final : public Clock {
   }
 };
 
-// A clock that only moves when told to. Not thread-safe: tests drive it from one thread.
-class FakeClock final : public Clock {
- public:
-  TimePoint Now() const override { return now_; }
-  std::chrono::system_clock::time_point WallNow() const override {
-    return std::chrono::system_clock::time_point(wall_offset_ + (now_ - TimePoint()));
-  }
-  void Advance(Duration d) { now_ += d; }
-  void Set(TimePoint t) { now_ = t; }
-
- private:
-  // Start far from the epoch so that "zero" time points are never confused with real ones.
-  TimePoint now_ = TimePoint(std::chrono::hours(1000));
-  std::chrono::system_clock::duration wall_offset_ = std::chrono::hours(24 * 365 * 50);
-};
-
 // Source of uniform randomness in [0, 1). Not thread-safe; used from the loop thread only.
 class Random {
  public:
@@ -61,17 +45,6 @@ class SystemRandom final : public Random {
 
  private:
   std::mt19937_64 engine_;
-};
-
-// Returns values from a fixed cycle, so that tests know where each check's first run lands.
-class FakeRandom final : public Random {
- public:
-  explicit FakeRandom(double value = 0.5) : value_(value) {}
-  double Uniform01() override { return value_; }
-  void set(double value) { value_ = value; }
-
- private:
-  double value_;
 };
 
 inline double ToSeconds(Duration d) { return std::chrono::duration<double>(d).count(); }

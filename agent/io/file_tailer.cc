@@ -1,4 +1,4 @@
-#include "agent/file_tailer.h"
+#include "agent/io/file_tailer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "checks/reason.h"
+#include "checks/api/reason.h"
 
 #include <array>
 

@@ -1,0 +1,104 @@
+// The contract between the scheduler and every check type.
+//
+// A check type lives in one unit under checks/ (e.g. http_check.cc) and is registered
+// by one line in checks/check_types.cc (checks/api/check_type.h). The core knows nothing else about
+// it.
+//
+// Flow of one run (all on the loop thread):
+//   1. the scheduler calls Check::Start(ctx, done) and keeps the returned CheckRun;
+//   2. the run does its I/O through ctx.services (curl multi, c-ares, files) and returns at once;
+//   3. when it finishes it calls done(Result) exactly once; or, if the deadline passes first, the
+//      scheduler calls CheckRun::Abort(), which stops all I/O and returns the Result instead (done
+//      is then never called).
+//
+// Checks never know about Prometheus: they describe what they measured as Observations against
+// MetricDescs, and exporters decide how to expose them.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/base/clock.h"
+#include "checks/api/metric.h"
+#include "checks/api/reason.h"
+#include "checks/api/result.h"
+
+namespace gatewatch {
+
+class EventLoop;
+class CurlMulti;
+class DnsResolver;
+
+// ----- What a check is given -------------------------------------------------------------------
+
+// Where the host's filesystems are mounted (--path.procfs, --path.sysfs, --path.rootfs), so an
+// agent in a container can watch the host through read-only mounts.
+struct HostPaths {
+  std::string procfs = "/proc";
+  std::string sysfs = "/sys";
+  std::string rootfs = "/";
+};
+
+// The loop's services. Owned by the agent; they outlive every check run.
+struct CheckServices {
+  EventLoop& loop;
+  CurlMulti& curl;
+  DnsResolver& dns;
+  const Clock& clock;
+  HostPaths paths = {};
+};
+
+struct RunContext {
+  CheckServices& services;
+  TimePoint started;
+  TimePoint deadline;  // the run must be over by then; the scheduler enforces it with Abort()
+};
+
+// Named lists of DNS servers defined once at the top of the config
+// (`resolvers: {public: ["1.1.1.1", "9.9.9.9:53"]}`), each entry already normalized to "ip:port"
+// (DnsResolver::ParseServer). Read-only, shared by every check of one config.
+using ResolverLists = std::map<std::string, std::vector<std::string>>;
+
+// Settings shared by every check type.
+struct CheckSpec {
+  std::string name;  // unique, [a-zA-Z0-9_.-]+
+  std::string type;
+  Duration interval{};
+  Duration timeout{};  // < interval
+  std::map<std::string, std::string> labels;
+  // The config's named resolver lists (never null when built by the config loader).
+  std::shared_ptr<const ResolverLists> resolver_lists = std::make_shared<ResolverLists>();
+};
+
+// One run in flight. Destroying it stops all of its I/O without calling `done`.
+class CheckRun {
+ public:
+  virtual ~CheckRun() = default;
+  // Deadline reached: stop all I/O now and describe how far the run got (e.g. connect_timeout vs
+  // timeout). After Abort(), `done` is never called.
+  virtual Result Abort() = 0;
+};
+
+using DoneCallback = std::function<void(Result)>;
+
+// A configured check. Immutable after construction; shared by the scheduler across runs and, when
+// a reload keeps it unchanged, across configs.
+class Check {
+ public:
+  explicit Check(CheckSpec spec) : spec_(std::move(spec)) {}
+  virtual ~Check() = default;
+  const CheckSpec& spec() const { return spec_; }
+
+  // Starts a run. `done` is called exactly once, on the loop thread, unless the run is aborted or
+  // destroyed first. `done` may be called before Start() returns (checks with no I/O); the callee
+  // must not touch the run after calling `done`, because the caller may destroy it.
+  virtual std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const = 0;
+
+ private:
+  CheckSpec spec_;
+};
+
+}  // namespace gatewatch
