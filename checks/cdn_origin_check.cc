@@ -9,6 +9,7 @@
 #include <functional>
 #include <tuple>
 
+#include "agent/base/strings.h"
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "checks/http_check.h"
@@ -58,23 +59,14 @@ int64_t WholeMs(Duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-// A header value as one readable line of a report: control characters blanked, length capped.
-std::string Printable(std::string_view s) {
-  constexpr size_t kMax = 80;
-  std::string out;
-  for (char c : s.substr(0, kMax)) out += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
-  if (s.size() > kMax) out += "...";
-  return out;
-}
-
 std::string FieldValue(CompareField field, const CdnSide& side) {
   switch (field) {
     case CompareField::kStatus:
       return std::to_string(side.status);
     case CompareField::kEtag:
-      return side.etag.empty() ? "-" : Printable(side.etag);
+      return side.etag.empty() ? "-" : Printable(side.etag, 80);
     case CompareField::kLastModified:
-      return side.last_modified.empty() ? "-" : Printable(side.last_modified);
+      return side.last_modified.empty() ? "-" : Printable(side.last_modified, 80);
     case CompareField::kContentLength:
       return side.body_too_large ? "> body_limit" : std::to_string(side.body_bytes);
     case CompareField::kBodyHash: {

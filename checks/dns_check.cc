@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <set>
 
+#include "agent/base/strings.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
 #include "checks/http_reasons.h"
@@ -63,12 +64,6 @@ std::string FormatMs(Duration d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f ms", std::chrono::duration<double, std::milli>(d).count());
   return buf;
-}
-
-std::string Shorten(std::string s) {
-  constexpr size_t kMax = 120;  // details and report lines stay readable
-  if (s.size() > kMax) s = s.substr(0, kMax) + "...";
-  return s;
 }
 
 std::string FormatRatio(size_t matching, size_t total) {
@@ -320,7 +315,7 @@ class DnsRun final : public CheckRun {
   }
 
   std::string What(const Target& t) const {
-    if (t.outcome.answer) return Shorten(DescribeAnswer(*t.outcome.answer));
+    if (t.outcome.answer) return Shorten(DescribeAnswer(*t.outcome.answer), 120);
     return t.note;
   }
 
@@ -332,7 +327,7 @@ class DnsRun final : public CheckRun {
 
     std::string reference;
     if (cfg_->expect) {
-      reference = Shorten(DescribeAnswer(*cfg_->expect));
+      reference = Shorten(DescribeAnswer(*cfg_->expect), 120);
     } else if (ag.reference >= 0) {
       reference = What(targets_[ag.reference]);
     }
@@ -405,7 +400,7 @@ class DnsRun final : public CheckRun {
     auto& report = result.report;
     report.emplace_back("query", cfg_->name + " " + DnsTypeName(cfg_->type));
     if (cfg_->authoritative) report.emplace_back("zone", zone_.empty() ? "-" : zone_);
-    if (cfg_->expect) report.emplace_back("expect", Shorten(DescribeAnswer(*cfg_->expect)));
+    if (cfg_->expect) report.emplace_back("expect", Shorten(DescribeAnswer(*cfg_->expect), 120));
     for (size_t i = 0; i < targets_.size(); ++i) {
       const Target& t = targets_[i];
       bool match = i < ag.match.size() && ag.match[i];

@@ -14,6 +14,7 @@
 #include <span>
 
 #include "agent/base/logging.h"
+#include "agent/base/strings.h"
 #include "agent/base/version.h"
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
@@ -102,17 +103,6 @@ std::string FormatUtc(int64_t unix_seconds) {
   char buf[32];
   strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
   return buf;
-}
-
-std::string QuoteForDetail(std::string_view s) {
-  constexpr size_t kMax = 80;  // details stay one readable line
-  std::string out = "\"";
-  for (char c : s.substr(0, kMax)) {
-    out += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
-  }
-  if (s.size() > kMax) out += "...";
-  out += '"';
-  return out;
 }
 
 // ----- Config ----------------------------------------------------------------------------------

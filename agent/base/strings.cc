@@ -17,6 +17,38 @@ std::string_view TrimBlanks(std::string_view s) {
   return s;
 }
 
+size_t Utf8SafePrefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s.size();
+  size_t n = max;
+  // Back up over continuation bytes (10xxxxxx) to the lead byte of the cut character, then drop
+  // that character too: it does not fit whole.
+  size_t back = 0;
+  while (n > 0 && back < 4 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+    --n;
+    ++back;
+  }
+  return n;
+}
+
+std::string Shorten(std::string_view s, size_t max) {
+  if (s.size() <= max) return std::string(s);
+  std::string out(s.substr(0, Utf8SafePrefix(s, max)));
+  out += "...";
+  return out;
+}
+
+std::string Printable(std::string_view s, size_t max) {
+  std::string out = Shorten(s, max);
+  for (char& c : out) {
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  }
+  return out;
+}
+
+std::string QuoteForDetail(std::string_view s, size_t max) {
+  return "\"" + Printable(s, max) + "\"";
+}
+
 std::string FormatHostPort(const std::string& ip, long port) {
   if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
   return ip + ":" + std::to_string(port);
