@@ -51,8 +51,8 @@ std::map<std::string, std::string> ParseLabels(const ConfigNode& node) {
   return labels;
 }
 
-// Top-level `resolvers: {name: [ip[:port], ...]}`: lists the dns check (and http `resolver:`)
-// refer to by name.
+// Top-level `resolvers: {name: [ip[:port], ...]}`: lists a dns check refers to by name
+// (`resolvers: <name>`). Each entry goes through DnsResolver::ParseServer, the one server parser.
 std::shared_ptr<const ResolverLists> ParseResolverLists(const ConfigNode& node) {
   auto lists = std::make_shared<ResolverLists>();
   if (!node.IsDefined()) return lists;

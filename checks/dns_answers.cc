@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "agent/base/fnv.h"
+#include "agent/base/strings.h"
 #include "checks/http_reasons.h"
 #include "checks/reason_vote.h"
 #include "checks/text_fields.h"
@@ -526,6 +527,11 @@ std::string DescribeAnswer(const DnsAnswerSet& a) {
     out += r;
   }
   return out;
+}
+
+std::string AnswerOrNote(const std::optional<DnsAnswerSet>& answer, const std::string& note) {
+  if (answer) return Shorten(DescribeAnswer(*answer), 120);
+  return note;
 }
 
 }  // namespace gatewatch

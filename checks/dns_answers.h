@@ -123,4 +123,8 @@ Agreement CompareOutcomes(const std::vector<ResolverOutcome>& outcomes,
 // "4000 records (hash 1a2b...)", "NXDOMAIN", "NOERROR, no records".
 std::string DescribeAnswer(const DnsAnswerSet& a);
 
+// What a server said, for details and reports: its answer (DescribeAnswer, at most 120 bytes) if
+// a reply was read, else `note` (why there is none).
+std::string AnswerOrNote(const std::optional<DnsAnswerSet>& answer, const std::string& note);
+
 }  // namespace gatewatch

@@ -1,108 +1,29 @@
 #include "checks/dns_check.h"
 
-#include <ares.h>
 #include <arpa/nameser.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <set>
 
-#include "agent/base/strings.h"
 #include "agent/io/dns_resolver.h"
-#include "agent/io/event_loop.h"
-#include "checks/http_reasons.h"
+#include "checks/api/check_run_base.h"
+#include "checks/dns_comparison.h"
+#include "checks/dns_ns_discovery.h"
 
 namespace gatewatch {
 namespace {
 
-// ----- Metrics ---------------------------------------------------------------------------------
-
-struct DnsMetrics {
-  MetricDesc ratio{
-      "dns_propagation_ratio",
-      MetricKind::kGauge,
-      "Share (0-1) of the check's resolvers whose answer matched the reference (expect, "
-      "or the majority answer) in the last run.",
-      {}};
-  MetricDesc up{"dns_resolver_up",
-                MetricKind::kGauge,
-                "1 if the resolver gave a definitive answer (NOERROR or NXDOMAIN) in the last run.",
-                {"resolver"}};
-  MetricDesc match{"dns_resolver_match",
-                   MetricKind::kGauge,
-                   "1 if the resolver's answer matched the reference in the last run.",
-                   {"resolver"}};
-  MetricDesc rcode{
-      "dns_resolver_rcode_total",
-      MetricKind::kCounter,
-      "Replies by response code (NOERROR, NXDOMAIN, SERVFAIL, REFUSED, FORMERR, NOTIMP, "
-      "other), or none when no reply arrived.",
-      {"resolver", "rcode"}};
-  MetricDesc ttl{"dns_answer_ttl_seconds",
-                 MetricKind::kGauge,
-                 "Smallest TTL of the records in the resolver's last positive answer.",
-                 {"resolver"}};
-  MetricDesc duration{"dns_query_duration_seconds",
-                      MetricKind::kGauge,
-                      "Time the resolver took to answer in the last run (until the deadline if it "
-                      "did not).",
-                      {"resolver"}};
-  MetricDesc serial{"dns_soa_serial",
-                    MetricKind::kGauge,
-                    "SOA serial of the zone as the server reported it in the last run "
-                    "(authoritative checks and SOA queries).",
-                    {"resolver"}};
-};
-
-// Leaked on purpose: Observations point at these descriptors until the process exits.
-const DnsMetrics& Metrics() {
-  static const DnsMetrics* metrics = new DnsMetrics();
-  return *metrics;
-}
-
-std::string FormatMs(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f ms", std::chrono::duration<double, std::milli>(d).count());
-  return buf;
-}
-
-std::string FormatRatio(size_t matching, size_t total) {
-  return std::to_string(matching) + "/" + std::to_string(total);
-}
-
-// One server asked in a run: a configured resolver, or an authoritative NS server.
-struct Target {
-  std::string label;    // value of the `resolver` label: a plain hostname or an address
-  std::string ns_name;  // authoritative: the NS name from the wire, to resolve (any bytes)
-  std::string server;   // "ip:port" (authoritative: known once the NS name is resolved)
-  std::unique_ptr<DnsQuery> addr_query;
-  std::unique_ptr<DnsQuery> answer_query;
-  std::unique_ptr<DnsQuery> soa_query;
-  TimePoint started{};
-  bool answer_done = false;
-  bool soa_done = false;
-  Duration elapsed{};
-  int rcode = -1;  // -1: no reply
-  ResolverOutcome outcome;
-  std::string note;  // why there is no answer ("no answer within 500 ms", "malformed: ...")
-  std::optional<uint32_t> serial;
-  bool done() const { return answer_done && soa_done; }
-};
-
-Target NewTarget(std::string label, std::string server) {
-  Target t;
-  t.label = std::move(label);
-  t.server = std::move(server);
-  return t;
-}
-
-class DnsRun final : public CheckRun {
+// One run: in resolver mode asks every configured resolver at once; in authoritative mode first
+// finds the NS servers (NsDiscovery), then resolves each one's address and asks it directly. The
+// answers are judged by EvaluateDnsRun (checks/dns_comparison.h).
+class DnsRun final : public CheckRunBase {
  public:
   DnsRun(std::shared_ptr<const DnsCheckConfig> cfg, const RunContext& ctx, DoneCallback done)
-      : cfg_(std::move(cfg)),
+      : CheckRunBase(std::move(done)),
+        cfg_(std::move(cfg)),
         services_(ctx.services),
         started_(ctx.started),
-        done_(std::move(done)) {}
+        discovery_([this]() -> DnsResolver& { return Discovery(); },
+                   DnsCheckConfig::kMaxAuthoritative) {}
 
   // Destroying the handles cancels every query: no callback reaches a dead run.
   ~DnsRun() override = default;
@@ -113,59 +34,68 @@ class DnsRun final : public CheckRun {
   void Begin() {
     if (!cfg_->authoritative) {
       stage_ = Stage::kQuerying;
-      targets_.reserve(cfg_->resolvers.size());
-      for (const auto& server : cfg_->resolvers) targets_.push_back(NewTarget(server, server));
-      for (size_t i = 0; i < targets_.size(); ++i) Ask(i);
+      servers_.reserve(cfg_->resolvers.size());
+      for (const auto& server : cfg_->resolvers) servers_.push_back(NewServer(server, server));
+      queries_.resize(servers_.size());
+      for (size_t i = 0; i < servers_.size(); ++i) Ask(i);
       return;
     }
-    zone_ = cfg_->zone;
-    if (zone_.empty()) {
-      stage_ = Stage::kZone;
-      discovery_query_ = Discovery().Query(
-          cfg_->name, ns_t_soa,
-          [this](int status, const unsigned char* reply, int len) { OnZone(status, reply, len); });
-    } else {
-      AskNs();
-    }
+    stage_ = Stage::kDiscovering;
+    discovery_.Start(
+        cfg_->name, cfg_->zone, [this](NsDiscovery::Found found) { OnNsFound(std::move(found)); },
+        [this](Reason reason, std::string detail) { FinishEarly(reason, std::move(detail)); });
   }
 
   Result Abort() override {
     TimePoint now = services_.clock.Now();
-    if (stage_ == Stage::kZone || stage_ == Stage::kNs) {
-      discovery_query_.reset();
+    if (stage_ == Stage::kDiscovering) {
+      discovery_.Cancel();
       stage_ = Stage::kDone;
-      Result r = Result::Failure(
-          Reason::kDnsTimeout,
-          std::string(stage_name_) + " timed out after " +
+      return EarlyDnsFailure(
+          View(), Reason::kDnsTimeout,
+          std::string(discovery_.stage()) + " timed out after " +
               std::to_string(
                   std::chrono::duration_cast<std::chrono::milliseconds>(now - started_).count()) +
               " ms");
-      Describe(r, Agreement{});
-      return r;
     }
     if (stage_ != Stage::kQuerying) {
       return Result::Failure(Reason::kInternalError, "dns run aborted while not running");
     }
     // The servers still silent time out; the ones that answered report what they said.
-    for (Target& t : targets_) {
+    for (size_t i = 0; i < servers_.size(); ++i) {
+      DnsServerState& t = servers_[i];
       if (t.done()) continue;
-      t.addr_query.reset();
-      t.answer_query.reset();
-      t.soa_query.reset();
+      queries_[i] = Queries{};
       if (!t.answer_done) {
         t.elapsed = now - (t.started == TimePoint() ? started_ : t.started);
         t.outcome = ResolverOutcome{};  // dns_timeout, no answer
         t.note = t.server.empty() ? "address of " + t.label + " not resolved before the deadline"
-                                  : "no answer within " + FormatMs(t.elapsed);
+                                  : "no answer within " + FormatQueryMs(t.elapsed);
       }
       t.answer_done = t.soa_done = true;
     }
     stage_ = Stage::kDone;
-    return Evaluate();
+    return EvaluateDnsRun(View());
   }
 
  private:
-  enum class Stage { kIdle, kZone, kNs, kQuerying, kDone };
+  enum class Stage { kIdle, kDiscovering, kQuerying, kDone };
+
+  // The queries in flight for servers_[i]; destroying a handle cancels its query.
+  struct Queries {
+    std::unique_ptr<DnsQuery> addr;
+    std::unique_ptr<DnsQuery> answer;
+    std::unique_ptr<DnsQuery> soa;
+  };
+
+  static DnsServerState NewServer(std::string label, std::string server) {
+    DnsServerState t;
+    t.label = std::move(label);
+    t.server = std::move(server);
+    return t;
+  }
+
+  DnsRunView View() const { return {*cfg_, discovery_.zone(), servers_, ns_not_asked_}; }
 
   DnsResolver::Options ServerOptions(const std::string& servers, bool no_recurse) const {
     DnsResolver::Options o;
@@ -188,103 +118,60 @@ class DnsRun final : public CheckRun {
     return services_.dns.ForServer(o);
   }
 
-  void OnZone(int status, const unsigned char* reply, int len) {
-    discovery_query_.reset();
-    QueryReply r = ReadQueryReply(status, reply, len, ns_t_soa);
-    if (!r.answer || r.answer->soa_zone.empty()) {
-      Reason reason = r.reason;
-      if (reason == Reason::kDnsNodata || reason == Reason::kNone) reason = Reason::kDnsError;
-      FinishEarly(reason, "cannot find the zone of " + cfg_->name + ": " +
-                              (r.answer ? "no SOA in the reply" : r.error));
-      return;
-    }
-    zone_ = r.answer->soa_zone;
-    AskNs();
-  }
-
-  void AskNs() {
-    stage_ = Stage::kNs;
-    stage_name_ = "finding the NS servers of the zone";
-    discovery_query_ = Discovery().Query(
-        zone_, ns_t_ns,
-        [this](int status, const unsigned char* reply, int len) { OnNs(status, reply, len); });
-  }
-
-  void OnNs(int status, const unsigned char* reply, int len) {
-    discovery_query_.reset();
-    QueryReply r = ReadQueryReply(status, reply, len, ns_t_ns);
-    if (!r.answer || r.answer->ns_names.empty()) {
-      FinishEarly(r.reason == Reason::kNone ? Reason::kDnsError : r.reason,
-                  "no NS records for zone " + zone_ + ": " +
-                      (r.answer ? DescribeAnswer(*r.answer) : r.error));
-      return;
-    }
-    std::vector<std::string> names = r.answer->ns_names;
-    std::sort(names.begin(), names.end());
-    if (names.size() > DnsCheckConfig::kMaxAuthoritative) {
-      ns_not_asked_ = names.size() - DnsCheckConfig::kMaxAuthoritative;
-      names.resize(DnsCheckConfig::kMaxAuthoritative);
-    }
+  void OnNsFound(NsDiscovery::Found found) {
+    ns_not_asked_ = found.not_asked;
     stage_ = Stage::kQuerying;
-    targets_.reserve(names.size());
-    for (size_t i = 0; i < names.size(); ++i) {
-      // A name that is not a plain hostname never becomes a label (it may hold any byte, and
-      // would break /metrics): its address does once known, until then a bounded placeholder.
-      bool plain = IsPlainHostname(names[i]);
-      targets_.push_back(NewTarget(plain ? names[i] : "ns_" + std::to_string(i), ""));
-      targets_.back().ns_name = names[i];
+    servers_.reserve(found.ns_names.size());
+    for (size_t i = 0; i < found.ns_names.size(); ++i) {
+      servers_.push_back(NewServer(NsLabel(found.ns_names[i], i), ""));
+      servers_.back().ns_name = found.ns_names[i];
     }
-    for (size_t i = 0; i < targets_.size(); ++i) {
-      targets_[i].started = services_.clock.Now();
-      targets_[i].addr_query = Discovery().Resolve(
-          targets_[i].ns_name, AF_UNSPEC, [this, i](const ResolveResult& r) { OnAddress(i, r); });
+    queries_.resize(servers_.size());
+    for (size_t i = 0; i < servers_.size(); ++i) {
+      servers_[i].started = services_.clock.Now();
+      queries_[i].addr = Discovery().Resolve(
+          servers_[i].ns_name, AF_UNSPEC, [this, i](const ResolveResult& r) { OnAddress(i, r); });
     }
   }
 
   void OnAddress(size_t i, const ResolveResult& r) {
-    Target& t = targets_[i];
-    t.addr_query.reset();
-    const ResolvedAddress* pick = nullptr;
-    for (const auto& a : r.addresses) {
-      if (pick == nullptr || (a.family == AF_INET && pick->family != AF_INET)) pick = &a;
-    }
-    if (pick == nullptr) {
+    DnsServerState& t = servers_[i];
+    queries_[i].addr.reset();
+    NsAddress a = PickNsAddress(r, cfg_->authoritative_port);
+    if (a.server.empty()) {
       t.elapsed = services_.clock.Now() - t.started;
-      t.outcome.reason =
-          r.status == ARES_SUCCESS ? Reason::kDnsNodata : ReasonForResolveStatus(r.status);
-      t.note = "cannot resolve " + t.label + ": " +
-               (r.status == ARES_SUCCESS ? "no addresses" : ares_strerror(r.status));
+      t.outcome.reason = a.reason;
+      t.note = "cannot resolve " + t.label + ": " + a.error;
       t.answer_done = t.soa_done = true;
       MaybeFinish();
       return;
     }
-    std::string host = pick->family == AF_INET6 ? "[" + pick->address + "]" : pick->address;
-    if (t.label != t.ns_name) t.label = pick->address;  // not a plain hostname
-    t.server = host + ":" + std::to_string(cfg_->authoritative_port);
+    if (t.label != t.ns_name) t.label = a.address;  // not a plain hostname
+    t.server = a.server;
     Ask(i);
   }
 
   void Ask(size_t i) {
-    Target& t = targets_[i];
+    DnsServerState& t = servers_[i];
     DnsResolver& r = services_.dns.ForServer(ServerOptions(t.server, cfg_->authoritative));
     t.started = services_.clock.Now();
-    t.answer_query =
+    queries_[i].answer =
         r.Query(cfg_->name, cfg_->type, [this, i](int status, const unsigned char* reply, int len) {
           OnAnswer(i, status, reply, len);
         });
     if (cfg_->authoritative) {
-      t.soa_query =
-          r.Query(zone_, ns_t_soa, [this, i](int status, const unsigned char* reply, int len) {
-            OnSoa(i, status, reply, len);
-          });
+      queries_[i].soa = r.Query(discovery_.zone(), ns_t_soa,
+                                [this, i](int status, const unsigned char* reply, int len) {
+                                  OnSoa(i, status, reply, len);
+                                });
     } else {
       t.soa_done = true;
     }
   }
 
   void OnAnswer(size_t i, int status, const unsigned char* reply, int len) {
-    Target& t = targets_[i];
-    t.answer_query.reset();
+    DnsServerState& t = servers_[i];
+    queries_[i].answer.reset();
     t.elapsed = services_.clock.Now() - t.started;
     t.answer_done = true;
     QueryReply r = ReadQueryReply(status, reply, len, cfg_->type);
@@ -297,8 +184,8 @@ class DnsRun final : public CheckRun {
   }
 
   void OnSoa(size_t i, int status, const unsigned char* reply, int len) {
-    Target& t = targets_[i];
-    t.soa_query.reset();
+    DnsServerState& t = servers_[i];
+    queries_[i].soa.reset();
     t.soa_done = true;
     QueryReply r = ReadQueryReply(status, reply, len, ns_t_soa);
     if (r.answer && r.answer->rcode == ns_r_noerror) t.serial = r.answer->soa_serial;
@@ -307,149 +194,25 @@ class DnsRun final : public CheckRun {
 
   void MaybeFinish() {
     if (stage_ != Stage::kQuerying) return;
-    for (const Target& t : targets_) {
+    for (const DnsServerState& t : servers_) {
       if (!t.done()) return;
     }
     stage_ = Stage::kDone;
-    Finish(Evaluate());
-  }
-
-  std::string What(const Target& t) const {
-    if (t.outcome.answer) return Shorten(DescribeAnswer(*t.outcome.answer), 120);
-    return t.note;
-  }
-
-  Result Evaluate() {
-    std::vector<ResolverOutcome> outcomes;
-    outcomes.reserve(targets_.size());
-    for (const Target& t : targets_) outcomes.push_back(t.outcome);
-    Agreement ag = CompareOutcomes(outcomes, cfg_->expect, cfg_->min_ratio);
-
-    std::string reference;
-    if (cfg_->expect) {
-      reference = Shorten(DescribeAnswer(*cfg_->expect), 120);
-    } else if (ag.reference >= 0) {
-      reference = What(targets_[ag.reference]);
-    }
-    std::string agree = FormatRatio(ag.matching, targets_.size()) +
-                        (cfg_->authoritative ? " authoritative servers" : " resolvers");
-
-    Result result;
-    // Authoritative servers of one zone must agree with each other: serials and answers.
-    std::set<uint32_t> serials;
-    for (const Target& t : targets_) {
-      if (t.serial) serials.insert(*t.serial);
-    }
-    bool answers_differ = false;
-    const DnsAnswerSet* first = nullptr;
-    for (const Target& t : targets_) {
-      if (!t.outcome.answer) continue;
-      if (first == nullptr) {
-        first = &*t.outcome.answer;
-      } else if (!SameAnswer(*first, *t.outcome.answer)) {
-        answers_differ = true;
-      }
-    }
-    if (cfg_->authoritative && (serials.size() > 1 || answers_differ)) {
-      std::string what;
-      for (const Target& t : targets_) {
-        if (!what.empty()) what += ", ";
-        what += t.label + " " +
-                (serials.size() > 1
-                     ? (t.serial ? "serial " + std::to_string(*t.serial) : std::string("no SOA"))
-                     : What(t));
-      }
-      result = Result::Failure(Reason::kDnsInconsistent,
-                               "authoritative servers of " + zone_ + " disagree: " + what);
-    } else if (ag.reason == Reason::kNone) {
-      result = Result::Success();
-      result.detail = agree + (cfg_->expect ? " answer the expected " : " agree: ") + reference;
-    } else {
-      std::string others;
-      int listed = 0;
-      for (size_t i = 0; i < targets_.size(); ++i) {
-        if (ag.match[i]) continue;
-        if (listed++ == 3) {
-          others += ", ...";
-          break;
-        }
-        others += (others.empty() ? "" : ", ") + targets_[i].label + ": " + What(targets_[i]);
-      }
-      std::string head =
-          reference.empty()
-              ? "no " + std::string(cfg_->authoritative ? "server" : "resolver") + " answered " +
-                    cfg_->name + " " + DnsTypeName(cfg_->type)
-              : agree + " match " + reference + " (min_ratio " + FormatMinRatio() + ")";
-      result = Result::Failure(ag.reason, head + "; " + others);
-    }
-    Describe(result, ag);
-    return result;
-  }
-
-  std::string FormatMinRatio() const {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%g", cfg_->min_ratio);
-    return buf;
-  }
-
-  // Observations and the probe's report: which server answered what.
-  void Describe(Result& result, const Agreement& ag) const {
-    const DnsMetrics& m = Metrics();
-    auto& obs = result.observations;
-    obs.push_back({&m.ratio, {}, ag.ratio});
-    auto& report = result.report;
-    report.emplace_back("query", cfg_->name + " " + DnsTypeName(cfg_->type));
-    if (cfg_->authoritative) report.emplace_back("zone", zone_.empty() ? "-" : zone_);
-    if (cfg_->expect) report.emplace_back("expect", Shorten(DescribeAnswer(*cfg_->expect), 120));
-    for (size_t i = 0; i < targets_.size(); ++i) {
-      const Target& t = targets_[i];
-      bool match = i < ag.match.size() && ag.match[i];
-      const auto& a = t.outcome.answer;
-      bool up = a && (a->rcode == ns_r_noerror || a->rcode == ns_r_nxdomain);
-      obs.push_back({&m.up, {t.label}, up ? 1.0 : 0.0});
-      obs.push_back({&m.match, {t.label}, match ? 1.0 : 0.0});
-      obs.push_back({&m.rcode, {t.label, std::string(RcodeLabel(t.rcode))}, 1});
-      obs.push_back({&m.duration, {t.label}, ToSeconds(t.elapsed)});
-      if (a && a->positive() && a->min_ttl) {
-        obs.push_back({&m.ttl, {t.label}, static_cast<double>(*a->min_ttl)});
-      }
-      if (t.serial) obs.push_back({&m.serial, {t.label}, static_cast<double>(*t.serial)});
-
-      std::string line = std::string(RcodeLabel(t.rcode)) + " " + What(t);
-      if (a && a->positive() && a->min_ttl) line += " ttl=" + std::to_string(*a->min_ttl);
-      if (t.serial) line += " serial=" + std::to_string(*t.serial);
-      line += " (" + FormatMs(t.elapsed) + ")" + (match ? " match" : "");
-      std::string key = t.label;
-      if (cfg_->authoritative && !t.server.empty()) key += " " + t.server;
-      report.emplace_back(key, line);
-    }
-    if (ns_not_asked_ > 0) report.emplace_back("ns_not_asked", std::to_string(ns_not_asked_));
-    report.emplace_back("ratio", FormatRatio(ag.matching, targets_.size()));
-    report.emplace_back("reason", std::string(ReasonName(result.reason)));
+    Finish(EvaluateDnsRun(View()));  // `this` may be gone
   }
 
   void FinishEarly(Reason reason, std::string detail) {
     stage_ = Stage::kDone;
-    Result r = Result::Failure(reason, std::move(detail));
-    Describe(r, Agreement{});
-    Finish(std::move(r));
-  }
-
-  // `this` may be destroyed inside done_: nothing after it.
-  void Finish(Result result) {
-    DoneCallback done = std::move(done_);
-    done(std::move(result));
+    Finish(EarlyDnsFailure(View(), reason, std::move(detail)));  // `this` may be gone
   }
 
   const std::shared_ptr<const DnsCheckConfig> cfg_;
   CheckServices& services_;
   const TimePoint started_;
-  DoneCallback done_;
   Stage stage_ = Stage::kIdle;
-  const char* stage_name_ = "finding the zone of the name";
-  std::string zone_;
-  std::unique_ptr<DnsQuery> discovery_query_;
-  std::vector<Target> targets_;  // reserved before any query: callbacks index into it
+  NsDiscovery discovery_;                // authoritative only; holds the zone once known
+  std::vector<DnsServerState> servers_;  // filled before any query: callbacks index into it
+  std::vector<Queries> queries_;         // parallel to servers_
   size_t ns_not_asked_ = 0;
 };
 
@@ -569,7 +332,7 @@ std::shared_ptr<const DnsCheckConfig> ParseDnsCheckConfig(const CheckSpec& spec,
 }
 
 CheckType DnsCheckType() {
-  const DnsMetrics& m = Metrics();
+  const DnsMetrics& m = DnsCheckMetrics();
   CheckType type;
   type.name = "dns";
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {

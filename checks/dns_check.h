@@ -18,6 +18,10 @@
 //   query_timeout: 1s                         per try; default timeout/4 (c-ares doubles it on
 //   tries: 2                                  each retry: 2 tries take 3x query_timeout)
 //
+// Units: this one holds the config and the run (its I/O); checks/dns_ns_discovery.h finds the
+// NS servers, checks/dns_comparison.h turns what the servers said into the Result,
+// checks/dns_consistency.h is the authoritative rule, checks/dns_answers.h reads the wire.
+//
 // Channels: every run asks services.dns.ForServer(...) for the per-server resolver, so channels
 // are shared across runs and checks and never built per query (see DnsResolver::ForServer).
 #pragma once

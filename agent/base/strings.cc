@@ -54,4 +54,36 @@ std::string FormatHostPort(const std::string& ip, long port) {
   return ip + ":" + std::to_string(port);
 }
 
+std::optional<HostPort> ParseHostPort(std::string_view text, int default_port) {
+  std::string_view host = text, port;
+  bool has_port = false;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, close - 1);
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return std::nullopt;
+      port = rest.substr(1);
+      has_port = true;
+    }
+  } else if (size_t colon = text.find(':'); colon != std::string_view::npos &&
+                                            text.find(':', colon + 1) == std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    has_port = true;
+  }
+  if (host.empty()) return std::nullopt;
+  HostPort out{std::string(host), default_port};
+  if (!has_port) return out;
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != port.npos) {
+    return std::nullopt;
+  }
+  int p = 0;
+  for (char c : port) p = p * 10 + (c - '0');
+  if (p < 1 || p > 65535) return std::nullopt;
+  out.port = p;
+  return out;
+}
+
 }  // namespace gatewatch

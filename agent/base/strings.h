@@ -2,6 +2,7 @@
 // Pure functions, no state, no allocation beyond their result.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,5 +29,16 @@ std::string QuoteForDetail(std::string_view s, size_t max = 80);
 
 // "ip:port", or "[ip6]:port".
 std::string FormatHostPort(const std::string& ip, long port);
+
+struct HostPort {
+  std::string host;  // without brackets: "::1", "10.0.0.2", "dns.example"
+  int port = 0;
+};
+
+// The one host:port parser: "host", "host:port", "[v6]" and "[v6]:port"; a text with two or more
+// colons and no brackets is taken as a bare IPv6 host ("::1"). The port is 1-65535 in at most 5
+// digits, `default_port` when absent. nullopt for an empty host, an empty or bad port, or text
+// after "]" that is not ":port". The host itself is not checked (callers want an IP, a name...).
+std::optional<HostPort> ParseHostPort(std::string_view text, int default_port);
 
 }  // namespace gatewatch

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "agent/base/strings.h"
+
 namespace gatewatch {
 
 void AresGlobalInit() {
@@ -94,32 +96,10 @@ bool DnsResolver::IsIpLiteral(const std::string& host) {
 }
 
 std::optional<std::string> DnsResolver::ParseServer(const std::string& text) {
-  std::string host = text, port = "53";
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    std::string rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port = rest.substr(1);
-    }
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    size_t colon = text.find(':');
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  unsigned char buf[sizeof(in6_addr)];
-  bool v4 = inet_pton(AF_INET, host.c_str(), buf) == 1;
-  bool v6 = !v4 && inet_pton(AF_INET6, host.c_str(), buf) == 1;
-  if (!v4 && !v6) return std::nullopt;
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  int p = std::stoi(port);
-  if (p < 1 || p > 65535) return std::nullopt;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(p);
+  std::optional<HostPort> hp = ParseHostPort(text, 53);
+  // c-ares takes addresses only: a name here would need a resolver to find the resolver.
+  if (!hp || !IsIpLiteral(hp->host)) return std::nullopt;
+  return FormatHostPort(hp->host, hp->port);
 }
 
 std::unique_ptr<DnsQuery> DnsResolver::Begin(std::shared_ptr<Pending> pending, uint64_t* id) {

@@ -77,7 +77,8 @@ class DnsResolver {
   // Returns true if `host` is a numeric IPv4/IPv6 literal (then no query is needed).
   static bool IsIpLiteral(const std::string& host);
   // Normalizes a configured DNS server "ip", "ip:port", "[v6]" or "[v6]:port" to the c-ares csv
-  // form with an explicit port ("10.0.0.2:53", "[::1]:5301"). nullopt if it is not one.
+  // form with an explicit port ("10.0.0.2:53", "[::1]:5301"). nullopt if it is not one. The one
+  // server parser of the tree: ParseHostPort (agent/base/strings.h), then an IP literal check.
   static std::optional<std::string> ParseServer(const std::string& text);
 
   // A resolver that asks `options.servers` (e.g. "127.0.0.1:5301") with those options, created on

@@ -425,5 +425,16 @@ TEST(CompareOutcomesTest, Table) {
   }
 }
 
+TEST(AnswerOrNoteTest, AnswerWhenReadElseTheNote) {
+  EXPECT_EQ(AnswerOrNote(ExpectedAnswerSet({"10.0.0.2", "10.0.0.1"}), "unused"),
+            "10.0.0.1 10.0.0.2");
+  EXPECT_EQ(AnswerOrNote(std::nullopt, "no answer within 5.0 ms"), "no answer within 5.0 ms");
+  std::vector<std::string> many;
+  for (int i = 0; i < 20; ++i) many.push_back("10.0.0." + std::to_string(100 + i));
+  std::string long_answer = AnswerOrNote(ExpectedAnswerSet(many), "");
+  EXPECT_EQ(long_answer.size(), 123u) << long_answer;  // 120 bytes and "..."
+  EXPECT_EQ(long_answer.substr(120), "...");
+}
+
 }  // namespace
 }  // namespace gatewatch

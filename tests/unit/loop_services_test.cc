@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
@@ -101,6 +104,28 @@ TEST(DnsResolverTest, IpLiteralsNeedNoQuery) {
   EXPECT_TRUE(DnsResolver::IsIpLiteral("[::1]"));
   EXPECT_FALSE(DnsResolver::IsIpLiteral("localhost"));
   EXPECT_FALSE(DnsResolver::IsIpLiteral("127.0.0.1.example"));
+}
+
+// Every configured DNS server (dns resolvers:, top-level resolvers: lists, http resolver:) goes
+// through ParseServer: the c-ares csv form with an explicit port, IP literals only.
+TEST(DnsResolverTest, ParseServerNormalizesToCsvForm) {
+  const std::pair<std::string, std::optional<std::string>> cases[] = {
+      {"10.0.0.2", "10.0.0.2:53"},
+      {"10.0.0.2:5301", "10.0.0.2:5301"},
+      {"::1", "[::1]:53"},
+      {"[::1]", "[::1]:53"},
+      {"[2606:4700::1111]:5353", "[2606:4700::1111]:5353"},
+      {"[10.0.0.2]:54", "10.0.0.2:54"},
+      {"127.0.0.1:0053", "127.0.0.1:53"},
+      {"dns.google", std::nullopt},  // a name would need a resolver to find the resolver
+      {"dns.google:53", std::nullopt},
+      {"127.0.0.1:70000", std::nullopt},
+      {"127.0.0.1:", std::nullopt},
+      {"[::1]x", std::nullopt},
+      {"1.2.3", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const auto& [text, want] : cases) EXPECT_EQ(DnsResolver::ParseServer(text), want) << text;
 }
 
 TEST(DnsResolverTest, ResolvesLocalhostFromHostsFileWithoutReentrantCallback) {

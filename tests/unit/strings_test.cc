@@ -1,4 +1,5 @@
-// agent/base/strings.h: the shortening every detail goes through keeps valid UTF-8 valid.
+// agent/base/strings.h: the shortening every detail goes through keeps valid UTF-8 valid; the one
+// host:port parser.
 #include "agent/base/strings.h"
 
 #include <gtest/gtest.h>
@@ -44,6 +45,48 @@ TEST(StringsTest, ShortenMarksACutAndPrintableBlanksLineBreaks) {
 TEST(StringsTest, HostPortBracketsIpv6) {
   EXPECT_EQ(FormatHostPort("127.0.0.1", 80), "127.0.0.1:80");
   EXPECT_EQ(FormatHostPort("::1", 8443), "[::1]:8443");
+}
+
+TEST(StringsTest, ParseHostPortTable) {
+  struct Case {
+    std::string text;
+    bool ok;
+    std::string host;
+    int port;
+  };
+  const Case cases[] = {
+      {"10.0.0.2", true, "10.0.0.2", 53},  // no port: the default
+      {"10.0.0.2:5301", true, "10.0.0.2", 5301},
+      {"dns.example:853", true, "dns.example", 853},  // names pass: the caller checks the host
+      {"[::1]", true, "::1", 53},
+      {"[::1]:5301", true, "::1", 5301},
+      {"[2606:4700::1111]:5353", true, "2606:4700::1111", 5353},
+      {"::1", true, "::1", 53},                        // two colons, no brackets: a bare IPv6 host
+      {"2001:db8::1:53", true, "2001:db8::1:53", 53},  // ...so a port needs brackets
+      {"[10.0.0.2]:54", true, "10.0.0.2", 54},
+      {"h:000053", false, "", 0},  // more than 5 digits
+      {"h:0053", true, "h", 53},
+      {"h:65535", true, "h", 65535},
+      {"h:65536", false, "", 0},
+      {"h:0", false, "", 0},
+      {"h:", false, "", 0},
+      {"h:5x", false, "", 0},
+      {"h:-1", false, "", 0},
+      {":53", false, "", 0},  // no host
+      {"", false, "", 0},
+      {"[]:53", false, "", 0},
+      {"[::1", false, "", 0},     // unclosed bracket
+      {"[::1]53", false, "", 0},  // text after ] that is not :port
+      {"[::1]:", false, "", 0},
+  };
+  for (const Case& c : cases) {
+    auto got = ParseHostPort(c.text, 53);
+    ASSERT_EQ(got.has_value(), c.ok) << c.text;
+    if (!got) continue;
+    EXPECT_EQ(got->host, c.host) << c.text;
+    EXPECT_EQ(got->port, c.port) << c.text;
+  }
+  EXPECT_EQ(ParseHostPort("example.test", 443)->port, 443);
 }
 
 }  // namespace
