@@ -58,7 +58,7 @@ void CurlMulti::CountException(const char* where, const char* what) noexcept {
   if ((logged_codes_ & (uint64_t{1} << 63)) != 0) return;
   logged_codes_ |= uint64_t{1} << 63;
   try {
-    Log(LogLevel::kError, "exception at a curl callback (logged once)",
+    Log(LogLevel::kError, "curl callback failed (logged once)",
         {{"callback", where}, {"error", what}});
   } catch (...) {  // a log line that cannot be built is not worth terminating for
   }
