@@ -43,7 +43,7 @@ CurlMulti::~CurlMulti() {
 
 bool CurlMulti::Check(CURLMcode code, const char* call) {
   if (code == CURLM_OK) return true;
-  ++errors_;
+  errors_.fetch_add(1, std::memory_order_relaxed);
   unsigned bit = static_cast<unsigned>(code) < 63 ? static_cast<unsigned>(code) : 62;
   if ((logged_codes_ & (uint64_t{1} << bit)) == 0) {
     logged_codes_ |= uint64_t{1} << bit;
@@ -54,7 +54,7 @@ bool CurlMulti::Check(CURLMcode code, const char* call) {
 }
 
 void CurlMulti::CountException(const char* where, const char* what) noexcept {
-  ++errors_;
+  errors_.fetch_add(1, std::memory_order_relaxed);
   if ((logged_codes_ & (uint64_t{1} << 63)) != 0) return;
   logged_codes_ |= uint64_t{1} << 63;
   try {

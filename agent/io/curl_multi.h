@@ -7,6 +7,8 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <unordered_map>
@@ -53,8 +55,9 @@ class CurlMulti {
 
   size_t running() const { return transfers_.size(); }
   // CURLMcode failures and exceptions caught at curl's callbacks since construction
-  // (gatewatch_curl_multi_errors_total). Each failure is logged once per code.
-  uint64_t errors() const { return errors_; }
+  // (gatewatch_curl_multi_errors_total). Each failure is logged once per code. Safe to read from
+  // any thread (a scrape).
+  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
 
  private:
   struct SocketContext;
@@ -74,7 +77,7 @@ class CurlMulti {
   EventLoop& loop_;
   CurlMultiPtr multi_;
   TimerId timer_ = 0;
-  uint64_t errors_ = 0;
+  std::atomic<uint64_t> errors_{0};
   uint64_t logged_codes_ = 0;  // bit i: CURLMcode i was logged already (bit 63: exceptions)
   std::unordered_map<CURL*, DoneCallback> transfers_;
   struct Failed {
