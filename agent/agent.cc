@@ -153,7 +153,17 @@ class Agent {
         alerts_(clock_, alert_log_),
         fanout_({&exporter_, &alerts_}),
         logging_sink_(fanout_),
-        scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {}
+        scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {
+    exporter_.AddInternalCounter(
+        "gatewatch_curl_multi_errors_total",
+        "Failed curl multi calls and sockets the event loop could not watch for curl.",
+        [this] { return static_cast<double>(curl_.errors()); });
+    exporter_.AddInternalCounter(
+        "gatewatch_dns_resolver_errors_total",
+        "DNS resolver channels that could not be created and sockets the event loop could not "
+        "watch for c-ares.",
+        [this] { return static_cast<double>(dns_.errors()); });
+  }
 
   int Run() {
     // The first config must be valid: a typo must fail the deploy, not run an empty agent.

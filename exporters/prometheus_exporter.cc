@@ -144,6 +144,11 @@ void PrometheusExporter::OnAlertState(const AlertSpec& alert, bool firing, doubl
   alert_status_[alert.name] = {alert.severity, firing, value, threshold, reason};
 }
 
+void PrometheusExporter::AddInternalCounter(std::string name, std::string help,
+                                            std::function<double()> read) {
+  internal_counters_.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
 void PrometheusExporter::SetReloadResult(bool ok) {
   reload_ok_.Set(ok ? 1 : 0);
   if (ok) reload_timestamp_.Set(WallSeconds(clock_));
@@ -158,6 +163,11 @@ std::string PrometheusExporter::Render() const {
   std::vector<prometheus::MetricFamily> global = registry_->Collect();
   families.insert(families.end(), std::make_move_iterator(global.begin()),
                   std::make_move_iterator(global.end()));
+  for (const InternalCounter& c : internal_counters_) {
+    prometheus::ClientMetric metric;
+    metric.counter.value = c.read();
+    families.push_back({c.name, c.help, prometheus::MetricType::Counter, {std::move(metric)}});
+  }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
   return std::move(out).str();  // C++20: moves the buffer out instead of copying it

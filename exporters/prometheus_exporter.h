@@ -20,6 +20,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,6 +63,12 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
   void OnAlertState(const AlertSpec& alert, bool firing, double value, double threshold,
                     const std::string& reason) override;
 
+  // A counter of the agent's own machinery (e.g. gatewatch_curl_multi_errors_total), without
+  // labels, whose value `read` gives at every scrape: the exporter knows nothing of agent/io.
+  // `read` runs on the scraping thread, so it must be thread-safe (an atomic load). Call before
+  // Render() may run (before the web server starts).
+  void AddInternalCounter(std::string name, std::string help, std::function<double()> read);
+
   void SetReloadResult(bool ok);
   void SetRunsInFlight(size_t n);
 
@@ -101,6 +108,13 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
   };
 
   CheckSeriesStore checks_;
+
+  struct InternalCounter {
+    std::string name;
+    std::string help;
+    std::function<double()> read;
+  };
+  std::vector<InternalCounter> internal_counters_;  // fixed before the first Render()
 
   mutable std::mutex status_mu_;
   std::map<std::string, AlertStatus> alert_status_;  // guarded by status_mu_

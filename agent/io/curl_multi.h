@@ -7,6 +7,8 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <unordered_map>
@@ -25,6 +27,11 @@ struct CurlSlistDeleter {
 };
 using CurlSlistPtr = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 
+struct CurlMultiDeleter {
+  void operator()(CURLM* multi) const { curl_multi_cleanup(multi); }
+};
+using CurlMultiPtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
+
 // Calls curl_global_init once per process, before any thread is started.
 void CurlGlobalInit();
 
@@ -42,23 +49,42 @@ class CurlMulti {
   // removed from the multi handle, and may destroy the easy handle.
   void Add(CURL* easy, DoneCallback on_done);
   // Aborts a running transfer; its callback is not called. No-op if not running.
+  // A transfer whose socket cannot be watched (epoll_ctl refused it, out of memory) fails with
+  // CURLE_COULDNT_CONNECT through `on_done`, from a loop timer.
   void Remove(CURL* easy);
 
   size_t running() const { return transfers_.size(); }
+  // CURLMcode failures and exceptions caught at curl's callbacks since construction
+  // (gatewatch_curl_multi_errors_total). Each failure is logged once per code. Safe to read from
+  // any thread (a scrape).
+  uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
 
  private:
   struct SocketContext;
-  static int OnSocket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp);
-  static int OnTimer(CURLM* multi, long timeout_ms, void* userp);
+  // The C callbacks: noexcept, they catch everything at the boundary and report it as a value.
+  static int OnSocket(CURL* easy, curl_socket_t s, int what, void* userp, void* socketp) noexcept;
+  static int OnTimer(CURLM* multi, long timeout_ms, void* userp) noexcept;
+  // Counts and logs (once per code) a failed curl_multi_* call; returns true if `code` is OK.
+  bool Check(CURLMcode code, const char* call);
+  void CountException(const char* where, const char* what) noexcept;
+  // Fails `easy` with `code` from a loop timer (never inside curl), unless Remove()d first;
+  // `in_multi`: remove it from multi_ first.
+  void FailLater(CURL* easy, DoneCallback cb, CURLcode code, bool in_multi);
   void OnSocketEvent(curl_socket_t s, uint32_t events);
   void OnTimeout();
   void CollectDone();
 
   EventLoop& loop_;
-  CURLM* multi_;
+  CurlMultiPtr multi_;
   TimerId timer_ = 0;
+  std::atomic<uint64_t> errors_{0};
+  uint64_t logged_codes_ = 0;  // bit i: CURLMcode i was logged already (bit 63: exceptions)
   std::unordered_map<CURL*, DoneCallback> transfers_;
-  std::unordered_map<CURL*, TimerId> failed_;  // Add() failures waiting to be reported
+  struct Failed {
+    TimerId timer = 0;
+    bool in_multi = false;  // still added to multi_ (its socket could not be watched)
+  };
+  std::unordered_map<CURL*, Failed> failed_;  // failures waiting to be reported
 };
 
 }  // namespace gatewatch

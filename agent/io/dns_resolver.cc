@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "agent/base/logging.h"
 #include "agent/base/strings.h"
 
 namespace gatewatch {
@@ -31,6 +32,37 @@ struct CallbackArg {
   uint64_t id;
 };
 
+Error AresError(const char* call, int status) {
+  return Error{std::string(call) + ": " + ares_strerror(status), status};
+}
+
+// The channel for `options`, its socket state reported to `sock_state_cb(data, ...)`.
+Expected<AresChannelPtr> CreateChannel(const DnsResolver::Options& options,
+                                       ares_sock_state_cb sock_state_cb, void* data) {
+  ares_options opts{};
+  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
+  opts.sock_state_cb = sock_state_cb;
+  opts.sock_state_cb_data = data;
+  opts.timeout = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count());
+  opts.tries = options.tries;
+  opts.flags = ARES_FLAG_STAYOPEN;
+  if (options.report_errors) opts.flags |= ARES_FLAG_NOCHECKRESP;
+  if (options.no_recurse) opts.flags |= ARES_FLAG_NORECURSE;
+  ares_channel raw = nullptr;
+  if (int status = ares_init_options(&raw, &opts, mask); status != ARES_SUCCESS) {
+    return AresError("ares_init_options", status);
+  }
+  AresChannelPtr channel(raw);
+  if (!options.servers.empty()) {
+    if (int status = ares_set_servers_ports_csv(channel.get(), options.servers.c_str());
+        status != ARES_SUCCESS) {
+      return AresError("ares_set_servers_ports_csv", status);
+    }
+  }
+  return channel;
+}
+
 }  // namespace
 
 class DnsResolver::QueryHandle final : public DnsQuery {
@@ -49,30 +81,22 @@ class DnsResolver::QueryHandle final : public DnsQuery {
   uint64_t id_;
 };
 
-DnsResolver::DnsResolver(EventLoop& loop, Options options) : loop_(loop) {
+DnsResolver::DnsResolver(EventLoop& loop, Options options)
+    : DnsResolver(loop, std::move(options), nullptr) {}
+
+DnsResolver::DnsResolver(EventLoop& loop, Options options, std::atomic<uint64_t>* errors)
+    : loop_(loop), errors_(errors != nullptr ? errors : &own_errors_) {
   AresGlobalInit();
-  ares_options opts{};
-  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS;
-  opts.sock_state_cb = &DnsResolver::OnSockState;
-  opts.sock_state_cb_data = this;
-  opts.timeout = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout).count());
-  opts.tries = options.tries;
-  opts.flags = ARES_FLAG_STAYOPEN;
-  if (options.report_errors) opts.flags |= ARES_FLAG_NOCHECKRESP;
-  if (options.no_recurse) opts.flags |= ARES_FLAG_NORECURSE;
-  init_status_ = ares_init_options(&channel_, &opts, mask);
-  if (init_status_ != ARES_SUCCESS) {
-    channel_ = nullptr;
+  Expected<AresChannelPtr> channel = CreateChannel(options, &DnsResolver::OnSockState, this);
+  if (!channel) {
+    init_status_ = channel.error().code;
+    errors_->fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kError, "dns resolver channel not created: its queries fail",
+        {{"servers", options.servers.empty() ? "system" : options.servers},
+         {"error", channel.error().message}});
     return;
   }
-  if (!options.servers.empty()) {
-    init_status_ = ares_set_servers_ports_csv(channel_, options.servers.c_str());
-    if (init_status_ != ARES_SUCCESS) {
-      ares_destroy(channel_);
-      channel_ = nullptr;
-    }
-  }
+  channel_ = std::move(channel).value();
 }
 
 DnsResolver::~DnsResolver() {
@@ -84,8 +108,10 @@ DnsResolver::~DnsResolver() {
   }
   pending_.clear();
   if (timer_ != 0) loop_.CancelTimer(timer_);
-  // Calls every outstanding callback with ARES_EDESTRUCTION; they find nothing pending.
-  if (channel_ != nullptr) ares_destroy(channel_);
+  if (cancel_timer_ != 0) loop_.CancelTimer(cancel_timer_);
+  // ares_destroy calls every outstanding callback with ARES_EDESTRUCTION; they find nothing
+  // pending.
+  channel_.reset();
 }
 
 bool DnsResolver::IsIpLiteral(const std::string& host) {
@@ -135,7 +161,7 @@ std::unique_ptr<DnsQuery> DnsResolver::Resolve(const std::string& host, int fami
   auto* arg = new CallbackArg{this, id};
   in_submit_ = true;
   ares_getaddrinfo(
-      channel_, host.c_str(), nullptr, &hints,
+      channel_.get(), host.c_str(), nullptr, &hints,
       [](void* a, int status, int /*timeouts*/, ares_addrinfo* info) {
         std::unique_ptr<CallbackArg> arg(static_cast<CallbackArg*>(a));
         DnsResolver* self = arg->self;
@@ -179,7 +205,7 @@ std::unique_ptr<DnsQuery> DnsResolver::Query(const std::string& name, int type, 
   auto* arg = new CallbackArg{this, id};
   in_submit_ = true;
   ares_query(
-      channel_, name.c_str(), ns_c_in, type,
+      channel_.get(), name.c_str(), ns_c_in, type,
       [](void* a, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
         std::unique_ptr<CallbackArg> arg(static_cast<CallbackArg*>(a));
         DnsResolver* self = arg->self;
@@ -213,7 +239,7 @@ DnsResolver& DnsResolver::ForServer(const Options& options) {
       "|" + std::to_string(options.tries) + "|" + (options.no_recurse ? "norec" : "rec") + "|" +
       (options.report_errors ? "errors" : "retry");
   Cached& c = per_server_[key];
-  if (c.resolver == nullptr) c.resolver = std::make_unique<DnsResolver>(loop_, options);
+  if (c.resolver == nullptr) c.resolver.reset(new DnsResolver(loop_, options, errors_));
   c.last_used = now;
   return *c.resolver;
 }
@@ -248,27 +274,49 @@ void DnsResolver::Deliver(uint64_t id, std::function<void(Pending&, Duration)> i
   invoke(*p, loop_.clock().Now() - p->started);
 }
 
-void DnsResolver::OnSockState(void* data, ares_socket_t fd, int readable, int writable) {
+void DnsResolver::OnSockState(void* data, ares_socket_t fd, int readable, int writable) noexcept {
   auto* self = static_cast<DnsResolver*>(data);
-  if (self->destroying_) {
-    self->loop_.Unwatch(fd);
-    return;
-  }
-  if (!readable && !writable) {
+  if (self->destroying_ || (!readable && !writable)) {
     self->loop_.Unwatch(fd);
     return;
   }
   uint32_t events = 0;
   if (readable) events |= EventLoop::kReadable;
   if (writable) events |= EventLoop::kWritable;
-  self->loop_.Watch(fd, events, [self, fd](uint32_t ev) {
+  Expected<void> watched = self->loop_.TryWatch(fd, events, [self, fd](uint32_t ev) {
     self->Process((ev & (EventLoop::kReadable | EventLoop::kError)) ? fd : ARES_SOCKET_BAD,
                   (ev & EventLoop::kWritable) ? fd : ARES_SOCKET_BAD);
   });
+  if (watched) return;
+  self->errors_->fetch_add(1, std::memory_order_relaxed);
+  if (!self->logged_watch_error_) {
+    self->logged_watch_error_ = true;
+    try {
+      Log(LogLevel::kError, "dns socket not watched: the resolver's queries fail (logged once)",
+          {{"error", watched.error().message}});
+    } catch (...) {  // a log line that cannot be built is not worth terminating for
+    }
+  }
+  // Nobody would read the socket: without this its queries would wait for their timeouts.
+  self->CancelAllLater();
+}
+
+void DnsResolver::CancelAllLater() noexcept {
+  if (cancel_timer_ != 0 || channel_ == nullptr) return;
+  try {
+    cancel_timer_ = loop_.AddTimer(loop_.clock().Now(), [this] {
+      cancel_timer_ = 0;
+      // Every query of the channel gets ARES_ECANCELLED through the normal Deliver path.
+      ares_cancel(channel_.get());
+      ArmTimer();
+    });
+  } catch (...) {
+    // Out of memory: the queries still fail, at their c-ares timeout.
+  }
 }
 
 void DnsResolver::Process(ares_socket_t read_fd, ares_socket_t write_fd) {
-  ares_process_fd(channel_, read_fd, write_fd);
+  ares_process_fd(channel_.get(), read_fd, write_fd);
   ArmTimer();
 }
 
@@ -281,7 +329,7 @@ void DnsResolver::ArmTimer() {
   timeval tv{};
   // Without a maximum, ares_timeout returns null when no query is outstanding (cancelled queries
   // still count: they need their timeouts processed to be released).
-  timeval* next = ares_timeout(channel_, nullptr, &tv);
+  timeval* next = ares_timeout(channel_.get(), nullptr, &tv);
   if (next == nullptr) return;
   auto delay = std::chrono::seconds(next->tv_sec) + std::chrono::microseconds(next->tv_usec);
   timer_ = loop_.AddTimerAfter(delay, [this] {

@@ -11,6 +11,8 @@
 #include <ares.h>
 #include <netinet/in.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,12 +20,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/base/expected.h"
 #include "agent/io/event_loop.h"
 
 namespace gatewatch {
 
 // Calls ares_library_init once per process.
 void AresGlobalInit();
+
+struct AresChannelDeleter {
+  void operator()(ares_channel channel) const { ares_destroy(channel); }
+};
+using AresChannelPtr = std::unique_ptr<std::remove_pointer_t<ares_channel>, AresChannelDeleter>;
 
 struct ResolvedAddress {
   int family;           // AF_INET or AF_INET6
@@ -62,6 +70,10 @@ class DnsResolver {
   // True if the channel was created; otherwise every query fails with init_status().
   bool ok() const { return channel_ != nullptr; }
   int init_status() const { return init_status_; }
+  // Channel init failures and sockets the loop could not watch, of this resolver and every one
+  // ForServer() made (gatewatch_dns_resolver_errors_total). Each kind is logged once per resolver.
+  // Safe to read from any thread (a scrape).
+  uint64_t errors() const { return errors_->load(std::memory_order_relaxed); }
 
   // Callbacks may destroy their DnsQuery handle but not this resolver.
   using ResolveCallback = std::function<void(const ResolveResult&)>;
@@ -99,7 +111,12 @@ class DnsResolver {
  private:
   struct Pending;
   class QueryHandle;
-  static void OnSockState(void* data, ares_socket_t fd, int readable, int writable);
+  // A resolver made by ForServer() counts into its parent's `errors`.
+  DnsResolver(EventLoop& loop, Options options, std::atomic<uint64_t>* errors);
+  // c-ares' sock_state_cb: noexcept, a socket the loop cannot watch fails the channel's queries
+  // with ARES_ECANCELLED from a loop timer (never re-entrantly into c-ares).
+  static void OnSockState(void* data, ares_socket_t fd, int readable, int writable) noexcept;
+  void CancelAllLater() noexcept;
   void ArmTimer();
   void Process(ares_socket_t read_fd, ares_socket_t write_fd);
   void Deliver(uint64_t id, std::function<void(Pending&, Duration)> invoke);
@@ -108,9 +125,13 @@ class DnsResolver {
   void FailLater(uint64_t id, std::function<void(Pending&)> fail);
 
   EventLoop& loop_;
-  ares_channel channel_ = nullptr;
+  std::atomic<uint64_t> own_errors_{0};
+  std::atomic<uint64_t>* errors_;  // own_errors_ or the parent's
+  bool logged_watch_error_ = false;
+  AresChannelPtr channel_;
   int init_status_ = ARES_SUCCESS;
   TimerId timer_ = 0;
+  TimerId cancel_timer_ = 0;  // CancelAllLater()'s
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending_;
   // Set while the destructor runs, so callbacks from ares_destroy are ignored.

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace gatewatch {
@@ -41,23 +42,43 @@ EventLoop::EventLoop(const Clock& clock)
 EventLoop::~EventLoop() = default;
 
 void EventLoop::Watch(int fd, uint32_t events, FdCallback cb) {
-  epoll_event ev{};
-  ev.events = ToEpoll(events);
-  ev.data.fd = fd;
-  auto it = watchers_.find(fd);
-  if (it == watchers_.end()) {
-    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      // EEXIST cannot happen (we track every fd); a closed fd means the caller has a bug.
-      throw std::runtime_error(std::string("epoll_ctl add: ") + std::strerror(errno));
+  Expected<void> r = TryWatch(fd, events, std::move(cb));
+  if (!r) throw std::system_error(r.error().code, std::generic_category(), r.error().message);
+}
+
+Expected<void> EventLoop::TryWatch(int fd, uint32_t events, FdCallback cb) noexcept {
+  try {
+    epoll_event ev{};
+    ev.events = ToEpoll(events);
+    ev.data.fd = fd;
+    auto it = watchers_.find(fd);
+    int op = it == watchers_.end() ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (fail_watches_for_test_ != 0) {
+      errno = fail_watches_for_test_;
+      return ErrnoError(op == EPOLL_CTL_ADD ? "epoll_ctl add" : "epoll_ctl mod");
     }
-    watchers_.emplace(fd, std::move(cb));
-  } else {
-    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
+    if (op == EPOLL_CTL_ADD) {
+      // Reserve the entry first: if the map cannot grow, epoll must not know the fd either.
+      it = watchers_.emplace(fd, nullptr).first;
+      if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+        // EEXIST cannot happen (we track every fd); a closed or non-pollable fd can.
+        Error e = ErrnoError("epoll_ctl add");
+        watchers_.erase(it);
+        return e;
+      }
+    } else {
+      // Fails only for a closed fd, which the next event loop iteration never reports: the
+      // callback is still replaced, as before.
+      epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev);
+    }
     it->second = std::move(cb);
+    return {};
+  } catch (const std::exception& e) {  // bad_alloc from the map
+    return Error{std::string("watch: ") + e.what(), ENOMEM};
   }
 }
 
-void EventLoop::Unwatch(int fd) {
+void EventLoop::Unwatch(int fd) noexcept {
   if (watchers_.erase(fd) > 0) {
     // Fails harmlessly if the fd was already closed (the kernel dropped it from the set).
     epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agent/base/clock.h"
+#include "agent/base/expected.h"
 #include "agent/base/fd.h"
 #include "agent/io/timer_queue.h"
 
@@ -32,8 +33,14 @@ class EventLoop {
 
   // Watches `fd` for `events` (kReadable | kWritable). Calling Watch again for the same fd
   // replaces its interest set and callback. The callback may Unwatch its own fd.
+  // Throws std::system_error when epoll refuses the fd (closed, or not pollable).
   void Watch(int fd, uint32_t events, FdCallback cb);
-  void Unwatch(int fd);
+  // The same as a value, for C callbacks (curl, c-ares) no exception may unwind through:
+  // never throws, also not bad_alloc. On error nothing is watched (nor replaced).
+  Expected<void> TryWatch(int fd, uint32_t events, FdCallback cb) noexcept;
+  void Unwatch(int fd) noexcept;
+  // Test hook: while non-zero, every TryWatch/Watch fails with this errno, as epoll_ctl would.
+  void FailWatchesForTest(int err) { fail_watches_for_test_ = err; }
 
   TimerId AddTimer(TimePoint when, TimerQueue::Callback cb) {
     return timers_.Add(when, std::move(cb));
@@ -72,6 +79,7 @@ class EventLoop {
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> last_iteration_{0};
   std::atomic<uint64_t> loop_thread_id_{0};
+  int fail_watches_for_test_ = 0;
 };
 
 }  // namespace gatewatch

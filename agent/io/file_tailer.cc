@@ -18,31 +18,24 @@ constexpr size_t kSignatureBytes = 64;
 // within milliseconds of the master, so two quiet polls are plenty.
 constexpr int kDrainPolls = 2;
 
-std::string Errno(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
+// Keeps the error of `r` in `stats` (for the check to report); returns whether `r` is ok.
+bool Record(const Expected<void>& r, FileTailer::PollStats* stats) {
+  if (!r) stats->error = r.error().message;
+  return r.ok();
 }
 
 }  // namespace
 
 FileTailer::FileTailer(Options options) : options_(std::move(options)) { buffer_.resize(kChunk); }
 
-bool FileTailer::Open(PollStats* stats) {
+Expected<void> FileTailer::Open() {
   bool first = first_poll_;
   first_poll_ = false;
   UniqueFd fd(::open(options_.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!fd.valid()) {
-    stats->error = Errno("open", options_.path);
-    return false;
-  }
+  if (!fd.valid()) return ErrnoError("open " + options_.path);
   struct stat st {};
-  if (fstat(fd.get(), &st) != 0) {
-    stats->error = Errno("fstat", options_.path);
-    return false;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    stats->error = options_.path + ": not a regular file";
-    return false;
-  }
+  if (fstat(fd.get(), &st) != 0) return ErrnoError("fstat " + options_.path);
+  if (!S_ISREG(st.st_mode)) return Error{options_.path + ": not a regular file", EINVAL};
   current_ = Source{};
   current_.fd = std::move(fd);
   current_.dev = st.st_dev;
@@ -60,7 +53,7 @@ bool FileTailer::Open(PollStats* stats) {
                         static_cast<off_t>(current_.offset - n));
     current_.signature.resize(got > 0 ? static_cast<size_t>(got) : 0);
   }
-  return true;
+  return {};
 }
 
 bool FileTailer::Truncated(const Source& src, uint64_t size) const {
@@ -108,17 +101,16 @@ void FileTailer::Feed(Source& src, const char* data, size_t n, PollStats* stats,
   }
 }
 
-bool FileTailer::Drain(Source& src, size_t* budget, PollStats* stats,
-                       const std::function<void(std::string_view)>& on_line) {
+Expected<void> FileTailer::Drain(Source& src, size_t* budget, PollStats* stats,
+                                 const std::function<void(std::string_view)>& on_line) {
   while (*budget > 0) {
     size_t want = std::min(kChunk, *budget);
     ssize_t got = pread(src.fd.get(), buffer_.data(), want, static_cast<off_t>(src.offset));
     if (got < 0) {
       if (errno == EINTR) continue;
-      stats->error = Errno("read", options_.path);
-      return false;
+      return ErrnoError("read " + options_.path);
     }
-    if (got == 0) return true;
+    if (got == 0) return {};
     size_t n = static_cast<size_t>(got);
     src.offset += n;
     *budget -= n;
@@ -134,7 +126,7 @@ bool FileTailer::Drain(Source& src, size_t* budget, PollStats* stats,
     Feed(src, buffer_.data(), n, stats, on_line);
   }
   stats->more = true;
-  return true;
+  return {};
 }
 
 FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view)>& on_line) {
@@ -143,7 +135,7 @@ FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view
 
   if (previous_.fd.valid()) {
     uint64_t before = stats.bytes;
-    Drain(previous_, &budget, &stats, on_line);
+    Record(Drain(previous_, &budget, &stats, on_line), &stats);
     if (stats.bytes == before && !stats.more && ++previous_idle_polls_ >= kDrainPolls) {
       previous_ = Source{};  // a partial last line of a finished file is dropped
     } else if (stats.bytes != before) {
@@ -153,23 +145,23 @@ FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view
   }
 
   if (!current_.fd.valid()) {
-    if (!Open(&stats)) return stats;
+    if (!Record(Open(), &stats)) return stats;
   } else {
     struct stat st {};
     if (::stat(options_.path.c_str(), &st) == 0) {
       if (st.st_ino != current_.ino || st.st_dev != current_.dev) {
-        if (!Drain(current_, &budget, &stats, on_line) || stats.more) return stats;
+        if (!Record(Drain(current_, &budget, &stats, on_line), &stats) || stats.more) return stats;
         previous_ = std::move(current_);
         previous_idle_polls_ = 0;
         ++stats.rotations;
         current_ = Source{};
-        if (!Open(&stats)) return stats;
+        if (!Record(Open(), &stats)) return stats;
       }
     } else if (fstat(current_.fd.get(), &st) == 0 && st.st_nlink == 0) {
       // Deleted, not renamed: finish what it holds, then report it missing until it is back.
-      if (!Drain(current_, &budget, &stats, on_line) || stats.more) return stats;
+      if (!Record(Drain(current_, &budget, &stats, on_line), &stats) || stats.more) return stats;
       current_ = Source{};
-      if (!Open(&stats)) return stats;
+      if (!Record(Open(), &stats)) return stats;
     }
     // Otherwise a missing path is the moment between rename and reopen: nginx still writes into
     // the renamed file, keep reading it.
@@ -177,7 +169,7 @@ FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view
 
   struct stat st {};
   if (fstat(current_.fd.get(), &st) != 0) {
-    stats.error = Errno("fstat", options_.path);
+    Record(ErrnoError("fstat " + options_.path), &stats);
     return stats;
   }
   if (Truncated(current_, static_cast<uint64_t>(st.st_size))) {
@@ -187,7 +179,7 @@ FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view
     current_.discarding = false;
     current_.signature.clear();
   }
-  Drain(current_, &budget, &stats, on_line);
+  Record(Drain(current_, &budget, &stats, on_line), &stats);
   return stats;
 }
 

@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/base/expected.h"
 #include "agent/base/fd.h"
 
 namespace gatewatch {
@@ -75,10 +76,10 @@ class FileTailer {
     std::string signature;    // the bytes just before `offset`, to notice copytruncate
   };
 
-  bool Open(PollStats* stats);
-  // Reads `src` to its end or until the budget is spent; returns false on a read error.
-  bool Drain(Source& src, size_t* budget, PollStats* stats,
-             const std::function<void(std::string_view)>& on_line);
+  Expected<void> Open();
+  // Reads `src` to its end or until the budget is spent.
+  Expected<void> Drain(Source& src, size_t* budget, PollStats* stats,
+                       const std::function<void(std::string_view)>& on_line);
   void Feed(Source& src, const char* data, size_t n, PollStats* stats,
             const std::function<void(std::string_view)>& on_line);
   bool Truncated(const Source& src, uint64_t size) const;
