@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "exporters/series_render.h"
+#include "exporters/status_json.h"
 #include "tests/testlib/metrics_text.h"
 
 namespace gatewatch {
@@ -36,7 +38,7 @@ CheckSpec Spec(const std::string& name, std::string type = "http",
 
 std::string Render(const CheckSeriesStore& store) {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, store.Collect());
+  prometheus::TextSerializer().Serialize(out, CollectCheckSeries(store));
   return out.str();
 }
 
@@ -206,7 +208,7 @@ TEST(CheckSeriesStoreTest, ReloadKeepsUnchangedChecksAndDropsRemovedOrChangedOne
   EXPECT_EQ(Sample(text, R"(gatewatch_check_info{check="retyped",type="dns"})"), 1);
 
   // Status: sorted by name; a label change keeps the last result, a type change does not.
-  nlohmann::json status = store.StatusJson();
+  nlohmann::json status = StatusJson(store);
   ASSERT_EQ(status.size(), 4u);
   std::vector<std::string> names;
   for (const auto& c : status) names.push_back(c["name"]);
@@ -243,7 +245,7 @@ TEST(CheckSeriesStoreTest, StatusReportKeepsEveryFactWhateverItsLength) {
   std::string long_url = "http://example.test/" + std::string(300, 'x');
   r.report = {{"url", long_url}, {"empty", ""}, {"", "no key"}, {"status", "-"}};
   store.OnResult(spec, r, 5);
-  nlohmann::json status = store.StatusJson();
+  nlohmann::json status = StatusJson(store);
   ASSERT_EQ(status.size(), 1u);
   EXPECT_EQ(status[0]["reason"], "connection_refused");
   EXPECT_EQ(status[0]["cause"], "upstream_down");
@@ -276,7 +278,7 @@ TEST(CheckSeriesStoreTest, ConcurrentScrapesWhileResultsArrive) {
           Sample(text, R"(gatewatch_check_runs_total{check="c0",result="success",type="http"})");
       if (runs < last_seen) went_down = true;
       last_seen = runs;
-      (void)store.StatusJson();
+      (void)StatusJson(store);
     }
   });
   // Results start once the scraper is running, so the two overlap.
