@@ -255,6 +255,73 @@ TEST(CheckSeriesStoreTest, StatusReportKeepsEveryFactWhateverItsLength) {
   EXPECT_EQ(status[0]["last_run_timestamp_seconds"], 5);
 }
 
+// The one JSON shape of a result (/api/v1/status and `gatewatch probe --json`): exact keys, types
+// and values, so a renamed or retyped key fails here before it breaks a consumer.
+TEST(ResultJsonTest, PinsKeysTypesAndValues) {
+  struct Case {
+    const char* what;
+    Result result;
+    nlohmann::json want;
+  };
+  Result ok = Result::Success();
+  ok.duration = std::chrono::milliseconds(1500);
+  Result fail = Result::Failure(Reason::kHttp502, "502 from 127.0.0.1:8080");
+  fail.duration = std::chrono::milliseconds(20);
+  fail.report = {{"status", "502"}, {"url", "http://x/"}, {"status", "last wins"}, {"", ""}};
+  std::vector<Case> cases = {
+      {"success: reason none, empty report object",
+       ok,
+       {{"success", true},
+        {"reason", "none"},
+        {"cause", "none"},
+        {"detail", ""},
+        {"duration_seconds", 1.5},
+        {"report", nlohmann::json::object()}}},
+      {"failure: reason, cause, detail, every fact",
+       fail,
+       {{"success", false},
+        {"reason", "http_502"},
+        {"cause", "upstream_down"},
+        {"detail", "502 from 127.0.0.1:8080"},
+        {"duration_seconds", 0.02},
+        {"report", {{"status", "last wins"}, {"url", "http://x/"}, {"", ""}}}}},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json got = ResultJson(c.result);
+    EXPECT_EQ(got, c.want) << c.what << "\n" << got.dump(2);
+    EXPECT_TRUE(got["success"].is_boolean()) << c.what;
+    EXPECT_TRUE(got["reason"].is_string()) << c.what;
+    EXPECT_TRUE(got["cause"].is_string()) << c.what;
+    EXPECT_TRUE(got["detail"].is_string()) << c.what;
+    EXPECT_TRUE(got["duration_seconds"].is_number_float()) << c.what;
+    EXPECT_TRUE(got["report"].is_object()) << c.what;
+  }
+}
+
+// A status API entry is the result shape plus what names the check and when it ran.
+TEST(ResultJsonTest, StatusEntryIsTheResultShapePlusNameTypeSkipsAndLastRun) {
+  CheckSeriesStore store;
+  CheckSpec spec = Spec("api");
+  store.SetChecks({&spec});
+  EXPECT_EQ(StatusJson(store),
+            (nlohmann::json::array(
+                {{{"name", "api"}, {"type", "http"}, {"skipped_total", 0}, {"success", nullptr}}})))
+      << "before the first run";
+  Result r = Result::Failure(Reason::kConnectionRefused, "refused");
+  r.duration = std::chrono::milliseconds(250);
+  r.report = {{"status", "-"}};
+  store.OnResult(spec, r, 1700000000);
+  store.OnSkipped(spec);
+  nlohmann::json status = StatusJson(store);
+  ASSERT_EQ(status.size(), 1u);
+  nlohmann::json want = ResultJson(r);
+  want["name"] = "api";
+  want["type"] = "http";
+  want["skipped_total"] = 1;
+  want["last_run_timestamp_seconds"] = 1700000000.0;
+  EXPECT_EQ(status[0], want) << status[0].dump(2);
+}
+
 // Scrapes and status reads on another thread while results and reloads arrive: every scrape sees
 // a consistent record (runs of a check never go down), and nothing is lost. Under ASan it also
 // catches a scrape reading a record a reload freed.
