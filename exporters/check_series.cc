@@ -1,7 +1,6 @@
 #include "exporters/check_series.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 
 namespace gatewatch {
@@ -177,12 +176,7 @@ void CheckSeriesStore::Observe(CheckRecord& r, const Observation& obs, uint32_t 
       break;
     case MetricKind::kHistogram:
       if (obs.bucket_counts.empty()) {
-        // The first bucket whose bound is not below the value, as prometheus-cpp buckets it; NaN
-        // compares false with every bound and goes to +Inf there too.
-        auto b = std::isnan(obs.value)
-                     ? family.buckets.end()
-                     : std::lower_bound(family.buckets.begin(), family.buckets.end(), obs.value);
-        s->buckets[b - family.buckets.begin()] += 1;
+        s->buckets[BucketIndex(family.buckets, obs.value)] += 1;
         s->value += obs.value;
       } else if (obs.bucket_counts.size() == family.buckets.size() + 1) {
         for (size_t i = 0; i < obs.bucket_counts.size(); ++i) {

@@ -68,6 +68,27 @@ TEST(LabelValuesTest, BracedListsLikeAVector) {
   EXPECT_EQ(obs.label_values, (std::vector<std::string>{"2xx"}));
 }
 
+// The one bucketing rule (checks/api/metric.h) the store uses for single values.
+TEST(BucketIndexTest, FirstBoundNotBelowTheValueElseInf) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const std::vector<double> bounds = {0.1, 1};
+  struct Case {
+    double value;
+    size_t want;
+  };
+  const Case cases[] = {{-kInf, 0}, {-1, 0},   {0.05, 0},
+                        {0.1, 0},   {0.5, 1},  {1, 1},
+                        {1.5, 2},   {kInf, 2}, {std::numeric_limits<double>::quiet_NaN(), 2}};
+  for (const Case& c : cases) EXPECT_EQ(BucketIndex(bounds, c.value), c.want) << c.value;
+  EXPECT_EQ(BucketIndex({}, 5), 0u) << "no bounds: only +Inf";
+  EXPECT_EQ(BucketIndex({}, std::numeric_limits<double>::quiet_NaN()), 0u);
+
+  std::vector<double> counts;
+  AddToBuckets(kHist, std::numeric_limits<double>::quiet_NaN(), &counts);
+  AddToBuckets(kHist, 0.1, &counts);
+  EXPECT_EQ(counts, (std::vector<double>{1, 0, 1})) << "a batch buckets NaN in +Inf too";
+}
+
 // The exposed lines of kHist's series for check "c": count, sum, then the cumulative buckets.
 std::vector<std::string> HistogramLines(const std::string& side, const std::string& sum,
                                         std::array<int, 3> cumulative) {
