@@ -13,6 +13,7 @@
 #include "agent/io/dns_resolver.h"
 #include "checks/api/check_type.h"
 #include "checks/check_types.h"
+#include "exporters/label_names.h"
 
 namespace gatewatch {
 namespace {
@@ -21,11 +22,21 @@ constexpr Duration kMinInterval = std::chrono::milliseconds(100);
 // Beyond this, runs of one window would start in bursts large enough to skew their own timings.
 constexpr Duration kMaxCoalesce = std::chrono::milliseconds(100);
 
-// Label names gatewatch itself uses on some series; a user label of that name would collide.
-const std::set<std::string> kReservedLabels = {
-    "check",    "type",     "reason",   "phase",    "code",       "result", "le",
-    "quantile", "resolver", "address",  "upstream", "mountpoint", "side",   "status",
-    "verdict",  "alert",    "severity", "job",      "instance"};
+using LabelNameSet = std::set<std::string, std::less<>>;
+
+// Label names gatewatch or Prometheus itself puts on some series; a user label of that name would
+// collide. Derived from what declares them: every registered check type's MetricDescs, the
+// exporter's own labels and Prometheus' target labels. Asked per document, after the check types
+// are registered.
+LabelNameSet ReservedLabelNames() {
+  LabelNameSet names;
+  for (const MetricDesc* desc : CheckRegistry::Instance().AllMetrics()) {
+    for (std::string_view name : desc->labels) names.emplace(name);
+  }
+  for (std::string_view name : ExporterLabelNames()) names.emplace(name);
+  for (std::string_view name : PrometheusTargetLabelNames()) names.emplace(name);
+  return names;
+}
 
 bool ValidCheckName(const std::string& name) {
   if (name.empty() || name.size() > 128) return false;
@@ -35,7 +46,8 @@ bool ValidCheckName(const std::string& name) {
   return true;
 }
 
-std::map<std::string, std::string> ParseLabels(const ConfigNode& node) {
+std::map<std::string, std::string> ParseLabels(const ConfigNode& node,
+                                               const LabelNameSet& reserved) {
   std::map<std::string, std::string> labels;
   if (!node.IsDefined()) return labels;
   node.ExpectMap();
@@ -43,8 +55,9 @@ std::map<std::string, std::string> ParseLabels(const ConfigNode& node) {
     ConfigNode value = node.Child(key);
     if (!IsPrometheusName(key))
       value.Fail("invalid label name (must match [a-zA-Z_][a-zA-Z0-9_]*)");
-    if (key.rfind("__", 0) == 0) value.Fail("label names starting with __ are reserved");
-    if (kReservedLabels.contains(key)) value.Fail("label name is reserved");
+    if (key.starts_with(kPrometheusReservedPrefix))
+      value.Fail("label names starting with __ are reserved");
+    if (reserved.contains(key)) value.Fail("label name is reserved");
     labels[key] = value.AsString();
   }
   node.RejectUnknownKeys();  // every key was read, so this only refuses a duplicate label
@@ -74,7 +87,8 @@ std::shared_ptr<const ResolverLists> ParseResolverLists(const ConfigNode& node) 
 
 CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
                       std::unordered_map<std::string, std::string>& names,
-                      const std::shared_ptr<const ResolverLists>& resolver_lists) {
+                      const std::shared_ptr<const ResolverLists>& resolver_lists,
+                      const LabelNameSet& reserved_labels) {
   if (!node.IsMap()) node.Fail("must be a map");
   CheckSpec spec;
   ConfigNode name = node.Required("name");
@@ -105,7 +119,7 @@ CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
   if (spec.timeout >= spec.interval) {
     timeout.Fail("must be less than interval (" + FormatDuration(spec.interval) + ")");
   }
-  spec.labels = ParseLabels(node.Child("labels"));
+  spec.labels = ParseLabels(node.Child("labels"), reserved_labels);
   spec.resolver_lists = resolver_lists;
 
   std::unique_ptr<Check> check = check_type->factory(spec, node);
@@ -163,9 +177,11 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
   if (checks.IsDefined()) {
     if (!checks.IsSequence()) checks.Fail("must be a list");
     std::unordered_map<std::string, std::string> names;
+    LabelNameSet reserved_labels = ReservedLabelNames();
     config.checks.reserve(checks.size());
     for (size_t i = 0; i < checks.size(); ++i) {
-      config.checks.push_back(ParseCheck(checks.At(i), config, names, resolver_lists));
+      config.checks.push_back(
+          ParseCheck(checks.At(i), config, names, resolver_lists, reserved_labels));
     }
   }
   std::map<std::string, std::string> check_types;

@@ -13,6 +13,7 @@
 #include "agent/io/event_loop.h"
 #include "checks/api/check_type.h"
 #include "checks/check_types.h"
+#include "exporters/status_json.h"
 
 namespace gatewatch {
 namespace {
@@ -77,14 +78,9 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
   Result result = RunCheckOnce(check, services);
 
   if (json) {
-    nlohmann::json j;
+    // The status API's shape (exporters/status_json.h), named by `what` instead of name/type.
+    nlohmann::json j = ResultJson(result);
     j[what] = title;
-    j["success"] = result.success;
-    j["reason"] = ReasonName(result.reason);
-    j["cause"] = CauseName(ReasonCause(result.reason));
-    j["detail"] = result.detail;
-    j["duration_seconds"] = ToSeconds(result.duration);
-    for (const auto& [k, v] : result.report) j["report"][k] = v;
     std::cout << j.dump(2) << std::endl;
   } else {
     PrintTable(title, result);

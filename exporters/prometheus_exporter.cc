@@ -4,6 +4,9 @@
 
 #include <sstream>
 
+#include "exporters/series_render.h"
+#include "exporters/status_json.h"
+
 namespace gatewatch {
 namespace {
 
@@ -159,7 +162,7 @@ void PrometheusExporter::SetRunsInFlight(size_t n) { runs_in_flight_.Set(static_
 std::string PrometheusExporter::Render() const {
   // prometheus-cpp 1.0.1's Registry holds only its own families (no RegisterCollectable): the
   // store's families come first, then the registry's.
-  std::vector<prometheus::MetricFamily> families = checks_.Collect();
+  std::vector<prometheus::MetricFamily> families = CollectCheckSeries(checks_);
   std::vector<prometheus::MetricFamily> global = registry_->Collect();
   families.insert(families.end(), std::make_move_iterator(global.begin()),
                   std::make_move_iterator(global.end()));
@@ -174,7 +177,7 @@ std::string PrometheusExporter::Render() const {
 }
 
 nlohmann::json PrometheusExporter::StatusJson() const {
-  nlohmann::json checks = checks_.StatusJson();
+  nlohmann::json checks = gatewatch::StatusJson(checks_);
   std::lock_guard<std::mutex> lock(status_mu_);
   nlohmann::json alerts = nlohmann::json::array();
   for (const auto& [name, a] : alert_status_) {

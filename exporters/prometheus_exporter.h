@@ -1,9 +1,9 @@
 // Turns scheduler events into Prometheus series, like blackbox_exporter's common handler: the
 // exporter owns success, duration, runs and failure counters for every check, and exposes each
 // check type's Observations under `gatewatch_<desc.name>{check, ...}`. The per-check series live
-// in a compact CheckSeriesStore (exporters/check_series.h); the global series (reload, lag, build
-// info, alerts) are plain prometheus-cpp families. Render() serializes both with prometheus-cpp's
-// TextSerializer.
+// in a compact CheckSeriesStore (exporters/check_series.h, rendered by exporters/series_render.h,
+// its status by exporters/status_json.h); the global series (reload, lag, build info, alerts) are
+// plain prometheus-cpp families. Render() serializes both with prometheus-cpp's TextSerializer.
 //
 // Thread-safety: the ResultSink methods and the setters run on the loop thread. Render() and
 // StatusJson() may be called from any thread (web-server threads) at the same time: prometheus-cpp

@@ -80,8 +80,12 @@ struct Observation {
   std::vector<double> bucket_counts = {};  // histograms only; empty: `value` is one observation
 };
 
-// Counts `value` into `bucket_counts` (sized desc.buckets.size() + 1) the way Prometheus buckets
-// it: the first bucket whose upper bound is >= value, else +Inf.
+// The bucket `value` falls into the way Prometheus (and prometheus-cpp) buckets it: the index of
+// the first upper bound >= value, else bounds.size() (+Inf). NaN compares false with every bound
+// and goes to +Inf. `bounds` is sorted ascending.
+size_t BucketIndex(std::span<const double> bounds, double value);
+
+// Counts `value` into `bucket_counts` (sized desc.buckets.size() + 1) in bucket BucketIndex().
 void AddToBuckets(const MetricDesc& desc, double value, std::vector<double>* bucket_counts);
 
 }  // namespace gatewatch

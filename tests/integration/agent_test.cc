@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
@@ -158,6 +160,47 @@ TEST_F(AgentTest, InvalidConfigIsRefusedWithItsPath) {
               std::string::npos)
         << p.Stderr();
   }
+}
+
+// /api/v1/status and `gatewatch probe --json` show a result in one shape (exporters/status_json.h):
+// the same keys with the same types, beside what names the result.
+TEST_F(AgentTest, StatusApiAndProbeJsonShareTheResultShape) {
+  FakeHttpServer up(FakeHttpServer::Behaviour::kOk);
+  std::string url = "http://127.0.0.1:" + std::to_string(up.port()) + "/healthz";
+  Start("defaults: {interval: 1s, timeout: 500ms}\nchecks:\n  - {name: api, type: http, url: '" +
+        url + "'}\n");
+  nlohmann::json check;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json status = nlohmann::json::parse(Get("/api/v1/status").body, nullptr, false);
+        if (!status.is_object() || status["checks"].empty()) return false;
+        check = status["checks"][0];
+        return check["success"] == true;
+      },
+      seconds(10)))
+      << check.dump(2);
+  Process probe({GATEWATCH_BINARY, "probe", url, "--json", "--timeout", "2s"});
+  int exit = -1;
+  ASSERT_TRUE(probe.WaitExit(seconds(10), &exit));
+  ASSERT_TRUE(WIFEXITED(exit) && WEXITSTATUS(exit) == 0) << probe.Stdout() << probe.Stderr();
+  nlohmann::json probed = nlohmann::json::parse(probe.Stdout());
+  EXPECT_EQ(probed["url"], url);
+
+  // Key -> JSON type name, without the keys that name the result or say when it ran.
+  auto shape = [](const nlohmann::json& j) {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, value] : j.items()) {
+      if (key == "name" || key == "type" || key == "skipped_total" ||
+          key == "last_run_timestamp_seconds" || key == "url") {
+        continue;
+      }
+      out[key] = value.type_name();
+    }
+    return out;
+  };
+  EXPECT_EQ(shape(probed), shape(check)) << probed.dump(2) << "\n" << check.dump(2);
+  EXPECT_EQ(shape(check).size(), 6u) << check.dump(2);
+  EXPECT_EQ(probed["report"]["status"], check["report"]["status"]);
 }
 
 TEST_F(AgentTest, EmbeddedDefaultConfigChecksTheAgentItself) {

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "exporters/series_render.h"
+#include "exporters/status_json.h"
 #include "tests/testlib/metrics_text.h"
 
 namespace gatewatch {
@@ -36,7 +38,7 @@ CheckSpec Spec(const std::string& name, std::string type = "http",
 
 std::string Render(const CheckSeriesStore& store) {
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, store.Collect());
+  prometheus::TextSerializer().Serialize(out, CollectCheckSeries(store));
   return out.str();
 }
 
@@ -64,6 +66,27 @@ TEST(LabelValuesTest, BracedListsLikeAVector) {
   EXPECT_EQ(two, (LabelValues{"127.0.0.1:9000", "502"}));
   Observation obs{&kCounter1, {"2xx"}, 1};
   EXPECT_EQ(obs.label_values, (std::vector<std::string>{"2xx"}));
+}
+
+// The one bucketing rule (checks/api/metric.h) the store uses for single values.
+TEST(BucketIndexTest, FirstBoundNotBelowTheValueElseInf) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const std::vector<double> bounds = {0.1, 1};
+  struct Case {
+    double value;
+    size_t want;
+  };
+  const Case cases[] = {{-kInf, 0}, {-1, 0},   {0.05, 0},
+                        {0.1, 0},   {0.5, 1},  {1, 1},
+                        {1.5, 2},   {kInf, 2}, {std::numeric_limits<double>::quiet_NaN(), 2}};
+  for (const Case& c : cases) EXPECT_EQ(BucketIndex(bounds, c.value), c.want) << c.value;
+  EXPECT_EQ(BucketIndex({}, 5), 0u) << "no bounds: only +Inf";
+  EXPECT_EQ(BucketIndex({}, std::numeric_limits<double>::quiet_NaN()), 0u);
+
+  std::vector<double> counts;
+  AddToBuckets(kHist, std::numeric_limits<double>::quiet_NaN(), &counts);
+  AddToBuckets(kHist, 0.1, &counts);
+  EXPECT_EQ(counts, (std::vector<double>{1, 0, 1})) << "a batch buckets NaN in +Inf too";
 }
 
 // The exposed lines of kHist's series for check "c": count, sum, then the cumulative buckets.
@@ -206,7 +229,7 @@ TEST(CheckSeriesStoreTest, ReloadKeepsUnchangedChecksAndDropsRemovedOrChangedOne
   EXPECT_EQ(Sample(text, R"(gatewatch_check_info{check="retyped",type="dns"})"), 1);
 
   // Status: sorted by name; a label change keeps the last result, a type change does not.
-  nlohmann::json status = store.StatusJson();
+  nlohmann::json status = StatusJson(store);
   ASSERT_EQ(status.size(), 4u);
   std::vector<std::string> names;
   for (const auto& c : status) names.push_back(c["name"]);
@@ -243,7 +266,7 @@ TEST(CheckSeriesStoreTest, StatusReportKeepsEveryFactWhateverItsLength) {
   std::string long_url = "http://example.test/" + std::string(300, 'x');
   r.report = {{"url", long_url}, {"empty", ""}, {"", "no key"}, {"status", "-"}};
   store.OnResult(spec, r, 5);
-  nlohmann::json status = store.StatusJson();
+  nlohmann::json status = StatusJson(store);
   ASSERT_EQ(status.size(), 1u);
   EXPECT_EQ(status[0]["reason"], "connection_refused");
   EXPECT_EQ(status[0]["cause"], "upstream_down");
@@ -251,6 +274,73 @@ TEST(CheckSeriesStoreTest, StatusReportKeepsEveryFactWhateverItsLength) {
   EXPECT_EQ(status[0]["report"],
             (nlohmann::json{{"url", long_url}, {"empty", ""}, {"", "no key"}, {"status", "-"}}));
   EXPECT_EQ(status[0]["last_run_timestamp_seconds"], 5);
+}
+
+// The one JSON shape of a result (/api/v1/status and `gatewatch probe --json`): exact keys, types
+// and values, so a renamed or retyped key fails here before it breaks a consumer.
+TEST(ResultJsonTest, PinsKeysTypesAndValues) {
+  struct Case {
+    const char* what;
+    Result result;
+    nlohmann::json want;
+  };
+  Result ok = Result::Success();
+  ok.duration = std::chrono::milliseconds(1500);
+  Result fail = Result::Failure(Reason::kHttp502, "502 from 127.0.0.1:8080");
+  fail.duration = std::chrono::milliseconds(20);
+  fail.report = {{"status", "502"}, {"url", "http://x/"}, {"status", "last wins"}, {"", ""}};
+  std::vector<Case> cases = {
+      {"success: reason none, empty report object",
+       ok,
+       {{"success", true},
+        {"reason", "none"},
+        {"cause", "none"},
+        {"detail", ""},
+        {"duration_seconds", 1.5},
+        {"report", nlohmann::json::object()}}},
+      {"failure: reason, cause, detail, every fact",
+       fail,
+       {{"success", false},
+        {"reason", "http_502"},
+        {"cause", "upstream_down"},
+        {"detail", "502 from 127.0.0.1:8080"},
+        {"duration_seconds", 0.02},
+        {"report", {{"status", "last wins"}, {"url", "http://x/"}, {"", ""}}}}},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json got = ResultJson(c.result);
+    EXPECT_EQ(got, c.want) << c.what << "\n" << got.dump(2);
+    EXPECT_TRUE(got["success"].is_boolean()) << c.what;
+    EXPECT_TRUE(got["reason"].is_string()) << c.what;
+    EXPECT_TRUE(got["cause"].is_string()) << c.what;
+    EXPECT_TRUE(got["detail"].is_string()) << c.what;
+    EXPECT_TRUE(got["duration_seconds"].is_number_float()) << c.what;
+    EXPECT_TRUE(got["report"].is_object()) << c.what;
+  }
+}
+
+// A status API entry is the result shape plus what names the check and when it ran.
+TEST(ResultJsonTest, StatusEntryIsTheResultShapePlusNameTypeSkipsAndLastRun) {
+  CheckSeriesStore store;
+  CheckSpec spec = Spec("api");
+  store.SetChecks({&spec});
+  EXPECT_EQ(StatusJson(store),
+            (nlohmann::json::array(
+                {{{"name", "api"}, {"type", "http"}, {"skipped_total", 0}, {"success", nullptr}}})))
+      << "before the first run";
+  Result r = Result::Failure(Reason::kConnectionRefused, "refused");
+  r.duration = std::chrono::milliseconds(250);
+  r.report = {{"status", "-"}};
+  store.OnResult(spec, r, 1700000000);
+  store.OnSkipped(spec);
+  nlohmann::json status = StatusJson(store);
+  ASSERT_EQ(status.size(), 1u);
+  nlohmann::json want = ResultJson(r);
+  want["name"] = "api";
+  want["type"] = "http";
+  want["skipped_total"] = 1;
+  want["last_run_timestamp_seconds"] = 1700000000.0;
+  EXPECT_EQ(status[0], want) << status[0].dump(2);
 }
 
 // Scrapes and status reads on another thread while results and reloads arrive: every scrape sees
@@ -276,7 +366,7 @@ TEST(CheckSeriesStoreTest, ConcurrentScrapesWhileResultsArrive) {
           Sample(text, R"(gatewatch_check_runs_total{check="c0",result="success",type="http"})");
       if (runs < last_seen) went_down = true;
       last_seen = runs;
-      (void)store.StatusJson();
+      (void)StatusJson(store);
     }
   });
   // Results start once the scraper is running, so the two overlap.

@@ -8,8 +8,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "checks/check_types.h"
+#include "exporters/label_names.h"
 #include "tests/testlib/config_error.h"
 
 namespace gatewatch {
@@ -153,6 +155,48 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"LabelReservedInstance",
                   "checks:\n  - {name: a, type: fake, labels: {team: x, instance: y}}\n",
                   "checks[0].labels.instance: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_kind", "checks:\n  - {name: a, type: fake, labels: {kind: x}}\n",
+                  "checks[0].labels.kind: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_log", "checks:\n  - {name: a, type: fake, labels: {log: x}}\n",
+                  "checks[0].labels.log: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_mode", "checks:\n  - {name: a, type: fake, labels: {mode: x}}\n",
+                  "checks[0].labels.mode: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_rcode", "checks:\n  - {name: a, type: fake, labels: {rcode: x}}\n",
+                  "checks[0].labels.rcode: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_resource",
+                  "checks:\n  - {name: a, type: fake, labels: {resource: x}}\n",
+                  "checks[0].labels.resource: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_state", "checks:\n  - {name: a, type: fake, labels: {state: x}}\n",
+                  "checks[0].labels.state: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_window",
+                  "checks:\n  - {name: a, type: fake, labels: {window: x}}\n",
+                  "checks[0].labels.window: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_version",
+                  "checks:\n  - {name: a, type: fake, labels: {version: x}}\n",
+                  "checks[0].labels.version: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_revision",
+                  "checks:\n  - {name: a, type: fake, labels: {revision: x}}\n",
+                  "checks[0].labels.revision: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_compiler",
+                  "checks:\n  - {name: a, type: fake, labels: {compiler: x}}\n",
+                  "checks[0].labels.compiler: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_shard", "checks:\n  - {name: a, type: fake, labels: {shard: x}}\n",
+                  "checks[0].labels.shard: label name is reserved"},
+        // Newly reserved: declared by a check type or put on a series by the exporter.
+        ErrorCase{"LabelReserved_location",
+                  "checks:\n  - {name: a, type: fake, labels: {location: x}}\n",
+                  "checks[0].labels.location: label name is reserved"},
         ErrorCase{"LabelDoubleUnderscore", "checks:\n  - {name: a, type: fake, labels: {__x: y}}\n",
                   "checks[0].labels.__x: label names starting with __ are reserved"},
         ErrorCase{
@@ -186,6 +230,27 @@ INSTANTIATE_TEST_SUITE_P(
                   "checks:\n  - {name: a, type: http, url: 'http://127.0.0.1:1/', value: 1}\n",
                   "checks[0].value: unknown key"}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// The reserved label names are derived, not listed: every label a check type's MetricDesc
+// declares, every label the exporter renders itself and Prometheus' target labels are refused as
+// a check's config label. Fails when a new MetricDesc label would not be reserved.
+TEST(ConfigTest, EveryDeclaredLabelNameIsReserved) {
+  RegisterBuiltinCheckTypes();
+  std::set<std::string> names;
+  for (const MetricDesc* desc : CheckRegistry::Instance().AllMetrics()) {
+    for (std::string_view name : desc->labels) names.emplace(name);
+  }
+  EXPECT_GT(names.size(), 15u) << "the built-in check types declare labels";
+  for (std::string_view name : ExporterLabelNames()) names.emplace(name);
+  for (std::string_view name : PrometheusTargetLabelNames()) names.emplace(name);
+  for (const std::string& name : names) {
+    EXPECT_EQ(ErrorOf("checks:\n  - {name: a, type: fake, labels: {" + name + ": x}}\n"),
+              "checks[0].labels." + name + ": label name is reserved");
+  }
+  // Other names stay free.
+  EXPECT_EQ(ErrorOf("checks:\n  - {name: a, type: fake, labels: {team: x, tier: y}}\n"),
+            "(no error)");
+}
 
 // ----- ParseConfig: valid documents --------------------------------------------------------------
 

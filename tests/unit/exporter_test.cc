@@ -10,6 +10,7 @@
 
 #include "checks/check_types.h"
 #include "checks/http_check.h"
+#include "exporters/label_names.h"
 #include "exporters/prometheus_exporter.h"
 #include "tests/testlib/fake_clock.h"
 #include "tests/testlib/metrics_text.h"
@@ -234,6 +235,65 @@ TEST_F(ExporterTest, PreBucketedHistogramBatchEqualsObservingEachValue) {
   }
   EXPECT_EQ(Sample(text, R"(gatewatch_test_latency_seconds_bucket{check="a",le="1"})"), 8);
   EXPECT_EQ(Sample(text, R"(gatewatch_test_latency_seconds_count{check="a"})"), 10);
+}
+
+// The label names of every sample line of an exposition.
+std::set<std::string> RenderedLabelNames(const std::string& text) {
+  std::set<std::string> names;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t at = line.find('{');
+    if (at == std::string::npos) continue;
+    ++at;
+    while (at < line.size() && line[at] != '}') {
+      size_t eq = line.find("=\"", at);
+      if (eq == std::string::npos) break;
+      names.insert(line.substr(at, eq - at));
+      at = eq + 2;
+      while (at < line.size() && line[at] != '"') at += line[at] == '\\' ? 2 : 1;
+      at += 1;  // the closing quote
+      if (at < line.size() && line[at] == ',') ++at;
+    }
+  }
+  return names;
+}
+
+// ExporterLabelNames() (what the config reserves beside the check types' labels) must list every
+// label the exporter renders that no MetricDesc declares.
+TEST(ExporterLabelNamesTest, EveryRenderedLabelIsDeclared) {
+  FakeClock clock;
+  PrometheusExporter exporter(BuildInfo{"v", "r", "c"}, clock, Placement{"1/2", "eu-west"});
+  CheckSpec api = Spec("api", {{"team", "edge"}});
+  CheckSpec zone = Spec("zone");
+  zone.type = "dns";
+  exporter.OnConfig({&api, &zone});
+  exporter.OnResult(api, HttpResult(502, Reason::kHttp502, true));
+  exporter.OnResult(zone, DnsResult());
+  exporter.OnSkipped(api);
+  exporter.OnSchedulerLag(milliseconds(1));
+  AlertSpec alert;
+  alert.name = "High502Rate";
+  alert.severity = "page";
+  exporter.OnAlertsConfigured({alert});
+  exporter.OnAlertState(alert, true, 0.5, 0.05, "http_502");
+  std::set<std::string> rendered = RenderedLabelNames(exporter.Render());
+
+  std::set<std::string> declared = {"team"};  // api's config label, on gatewatch_check_info
+  for (std::string_view name : ExporterLabelNames()) declared.emplace(name);
+  RegisterBuiltinCheckTypes();
+  for (const MetricDesc* d : CheckRegistry::Instance().AllMetrics()) {
+    for (std::string_view name : d->labels) declared.emplace(name);
+  }
+  for (const std::string& name : rendered) {
+    EXPECT_TRUE(declared.contains(name)) << "label \"" << name << "\" is rendered but neither a "
+                                         << "MetricDesc nor ExporterLabelNames() declares it";
+  }
+  // Not vacuous: the exporter's own labels of each kind of series were seen.
+  for (const char* name : {"check", "type", "result", "reason", "le", "alert", "severity",
+                           "version", "shard", "location", "phase", "resolver", "rcode"}) {
+    EXPECT_TRUE(rendered.contains(name)) << name;
+  }
 }
 
 TEST(MetricsDocTest, EveryExportedMetricIsDocumented) {
