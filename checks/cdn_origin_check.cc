@@ -9,6 +9,7 @@
 #include "agent/base/units.h"
 #include "agent/io/dns_resolver.h"
 #include "checks/api/check_run_base.h"
+#include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
 #include "checks/http_request.h"
 #include "checks/http_run.h"
@@ -153,7 +154,8 @@ class SideRun {
     long status = out.info.status;
     if (status >= 500 || (status != 0 && status < 100)) {
       // A 5xx is the better cause even when the body was also cut or too long.
-      Finish(ReasonForStatus(status), "HTTP " + std::to_string(status) + " from " + out.address);
+      Finish(ReasonForHttpStatus(status),
+             "HTTP " + std::to_string(status) + " from " + out.address);
     } else if (out.code != CURLE_OK && !out.body_too_large) {
       auto [reason, detail] = DescribeTransportFailure(out);
       Finish(reason, std::move(detail));

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "agent/base/strings.h"
+#include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
 #include "checks/http_request.h"
 
@@ -89,28 +90,17 @@ bool PosixRegex::Search(std::string_view text) const {
 }
 
 bool StatusExpectation::Add(std::string_view item) {
-  if (item.size() != 3) return false;
-  if ((item[1] == 'x' || item[1] == 'X') && (item[2] == 'x' || item[2] == 'X')) {
-    if (item[0] < '1' || item[0] > '5') return false;
-    classes_ |= 1u << (item[0] - '0');
-  } else {
-    long code = 0;
-    for (char c : item) {
-      if (c < '0' || c > '9') return false;
-      code = code * 10 + (c - '0');
-    }
-    if (code < 100 || code > 599) return false;
-    codes_.push_back(code);
-  }
+  std::optional<StatusSpec> spec = StatusSpec::Parse(item);
+  if (!spec) return false;
+  specs_.push_back(*spec);
   if (!text_.empty()) text_ += ", ";
   text_ += std::string(item);
   return true;
 }
 
 bool StatusExpectation::Matches(long status) const {
-  if (status < 100 || status > 599) return false;
-  if (classes_ & (1u << (status / 100))) return true;
-  return std::find(codes_.begin(), codes_.end(), status) != codes_.end();
+  return std::any_of(specs_.begin(), specs_.end(),
+                     [status](const StatusSpec& s) { return s.Matches(status); });
 }
 
 Result EvaluateHttpOutcome(const HttpExpectations& c, const HttpRequest& request,
@@ -122,7 +112,7 @@ Result EvaluateHttpOutcome(const HttpExpectations& c, const HttpRequest& request
   bool status_ok = c.expect_status.Matches(info.status);
   auto bad_status = [&] {
     return Result::Failure(
-        ReasonForStatus(info.status),
+        ReasonForHttpStatus(info.status),
         status_text + " from " + from + " (" + where + "), expected " + c.expect_status.ToString());
   };
 

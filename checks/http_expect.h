@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/base/config_node.h"
+#include "checks/api/http_status.h"
 #include "checks/api/result.h"
 #include "checks/http_transfer.h"
 
@@ -42,16 +43,15 @@ class PosixRegex {
 // The set of acceptable final statuses: exact codes and whole classes.
 class StatusExpectation {
  public:
-  // Parses "200" (100..599) or "2xx"/"2XX" (1..5); returns false on anything else.
+  // Adds a StatusSpec ("200" or "2xx"/"2XX"); returns false on anything else.
   bool Add(std::string_view item);
   bool Matches(long status) const;
-  bool empty() const { return codes_.empty() && classes_ == 0; }
+  bool empty() const { return specs_.empty(); }
   // "200, 2xx" in the order given, for details.
   std::string ToString() const { return text_; }
 
  private:
-  std::vector<long> codes_;
-  unsigned classes_ = 0;  // bit n set = class "nxx" accepted
+  std::vector<StatusSpec> specs_;
   std::string text_;
 };
 

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "agent/base/units.h"
+#include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
 
 namespace gatewatch {
@@ -51,11 +52,11 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
   auto& obs = result.observations;
   obs.reserve(obs.size() + 12);
   obs.push_back({&m.status_code, {}, static_cast<double>(info.status)});
-  std::string code = ResponseCodeLabel(info.status);
+  std::string code = StatusCodeLabel(info.status, CodeLabelScheme::kGatewayExact);
   obs.push_back({&m.responses, {code}, 1});
   // The codes alerts are written against exist from the first run (at 0), so that the first
   // 502 is an increase Prometheus can see rather than a new series starting at 1.
-  for (const char* zero : {"502", "503", "504"}) {
+  for (const char* zero : kGatewayCodes) {
     if (code != zero) obs.push_back({&m.responses, {zero}, 0});
   }
   std::vector<NamedPhase> named = NamePhases(phases, info.https);
