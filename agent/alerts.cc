@@ -1,8 +1,10 @@
 #include "agent/alerts.h"
 
 #include <algorithm>
-#include <cctype>
+#include <optional>
 #include <set>
+
+#include "checks/api/http_status.h"
 
 namespace gatewatch {
 namespace {
@@ -16,23 +18,23 @@ std::vector<std::string> ParseCodes(const ConfigNode& node, AlertSourceKind kind
   for (size_t i = 0; i < node.size(); ++i) {
     ConfigNode item = node.At(i);
     std::string v = item.AsString();
-    bool is_class = v.size() == 3 && v[0] >= '1' && v[0] <= '5' && (v[1] == 'x' || v[1] == 'X') &&
-                    (v[2] == 'x' || v[2] == 'X');
-    if (is_class) {
-      codes.push_back(std::string(1, v[0]) + "xx");
+    std::optional<StatusSpec> spec = StatusSpec::Parse(v);
+    if (!spec)
+      item.Fail("must be a status code like 502 or a class like \"5xx\" (got \"" + v + "\")");
+    if (spec->is_class()) {
+      codes.push_back(spec->ToString());
       continue;
     }
-    bool is_code =
-        v.size() == 3 && std::all_of(v.begin(), v.end(), ::isdigit) && v[0] >= '1' && v[0] <= '5';
-    if (!is_code)
-      item.Fail("must be a status code like 502 or a class like \"5xx\" (got \"" + v + "\")");
-    if (kind == AlertSourceKind::kHttpProbe && v != "502" && v != "503" && v != "504") {
+    std::string by_class = std::to_string(spec->code / 100) + "xx";
+    if (kind == AlertSourceKind::kHttpProbe &&
+        !LabelsExactly(spec->code, CodeLabelScheme::kGatewayExact)) {
       item.Fail("http checks count 502, 503 and 504 exactly and other codes by class: use \"" +
-                std::string(1, v[0]) + "xx\"");
+                by_class + "\"");
     }
-    if (kind == AlertSourceKind::kProxyLog && v[0] != '5') {
+    if (kind == AlertSourceKind::kProxyLog &&
+        !LabelsExactly(spec->code, CodeLabelScheme::kServerErrorsExact)) {
       item.Fail("proxy_log checks count 5xx codes exactly and other codes by class: use \"" +
-                std::string(1, v[0]) + "xx\"");
+                by_class + "\"");
     }
     codes.push_back(v);
   }

@@ -1,19 +1,18 @@
 #include "checks/cdn_origin_check.h"
 
-#include <ares.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <functional>
-#include <tuple>
 
 #include "agent/base/strings.h"
-#include "agent/io/curl_multi.h"
+#include "agent/base/units.h"
 #include "agent/io/dns_resolver.h"
-#include "checks/http_check.h"
+#include "checks/api/check_run_base.h"
+#include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
+#include "checks/http_request.h"
+#include "checks/http_run.h"
 
 namespace gatewatch {
 
@@ -55,10 +54,6 @@ const CdnMetrics& Metrics() {
   return *metrics;
 }
 
-int64_t WholeMs(Duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
 std::string FieldValue(CompareField field, const CdnSide& side) {
   switch (field) {
     case CompareField::kStatus:
@@ -82,34 +77,40 @@ std::string FieldValue(CompareField field, const CdnSide& side) {
 
 // ----- One side --------------------------------------------------------------------------------
 
-// One side of a run: resolve the host to connect to on the loop's c-ares (unless numeric), then
-// one HttpTransfer. `on_done` runs once when the side finished on its own (never after Abort())
-// and may destroy the side.
+// connect_port 0: the request's own URL host:port; else connect_host:connect_port.
+HttpRun::Target SideTarget(const HttpRequest& request, const std::string& connect_host,
+                           long connect_port, bool hash_body, CheckServices& services,
+                           TimePoint deadline) {
+  HttpRun::Target t;
+  t.host = connect_port != 0 ? connect_host : request.host;
+  t.connect_port = connect_port;
+  t.resolver = &services.dns;
+  t.resolver_label = "system resolver";
+  t.hash_body = hash_body;
+  t.deadline = deadline;
+  return t;
+}
+
+// One side of a run: one HttpRun (resolve the host to connect to, unless numeric, then one
+// HttpTransfer) judged as a cdn side. `on_done` runs once when the side finished on its own
+// (never after Abort()) and may destroy the side.
 class SideRun {
  public:
   SideRun(std::shared_ptr<const HttpRequest> request, std::string connect_host, long connect_port,
           bool hash_body, CheckServices& services, TimePoint deadline,
           std::function<void()> on_done)
-      : request_(std::move(request)),
-        connect_host_(std::move(connect_host)),
-        connect_port_(connect_port),
-        hash_body_(hash_body),
-        services_(services),
-        deadline_(deadline),
-        on_done_(std::move(on_done)) {}
+      : services_(services),
+        on_done_(std::move(on_done)),
+        run_(request, services.curl, services.clock,
+             SideTarget(*request, connect_host, connect_port, hash_body, services, deadline),
+             [this] { OnRunDone(); }) {}
   SideRun(const SideRun&) = delete;
   SideRun& operator=(const SideRun&) = delete;
 
   // May call on_done before returning (curl could not be set up).
   void Begin() {
     started_ = services_.clock.Now();
-    const std::string& host = target_host();
-    if (DnsResolver::IsIpLiteral(host)) {
-      StartTransfer(host);
-      return;
-    }
-    query_ =
-        services_.dns.Resolve(host, AF_UNSPEC, [this](const ResolveResult& r) { OnResolved(r); });
+    run_.Begin();
   }
 
   // Stops whatever is in flight and records how far it got. No callback afterwards.
@@ -117,32 +118,21 @@ class SideRun {
     if (finished_) return;
     finished_ = true;
     elapsed_ = services_.clock.Now() - started_;
-    if (query_ != nullptr) {
-      query_.reset();
-      reason_ = Reason::kDnsTimeout;
-      detail_ = "resolving " + target_host() + " timed out after " +
-                std::to_string(WholeMs(elapsed_)) + " ms";
-      return;
-    }
-    if (transfer_ != nullptr) {
-      outcome_ = transfer_->Abort();
-      std::tie(reason_, detail_) = DescribeAbortedTransfer(*outcome_, elapsed_);
-      return;
-    }
-    reason_ = Reason::kInternalError;
-    detail_ = "aborted before it started";
+    run_.Abort(elapsed_);
+    reason_ = run_.failure();
+    detail_ = run_.failure_detail();
   }
 
   bool finished() const { return finished_; }
   Reason reason() const { return reason_; }  // kNone when the side answered healthily
   const std::string& detail() const { return detail_; }
   Duration elapsed() const { return elapsed_; }
-  const HttpOutcome* outcome() const { return outcome_ ? &*outcome_ : nullptr; }
+  const HttpOutcome* outcome() const { return run_.outcome(); }
 
   CdnSide Side() const {
     CdnSide s;
-    if (!outcome_) return s;
-    const HttpOutcome& o = *outcome_;
+    if (run_.outcome() == nullptr) return s;
+    const HttpOutcome& o = *run_.outcome();
     s.status = o.info.status;
     s.complete = o.started && (o.code == CURLE_OK || o.body_too_large);
     s.cache = ClassifyCacheStatus(o.headers);
@@ -155,46 +145,17 @@ class SideRun {
   }
 
  private:
-  const std::string& target_host() const {
-    return connect_port_ != 0 ? connect_host_ : request_->host;
-  }
-
-  void OnResolved(const ResolveResult& r) {
-    query_.reset();  // allowed from inside its callback
-    Reason reason = ReasonForResolveStatus(r.status);
-    if (reason == Reason::kNone && r.addresses.empty()) reason = Reason::kDnsNodata;
-    if (reason != Reason::kNone) {
-      std::string why = r.status == ARES_SUCCESS ? "no addresses" : ares_strerror(r.status);
-      Finish(reason, "resolving " + target_host() + " failed: " + why);
+  void OnRunDone() {
+    if (run_.failure() != Reason::kNone) {
+      Finish(run_.failure(), run_.failure_detail());
       return;
     }
-    // c-ares sorts getaddrinfo answers by RFC 6724, so the first is the one a client would try.
-    StartTransfer(r.addresses.front().address);
-  }
-
-  void StartTransfer(const std::string& address) {
-    HttpTransfer::Target target;
-    if (connect_port_ != 0) {
-      target.connect_to = FormatHostPort(address, connect_port_);
-    } else {
-      target.pinned_address = address;
-    }
-    target.hash_body = hash_body_;
-    target.deadline = deadline_;
-    transfer_ = std::make_unique<HttpTransfer>(request_, services_.curl, services_.clock, target,
-                                               [this](HttpOutcome o) { OnTransferDone(o); });
-    transfer_->Start();
-  }
-
-  void OnTransferDone(HttpOutcome& o) {
-    outcome_ = std::move(o);
-    const HttpOutcome& out = *outcome_;
+    const HttpOutcome& out = *run_.outcome();
     long status = out.info.status;
-    if (!out.started) {
-      Finish(Reason::kInternalError, out.setup_error);
-    } else if (status >= 500 || (status != 0 && status < 100)) {
+    if (status >= 500 || (status != 0 && status < 100)) {
       // A 5xx is the better cause even when the body was also cut or too long.
-      Finish(ReasonForStatus(status), "HTTP " + std::to_string(status) + " from " + out.address);
+      Finish(ReasonForHttpStatus(status),
+             "HTTP " + std::to_string(status) + " from " + out.address);
     } else if (out.code != CURLE_OK && !out.body_too_large) {
       auto [reason, detail] = DescribeTransportFailure(out);
       Finish(reason, std::move(detail));
@@ -213,22 +174,14 @@ class SideRun {
     done();
   }
 
-  const std::shared_ptr<const HttpRequest> request_;
-  const std::string connect_host_;
-  const long connect_port_;
-  const bool hash_body_;
   CheckServices& services_;
-  const TimePoint deadline_;
   std::function<void()> on_done_;
-
   TimePoint started_{};
   bool finished_ = false;
   Duration elapsed_{};
   Reason reason_ = Reason::kNone;
   std::string detail_;
-  std::unique_ptr<DnsQuery> query_;
-  std::unique_ptr<HttpTransfer> transfer_;
-  std::optional<HttpOutcome> outcome_;
+  HttpRun run_;
 };
 
 // ----- The run ---------------------------------------------------------------------------------
@@ -244,11 +197,11 @@ std::string JoinFields(const std::vector<CompareField>& fields) {
   return out;
 }
 
-class CdnRun final : public CheckRun {
+class CdnRun final : public CheckRunBase {
  public:
   CdnRun(std::shared_ptr<const CdnOriginConfig> cfg, const RunContext& ctx, DoneCallback done)
-      : cfg_(std::move(cfg)),
-        done_(std::move(done)),
+      : CheckRunBase(std::move(done)),
+        cfg_(std::move(cfg)),
         edge_(cfg_->edge, "", 0, Compares(*cfg_, CompareField::kBodyHash), ctx.services,
               ctx.deadline, [this] { OnSideDone(); }),
         origin_(cfg_->origin, cfg_->origin_connect_host, cfg_->origin_connect_port,
@@ -276,9 +229,7 @@ class CdnRun final : public CheckRun {
   void OnSideDone() {
     if (!edge_.finished() || !origin_.finished()) return;
     reported_ = true;
-    Result result = Evaluate();
-    DoneCallback done = std::move(done_);
-    done(std::move(result));  // may destroy `this`: nothing after it
+    Finish(Evaluate());  // may destroy `this`: nothing after it
   }
 
   // "HTTP 200 (hit) in 3.1 ms", or what went wrong: "connect() to 10.0.0.5:443 refused after 3.1
@@ -380,7 +331,6 @@ class CdnRun final : public CheckRun {
   }
 
   const std::shared_ptr<const CdnOriginConfig> cfg_;
-  DoneCallback done_;
   bool reported_ = false;
   SideRun edge_;
   SideRun origin_;

@@ -1,16 +1,21 @@
 // The pure parts of `fanout: true` on an http check: which resolved addresses a run probes (all of
 // them, deduplicated, in address order, at most kMaxFanoutBackends), and the run's verdict from
 // the per-address results: one dead backend behind a name fails the run with that backend's
-// reason. Table-tested in tests/unit/http_fanout_test.cc.
+// reason. Table-tested in tests/unit/http_fanout_test.cc. And the fan-out run built from them
+// (StartFanoutRun), covered by tests/integration/http_fanout_test.cc.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "agent/io/dns_resolver.h"
+#include "checks/api/check.h"
 #include "checks/api/reason.h"
 
 namespace gatewatch {
+
+struct HttpCheckConfig;  // checks/http_check.h
 
 inline constexpr size_t kMaxFanoutBackends = 32;
 
@@ -39,5 +44,13 @@ struct FanoutVerdict {
 };
 
 FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t not_probed);
+
+// Starts one run of a `fanout: true` http check: resolve the name (every A/AAAA), then one
+// transfer per selected address, all at once, each connecting to its address while URL, Host and
+// SNI stay the name's. The run's Result is CombineBackends' verdict with the representative
+// backend's http metrics. May call `done` before returning. Abort() times out the backends still
+// running; the finished ones keep their results.
+std::unique_ptr<CheckRun> StartFanoutRun(std::shared_ptr<const HttpCheckConfig> cfg,
+                                         const RunContext& ctx, DoneCallback done);
 
 }  // namespace gatewatch

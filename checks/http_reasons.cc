@@ -148,15 +148,6 @@ Reason ReasonForCurlError(CURLcode code, long os_errno, bool connected, bool is_
   }
 }
 
-Reason ReasonForStatus(long status) {
-  if (status == 502) return Reason::kHttp502;
-  if (status == 503) return Reason::kHttp503;
-  if (status == 504) return Reason::kHttp504;
-  if (status >= 500 && status <= 599) return Reason::kHttp5xx;
-  if (status >= 400 && status <= 499) return Reason::kHttp4xx;
-  return Reason::kUnexpectedStatus;
-}
-
 Reason ReasonForResolveStatus(int ares_status) {
   switch (ares_status) {
     case ARES_SUCCESS:
@@ -175,11 +166,4 @@ Reason ReasonForResolveStatus(int ares_status) {
       return Reason::kDnsError;  // ARES_EBADRESP, ARES_ECONNREFUSED, bad name, no servers...
   }
 }
-
-std::string ResponseCodeLabel(long status) {
-  if (status < 100 || status > 599) return "none";
-  if (status == 502 || status == 503 || status == 504) return std::to_string(status);
-  return std::to_string(status / 100) + "xx";
-}
-
 }  // namespace gatewatch

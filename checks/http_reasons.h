@@ -23,19 +23,11 @@ namespace gatewatch {
 // never enables) fall into the documented default, protocol_error.
 Reason ReasonForCurlError(CURLcode code, long os_errno, bool connected, bool is_https);
 
-// Reason for a final status the check did not expect: 502, 503, 504 exactly, other 5xx, 4xx, and
-// unexpected_status for everything else (1xx, 2xx, 3xx, or no valid status).
-Reason ReasonForStatus(long status);
-
 // Reason for a failed name lookup, from the c-ares status: ARES_ENOTFOUND -> dns_nxdomain,
 // ARES_ENODATA -> dns_nodata, ARES_ESERVFAIL -> dns_servfail, ARES_EREFUSED -> dns_refused,
 // ARES_ETIMEOUT -> dns_timeout, anything else but ARES_SUCCESS -> dns_error.
 // Returns Reason::kNone for ARES_SUCCESS (an empty answer is the caller's dns_nodata).
 Reason ReasonForResolveStatus(int ares_status);
-
-// Bounded value of the `code` label of http_responses_total: "502", "503" and "504" exactly (the
-// gateway codes this agent exists for), the class "1xx".."5xx" otherwise, "none" when there was no
-// response (status 0 or outside 100..599).
-std::string ResponseCodeLabel(long status);
+// The Reason of an unexpected status and the `code` label schemes: checks/api/http_status.h.
 
 }  // namespace gatewatch

@@ -388,12 +388,4 @@ std::optional<UpstreamError> ClassifyErrorLine(std::string_view line) {
   e.upstream = upstream.empty() ? std::string_view("unknown") : upstream;
   return e;
 }
-
-std::string StatusCodeLabel(int status) {
-  if (status >= 500 && status <= 599) return std::to_string(status);
-  if (status >= 100 && status <= 499)
-    return std::string(1, static_cast<char>('0' + status / 100)) + "xx";
-  return "none";
-}
-
 }  // namespace gatewatch

@@ -96,7 +96,4 @@ struct UpstreamError {
 // errors). A failure of a kind this classifier does not know is Reason::kOther.
 std::optional<UpstreamError> ClassifyErrorLine(std::string_view line);
 
-// The `code` label of a status: 5xx exact ("502"), other codes by class ("2xx").
-std::string StatusCodeLabel(int status);
-
 }  // namespace gatewatch

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <set>
 
+#include "checks/api/http_status.h"
+
 namespace gatewatch {
 
 namespace {
@@ -93,19 +95,6 @@ std::string FormatDouble(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-Reason ReasonForCode(int status) {
-  switch (status) {
-    case 502:
-      return Reason::kHttp502;
-    case 503:
-      return Reason::kHttp503;
-    case 504:
-      return Reason::kHttp504;
-    default:
-      return Reason::kHttp5xx;
-  }
 }
 
 class FinishedRun final : public CheckRun {
@@ -359,7 +348,7 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
       auto top_code =
           std::max_element(sum.bad_codes.begin(), sum.bad_codes.end(),
                            [](const auto& a, const auto& b) { return a.second < b.second; });
-      r = Result::Failure(ReasonForCode(top_code->first),
+      r = Result::Failure(ReasonForHttpStatus(top_code->first),
                           detail + "; mostly " + std::to_string(top_code->first));
     }
   } else {
@@ -373,7 +362,7 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
   for (int id : new_upstreams_) {
     // The codes alerts are written against exist from an upstream's first line, at 0, so the
     // first 502 is an increase Prometheus can see.
-    for (const char* zero : {"502", "503", "504"}) {
+    for (const char* zero : kGatewayCodes) {
       obs.push_back({&m.responses, {upstream_names_[id], zero}, 0});
     }
   }
@@ -382,7 +371,7 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
     int slot = static_cast<int>(key & 0xffff);
     obs.push_back(
         {&m.responses,
-         {upstream_names_[key >> 16], slot >= 500 ? std::to_string(slot) : StatusCodeLabel(slot)},
+         {upstream_names_[key >> 16], StatusCodeLabel(slot, CodeLabelScheme::kServerErrorsExact)},
          n});
   }
   for (const auto& [key, n] : errors_) {

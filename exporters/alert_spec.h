@@ -3,10 +3,12 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/base/clock.h"
+#include "checks/api/http_status.h"
 
 namespace gatewatch {
 
@@ -43,9 +45,8 @@ struct AlertSpec {
   // True if a response code (as the source's counters label it: "502" or "4xx") counts as bad.
   bool Matches(const std::string& code_label) const {
     for (const auto& item : of) {
-      bool is_class = item.size() == 3 && item[1] == 'x';
-      if (is_class ? !code_label.empty() && code_label[0] == item[0] : code_label == item)
-        return true;
+      std::optional<StatusSpec> spec = StatusSpec::Parse(item);
+      if (spec ? spec->MatchesLabel(code_label) : code_label == item) return true;
     }
     return false;
   }

@@ -3,9 +3,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "agent/base/config_node.h"
+#include "checks/api/http_status.h"
 
 namespace gatewatch {
 namespace {
@@ -23,7 +25,8 @@ std::string CodeRegex(const std::vector<std::string>& of) {
   std::string re;
   for (const auto& item : of) {
     if (!re.empty()) re += "|";
-    re += item.size() == 3 && item[1] == 'x' ? std::string(1, item[0]) + ".." : item;
+    std::optional<StatusSpec> spec = StatusSpec::Parse(item);
+    re += spec ? spec->LabelRegex() : item;
   }
   return re;
 }

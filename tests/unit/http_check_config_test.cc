@@ -1,5 +1,5 @@
 // The http check's config (every error names its exact path) and the pure helpers it is built
-// from: status matching, regexes, final-response headers, phase arithmetic, certificate dates.
+// from: final-response headers, phase arithmetic, certificate dates.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <time.h>
@@ -210,43 +210,6 @@ TEST(HttpCheckTypeTest, NameAndMetrics) {
 }
 
 // ----- Pure helpers ----------------------------------------------------------------------------
-
-TEST(StatusExpectationTest, ParsesCodesAndClasses) {
-  StatusExpectation s;
-  EXPECT_TRUE(s.empty());
-  EXPECT_TRUE(s.Add("204"));
-  EXPECT_TRUE(s.Add("5XX"));
-  EXPECT_FALSE(s.Add("6xx"));
-  EXPECT_FALSE(s.Add("0xx"));
-  EXPECT_FALSE(s.Add("099"));
-  EXPECT_FALSE(s.Add("2000"));
-  EXPECT_FALSE(s.Add("20x"));
-  EXPECT_FALSE(s.Add(""));
-  EXPECT_EQ(s.ToString(), "204, 5XX");
-  EXPECT_TRUE(s.Matches(204));
-  EXPECT_TRUE(s.Matches(502));
-  EXPECT_FALSE(s.Matches(200));
-  EXPECT_FALSE(s.Matches(0));
-  EXPECT_FALSE(s.Matches(600));
-}
-
-TEST(PosixRegexTest, SearchIsUnanchoredAndLengthBounded) {
-  std::string error;
-  auto re = PosixRegex::Compile("\"status\": *\"ok\"", &error);
-  ASSERT_NE(re, nullptr) << error;
-  EXPECT_TRUE(re->Search("{\"status\": \"ok\"}"));
-  EXPECT_FALSE(re->Search("{\"status\": \"down\"}"));
-  // Bytes after a NUL are still searched, and nothing past the view's end is read.
-  std::string with_nul("x\0{\"status\":\"ok\"}", 17);
-  EXPECT_TRUE(re->Search(with_nul));
-  EXPECT_FALSE(re->Search(std::string_view(with_nul).substr(0, 10)));
-  std::string big(1 << 20, 'a');
-  big += "\"status\": \"ok\"";
-  EXPECT_TRUE(re->Search(big));
-  EXPECT_FALSE(re->Search(std::string_view()));
-  EXPECT_EQ(PosixRegex::Compile("(", &error), nullptr);
-  EXPECT_FALSE(error.empty());
-}
 
 TEST(ResponseHeadersTest, KeepsOnlyTheFinalResponse) {
   ResponseHeaders h;

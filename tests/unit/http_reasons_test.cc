@@ -127,23 +127,6 @@ TEST(ReasonForCurlErrorTest, Table) {
   }
 }
 
-TEST(ReasonForStatusTest, Table) {
-  const std::vector<std::pair<long, Reason>> rows = {
-      {502, Reason::kHttp502},          {503, Reason::kHttp503},
-      {504, Reason::kHttp504},          {500, Reason::kHttp5xx},
-      {501, Reason::kHttp5xx},          {599, Reason::kHttp5xx},
-      {400, Reason::kHttp4xx},          {404, Reason::kHttp4xx},
-      {499, Reason::kHttp4xx},          {100, Reason::kUnexpectedStatus},
-      {200, Reason::kUnexpectedStatus}, {204, Reason::kUnexpectedStatus},
-      {301, Reason::kUnexpectedStatus}, {399, Reason::kUnexpectedStatus},
-      {0, Reason::kUnexpectedStatus},   {600, Reason::kUnexpectedStatus},
-      {-1, Reason::kUnexpectedStatus},
-  };
-  for (const auto& [status, want] : rows) {
-    EXPECT_EQ(ReasonName(ReasonForStatus(status)), ReasonName(want)) << "status " << status;
-  }
-}
-
 TEST(ReasonForResolveStatusTest, Table) {
   const std::vector<std::pair<int, Reason>> rows = {
       {ARES_SUCCESS, Reason::kNone},          {ARES_ENOTFOUND, Reason::kDnsNxdomain},
@@ -157,17 +140,6 @@ TEST(ReasonForResolveStatusTest, Table) {
   for (const auto& [status, want] : rows) {
     EXPECT_EQ(ReasonName(ReasonForResolveStatus(status)), ReasonName(want))
         << ares_strerror(status);
-  }
-}
-
-TEST(ResponseCodeLabelTest, GatewayCodesExactOthersByClass) {
-  const std::vector<std::pair<long, std::string>> rows = {
-      {502, "502"}, {503, "503"}, {504, "504"},  {500, "5xx"}, {505, "5xx"},   {599, "5xx"},
-      {404, "4xx"}, {400, "4xx"}, {301, "3xx"},  {200, "2xx"}, {204, "2xx"},   {100, "1xx"},
-      {0, "none"},  {99, "none"}, {600, "none"}, {-1, "none"}, {1000, "none"},
-  };
-  for (const auto& [status, want] : rows) {
-    EXPECT_EQ(ResponseCodeLabel(status), want) << "status " << status;
   }
 }
 

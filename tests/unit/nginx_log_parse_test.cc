@@ -319,16 +319,5 @@ TEST(ClassifyErrorLineTest, EveryUpstreamFailureOfNginx122) {
   }
 }
 
-TEST(StatusCodeLabelTest, FiveHundredsExactOthersByClass) {
-  EXPECT_EQ(StatusCodeLabel(200), "2xx");
-  EXPECT_EQ(StatusCodeLabel(204), "2xx");
-  EXPECT_EQ(StatusCodeLabel(301), "3xx");
-  EXPECT_EQ(StatusCodeLabel(499), "4xx");
-  EXPECT_EQ(StatusCodeLabel(500), "500");
-  EXPECT_EQ(StatusCodeLabel(502), "502");
-  EXPECT_EQ(StatusCodeLabel(599), "599");
-  EXPECT_EQ(StatusCodeLabel(0), "none");
-}
-
 }  // namespace
 }  // namespace gatewatch

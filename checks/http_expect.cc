@@ -1,0 +1,163 @@
+#include "checks/http_expect.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+
+#include "agent/base/strings.h"
+#include "checks/api/http_status.h"
+#include "checks/http_reasons.h"
+#include "checks/http_request.h"
+
+namespace gatewatch {
+
+namespace {
+
+std::unique_ptr<PosixRegex> CompileAt(const ConfigNode& node) {
+  std::string error;
+  auto re = PosixRegex::Compile(node.AsString(), &error);
+  if (re == nullptr) node.Fail("invalid regular expression: " + error);
+  return re;
+}
+
+}  // namespace
+
+void ParseHttpExpect(const ConfigNode& expect, bool head, HttpExpectations& cfg) {
+  if (!expect.IsDefined()) {
+    cfg.expect_status.Add("2xx");
+    return;
+  }
+  expect.ExpectMap();
+
+  ConfigNode status = expect.Child("status");
+  constexpr char kStatusForm[] = "must be a status code 100-599 or a class \"1xx\"..\"5xx\"";
+  if (!status.IsDefined()) {
+    cfg.expect_status.Add("2xx");
+  } else if (status.IsSequence()) {
+    if (status.size() == 0) status.Fail("must not be empty");
+    for (size_t i = 0; i < status.size(); ++i) {
+      ConfigNode item = status.At(i);
+      if (!cfg.expect_status.Add(item.AsString())) item.Fail(kStatusForm);
+    }
+  } else if (!cfg.expect_status.Add(status.AsString())) {
+    status.Fail(kStatusForm);
+  }
+
+  if (ConfigNode re = expect.Child("body_regex"); re.IsDefined()) cfg.body_regex = CompileAt(re);
+  if (ConfigNode re = expect.Child("body_not_regex"); re.IsDefined()) {
+    cfg.body_not_regex = CompileAt(re);
+  }
+  if (head && cfg.keeps_body()) {
+    expect.Child(cfg.body_regex ? "body_regex" : "body_not_regex")
+        .Fail("method HEAD receives no body to match");
+  }
+
+  if (ConfigNode headers = expect.Child("headers"); headers.IsDefined()) {
+    if (!headers.IsMap()) headers.Fail("must be a map");
+    for (const std::string& name : headers.Keys()) {
+      ConfigNode value = headers.Child(name);
+      if (!IsHttpToken(name)) value.Fail("is not a valid header name");
+      cfg.expect_headers.push_back({name, CompileAt(value)});
+    }
+  }
+  expect.RejectUnknownKeys();
+}
+
+std::unique_ptr<PosixRegex> PosixRegex::Compile(const std::string& pattern, std::string* error) {
+  std::unique_ptr<PosixRegex> re(new PosixRegex(pattern));
+  int rc = regcomp(&re->re_, pattern.c_str(), REG_EXTENDED | REG_NOSUB);
+  if (rc != 0) {
+    char buf[256];
+    regerror(rc, &re->re_, buf, sizeof buf);
+    if (error != nullptr) *error = buf;
+    return nullptr;  // compiled_ stays false: a failed regcomp leaves nothing to regfree
+  }
+  re->compiled_ = true;
+  return re;
+}
+
+PosixRegex::~PosixRegex() {
+  if (compiled_) regfree(&re_);
+}
+
+bool PosixRegex::Search(std::string_view text) const {
+  regmatch_t range[1];
+  range[0].rm_so = 0;
+  range[0].rm_eo = static_cast<regoff_t>(text.size());
+  // REG_STARTEND bounds the search by the range instead of a NUL terminator.
+  const char* data = text.data() != nullptr ? text.data() : "";
+  return regexec(&re_, data, 1, range, REG_STARTEND) == 0;
+}
+
+bool StatusExpectation::Add(std::string_view item) {
+  std::optional<StatusSpec> spec = StatusSpec::Parse(item);
+  if (!spec) return false;
+  specs_.push_back(*spec);
+  if (!text_.empty()) text_ += ", ";
+  text_ += std::string(item);
+  return true;
+}
+
+bool StatusExpectation::Matches(long status) const {
+  return std::any_of(specs_.begin(), specs_.end(),
+                     [status](const StatusSpec& s) { return s.Matches(status); });
+}
+
+Result EvaluateHttpOutcome(const HttpExpectations& c, const HttpRequest& request,
+                           const HttpOutcome& o) {
+  const TransferInfo& info = o.info;
+  const std::string& where = o.address;
+  std::string status_text = "HTTP " + std::to_string(info.status);
+  std::string from = info.effective_url.empty() ? request.redacted_url : info.effective_url;
+  bool status_ok = c.expect_status.Matches(info.status);
+  auto bad_status = [&] {
+    return Result::Failure(
+        ReasonForHttpStatus(info.status),
+        status_text + " from " + from + " (" + where + "), expected " + c.expect_status.ToString());
+  };
+
+  if (o.code != CURLE_OK) {
+    if (o.body_too_large) {
+      // A 502 page that is also too long is still a 502: the status is the better cause.
+      if (info.status != 0 && !status_ok) return bad_status();
+      return Result::Failure(Reason::kBodyTooLarge,
+                             status_text + " from " + from + ": body exceeds body_limit of " +
+                                 std::to_string(request.body_limit) + " bytes");
+    }
+    auto [reason, detail] = DescribeTransportFailure(o);
+    return Result::Failure(reason, std::move(detail));
+  }
+
+  if (!status_ok) return bad_status();
+  for (const HeaderExpectation& want : c.expect_headers) {
+    auto values = o.headers.Values(want.name);
+    if (values.empty()) {
+      return Result::Failure(Reason::kHeaderMismatch,
+                             status_text + " from " + from + " without header " + want.name);
+    }
+    bool any = std::any_of(values.begin(), values.end(),
+                           [&](std::string_view v) { return want.value->Search(v); });
+    if (!any) {
+      return Result::Failure(Reason::kHeaderMismatch,
+                             status_text + " from " + from + ": header " + want.name + " " +
+                                 QuoteForDetail(values.front()) + " does not match " +
+                                 QuoteForDetail(want.value->pattern()));
+    }
+  }
+  if (c.body_regex != nullptr && !c.body_regex->Search(o.body)) {
+    return Result::Failure(Reason::kBodyMismatch, status_text + " from " + from +
+                                                      ": body does not match body_regex " +
+                                                      QuoteForDetail(c.body_regex->pattern()));
+  }
+  if (c.body_not_regex != nullptr && c.body_not_regex->Search(o.body)) {
+    return Result::Failure(Reason::kBodyMismatch, status_text + " from " + from +
+                                                      ": body matches body_not_regex " +
+                                                      QuoteForDetail(c.body_not_regex->pattern()));
+  }
+  Result ok = Result::Success();
+  ok.detail = status_text + " from " + from + " (" + where + ") in " +
+              std::to_string(info.times.total / 1000) + " ms";
+  return ok;
+}
+
+}  // namespace gatewatch

@@ -1,0 +1,154 @@
+#include "checks/http_request.h"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "agent/base/logging.h"
+#include "agent/base/strings.h"
+
+namespace gatewatch {
+
+namespace {
+
+constexpr int64_t kDefaultMaxRedirects = 10;
+constexpr int64_t kMaxMaxRedirects = 50;
+constexpr uint64_t kDefaultBodyLimit = 64 * 1024;
+// The body limit is also the memory a body assertion may hold per run.
+constexpr uint64_t kMaxBodyLimit = 64 * 1024 * 1024;
+
+// A field value must not smuggle in another header line.
+bool IsSafeValue(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+struct ParsedUrl {
+  std::string scheme;
+  std::string host;
+  long port = 0;
+};
+
+// Uses curl's own parser, so the check and the transfer agree on what the URL means.
+std::optional<ParsedUrl> ParseUrl(const std::string& url) {
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+  if (u == nullptr) return std::nullopt;
+  // NON_SUPPORT_SCHEME: parse any scheme, so "ftp://" fails on our scheme check below, not on
+  // whatever this libcurl build happens to support.
+  if (curl_url_set(u.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    return std::nullopt;
+  }
+  auto get = [&](CURLUPart part, unsigned flags) -> std::optional<std::string> {
+    char* value = nullptr;
+    if (curl_url_get(u.get(), part, &value, flags) != CURLUE_OK || value == nullptr) {
+      return std::nullopt;
+    }
+    std::string s(value);
+    curl_free(value);
+    return s;
+  };
+  auto scheme = get(CURLUPART_SCHEME, 0);
+  auto host = get(CURLUPART_HOST, 0);
+  auto port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  if (!scheme || !host || host->empty() || !port) return std::nullopt;
+  ParsedUrl out;
+  out.scheme = *scheme;
+  out.host = *host;
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  out.port = std::strtol(port->c_str(), nullptr, 10);
+  return out;
+}
+
+void ParseRequestHeaders(const ConfigNode& node, HttpRequest& cfg) {
+  ConfigNode headers = node.Child("headers");
+  bool has_host_header = false;
+  if (headers.IsDefined()) {
+    if (!headers.IsMap()) headers.Fail("must be a map");
+    for (const std::string& name : headers.Keys()) {
+      ConfigNode value = headers.Child(name);
+      if (!IsHttpToken(name)) value.Fail("is not a valid header name");
+      std::string v = value.AsString();
+      if (!IsSafeValue(v)) value.Fail("must not contain line breaks");
+      // "Name;" is curl's way to send a header with an empty value ("Name:" would remove it).
+      cfg.request_headers.push_back(v.empty() ? name + ";" : name + ": " + v);
+      if (EqualsIgnoreCase(name, "Host")) has_host_header = true;
+    }
+  }
+  if (ConfigNode host = node.Child("host"); host.IsDefined()) {
+    std::string h = host.AsString();
+    if (h.empty() || !IsSafeValue(h) || h.find_first_of(" \t") != std::string::npos) {
+      host.Fail("must be a host name, optionally with :port");
+    }
+    if (has_host_header) host.Fail("conflicts with headers.Host; set only one");
+    cfg.request_headers.push_back("Host: " + h);
+  }
+}
+
+}  // namespace
+
+bool IsHttpToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c))) continue;
+    if (std::strchr("!#$%&'*+-.^_`|~", c) == nullptr || c == '\0') return false;
+  }
+  return true;
+}
+
+bool SetRequestUrl(const std::string& url, HttpRequest& request) {
+  auto parsed = ParseUrl(url);
+  if (!parsed || (parsed->scheme != "http" && parsed->scheme != "https")) return false;
+  request.url = url;
+  request.redacted_url = RedactUrl(url);
+  request.https = parsed->scheme == "https";
+  request.host = parsed->host;
+  request.port = parsed->port;
+  return true;
+}
+
+void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
+  HttpRequest* cfg = &request;
+
+  ConfigNode url = node.Required("url");
+  if (!SetRequestUrl(url.AsString(), request)) url.Fail("must be an http or https URL");
+
+  if (ConfigNode method = node.Child("method"); method.IsDefined()) {
+    std::string m = method.AsString();
+    if (m == "HEAD") {
+      cfg->head = true;
+    } else if (m != "GET") {
+      method.Fail("must be GET or HEAD");
+    }
+  }
+
+  ParseRequestHeaders(node, *cfg);
+
+  cfg->follow_redirects = node.BoolOr("follow_redirects", true);
+  cfg->max_redirects =
+      static_cast<long>(node.IntOr("max_redirects", kDefaultMaxRedirects, 0, kMaxMaxRedirects));
+  cfg->insecure = node.BoolOr("insecure", false);
+
+  if (ConfigNode ca = node.Child("ca_file"); ca.IsDefined()) {
+    cfg->ca_file = ca.AsString();
+    // Caught at load, not as a tls_certificate failure on every run.
+    if (access(cfg->ca_file.c_str(), R_OK) != 0) {
+      ca.Fail("cannot read " + cfg->ca_file + ": " + std::strerror(errno));
+    }
+  }
+
+  if (ConfigNode limit = node.Child("body_limit"); limit.IsDefined()) {
+    cfg->body_limit = limit.AsBytes();
+    if (cfg->body_limit > kMaxBodyLimit) limit.Fail("must be at most 64MiB");
+  } else {
+    cfg->body_limit = kDefaultBodyLimit;
+  }
+}
+
+}  // namespace gatewatch

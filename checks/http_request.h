@@ -1,0 +1,26 @@
+// Reading and validating the request part of a check that sends HTTP (the "http" check,
+// "cdn_origin"): url, method, headers, host, follow_redirects, max_redirects, insecure, ca_file,
+// body_limit, into the HttpRequest that checks/http_transfer.h sends. Config errors name their
+// exact path (ConfigError); unknown keys are left to the caller.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "agent/base/config_node.h"
+#include "checks/http_transfer.h"
+
+namespace gatewatch {
+
+// RFC 9110 token characters, the only ones allowed in a header field name.
+bool IsHttpToken(std::string_view s);
+
+// Sets url, redacted_url, https, host and port of `request` from an http(s) URL, parsed by curl's
+// own parser. Returns false (and leaves `request` alone) for anything else.
+bool SetRequestUrl(const std::string& url, HttpRequest& request);
+
+// Reads the request keys from a check entry `node` into `request`. Throws ConfigError naming the
+// exact path; leaves unknown keys to the caller.
+void ParseHttpRequest(const ConfigNode& node, HttpRequest& request);
+
+}  // namespace gatewatch
