@@ -10,6 +10,8 @@
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
+#include "agent/io/tail_registry.h"
 #include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
@@ -119,7 +121,7 @@ class SchedulerTest : public ::testing::Test {
       : loop_(system_clock_),
         curl_(loop_),
         dns_(loop_, {}),
-        services_{loop_, curl_, dns_, clock_},
+        services_{loop_, curl_, dns_, clock_, statfs_, tails_},
         sink_(clock_) {}
 
   ScheduledCheck Make(const std::string& name, Duration interval, Duration timeout,
@@ -149,6 +151,8 @@ class SchedulerTest : public ::testing::Test {
   DnsResolver dns_;
   FakeClock clock_;
   TimerQueue timers_;
+  StatfsPool statfs_;
+  TailRegistry tails_;
   CheckServices services_;
   RecordingSink sink_;
 };
