@@ -19,6 +19,8 @@
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
+#include "agent/io/tail_registry.h"
 #include "agent/scheduler/scheduler.h"
 #include "exporters/prometheus_exporter.h"
 #include "exporters/web_server.h"
@@ -146,7 +148,7 @@ class Agent {
         loop_(clock_),
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
-        services_{loop_, curl_, dns_, clock_, options_.paths},
+        services_{loop_, curl_, dns_, clock_, statfs_, tails_, options_.paths},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_,
                   Placement{options_.shard.ToString(), options_.location}),
         alert_log_(exporter_),
@@ -333,6 +335,8 @@ class Agent {
   EventLoop loop_;
   CurlMulti curl_;
   DnsResolver dns_;
+  StatfsPool statfs_;  // before services_ and scheduler_: outlives every check run
+  TailRegistry tails_;
   CheckServices services_;
   PrometheusExporter exporter_;
   LoggingAlertSink alert_log_;

@@ -11,6 +11,8 @@
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
+#include "agent/io/tail_registry.h"
 #include "checks/api/check_type.h"
 #include "checks/check_types.h"
 #include "exporters/status_json.h"
@@ -74,7 +76,9 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
   EventLoop loop(clock);
   CurlMulti curl(loop);
   DnsResolver dns(loop, DnsResolver::Options{});
-  CheckServices services{loop, curl, dns, clock};
+  StatfsPool statfs;
+  TailRegistry tails;
+  CheckServices services{loop, curl, dns, clock, statfs, tails};
   Result result = RunCheckOnce(check, services);
 
   if (json) {
@@ -88,10 +92,15 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
   return result.success ? 0 : 1;
 }
 
-Result RunCheckOnce(const Check& check, CheckServices& services) {
+Result RunCheckOnce(const Check& check, CheckServices& services, CheckState* state) {
   EventLoop& loop = services.loop;
+  std::unique_ptr<CheckState> fresh;
+  if (state == nullptr) {
+    fresh = check.NewState();
+    state = fresh.get();
+  }
   TimePoint start = services.clock.Now();
-  RunContext ctx{services, start, start + check.spec().timeout};
+  RunContext ctx{services, start, start + check.spec().timeout, state};
   std::optional<Result> result;
   auto run = check.Start(ctx, [&](Result r) { result = std::move(r); });
   TimerId deadline = loop.AddTimer(ctx.deadline, [&] {

@@ -55,11 +55,14 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
 
 struct CheckServices;
 class Check;
+class CheckState;
 struct Result;
 
 // Runs one run of `check` now, driving `services.loop` until the run calls back or its deadline
 // (spec.timeout) aborts it, the way the scheduler would. Blocks the calling thread, which must
-// own the loop; for `gatewatch probe` and tests, never inside the agent.
-Result RunCheckOnce(const Check& check, CheckServices& services);
+// own the loop; for `gatewatch probe` and tests, never inside the agent. `state` is what the run
+// starts from and leaves for the next (made by check.NewState(), kept by the caller across runs);
+// nullptr: a fresh state for this run alone, as `gatewatch probe` does.
+Result RunCheckOnce(const Check& check, CheckServices& services, CheckState* state = nullptr);
 
 }  // namespace gatewatch

@@ -2,18 +2,15 @@
 
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "agent/base/fd.h"
 #include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
 
 namespace gatewatch {
 
@@ -161,100 +158,6 @@ void ParseIncludeExclude(const ConfigNode& node, std::vector<std::string>& inclu
   node.RejectUnknownKeys();
 }
 
-// ----- statvfs off the loop ----------------------------------------------------------------------
-
-// A few worker threads shared by every host check, for statvfs calls that may hang on a dead
-// network mount. Bounded: at most kMaxThreads threads, started on demand and kept. Leaked on
-// purpose (never destroyed): a worker stuck in statvfs can never be joined, so it is left to die
-// with the process.
-//
-// At most one call per path is queued or running in the whole process, whichever check (or check
-// rebuilt by a reload) asks: a later request joins it. So a dead mount ties up one worker, not one
-// per check and reload, and the pool fills only if kMaxThreads different paths hang at once. The
-// path is the key: the first requester's StatfsFn makes the call (in production every check uses
-// SystemStatfs). Thread-safety: Request() from any thread; answers run on a worker thread.
-class StatfsPool {
- public:
-  static constexpr size_t kMaxThreads = 4;
-
-  // nullopt: statvfs failed.
-  using Answer = std::function<void(std::optional<FsStats>)>;
-
-  enum class Outcome {
-    kAsked,   // a new call was queued; `answer` will be called
-    kJoined,  // joined the call already running for the path; `answer` will be called
-    kStuck,   // the running call began at or before `stuck_before`: `answer` is dropped
-  };
-
-  static StatfsPool& Instance() {
-    static StatfsPool* pool = new StatfsPool();
-    return *pool;
-  }
-
-  // Asks for statvfs of `path` (began at `now`, by the caller's clock). A call already running
-  // that began at or before `stuck_before` is stuck: the request is not added to it, so answers
-  // waiting on a dead mount stay bounded, as node_exporter skips such mounts.
-  Outcome Request(const std::string& path, TimePoint now, TimePoint stuck_before,
-                  const StatfsFn& statfs, Answer answer) {
-    std::lock_guard lock(mu_);
-    auto [it, added] = calls_.try_emplace(path);
-    Call& call = it->second;
-    if (!added && call.began <= stuck_before) return Outcome::kStuck;
-    call.answers.push_back(std::move(answer));
-    if (!added) return Outcome::kJoined;
-    call.began = now;
-    queue_.push_back([this, path, statfs] { Finish(path, statfs); });
-    if (idle_ < queue_.size() && threads_ < kMaxThreads) {
-      ++threads_;
-      std::thread([this] { Work(); }).detach();
-    }
-    cv_.notify_one();
-    return Outcome::kAsked;
-  }
-
- private:
-  struct Call {
-    TimePoint began;
-    std::vector<Answer> answers;
-  };
-
-  // On a worker: makes the call, then answers everyone who asked for the path meanwhile.
-  void Finish(const std::string& path, const StatfsFn& statfs) {
-    FsStats st;
-    std::optional<FsStats> result;
-    if (statfs(path, &st)) result = st;
-    std::vector<Answer> answers;
-    {
-      std::lock_guard lock(mu_);
-      auto it = calls_.find(path);
-      answers = std::move(it->second.answers);
-      calls_.erase(it);
-    }
-    for (Answer& a : answers) a(result);
-  }
-
-  void Work() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      ++idle_;
-      cv_.wait(lock, [&] { return !queue_.empty(); });
-      --idle_;
-      std::function<void()> job = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      job();
-      lock.lock();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  std::map<std::string, Call> calls_;  // queued or running, by path
-  size_t threads_ = 0;
-  size_t idle_ = 0;
-};
-
 // The statvfs answers of one run. Shared between the run (loop thread) and the workers. Once the
 // run stops waiting (all answered, deadline, abort or destruction) `alive` is false and late
 // answers are dropped; while it is true, the run and therefore its loop exist.
@@ -268,9 +171,9 @@ struct DiskBatch {
   std::function<void()> on_all_answered;  // posted to `loop` when pending reaches 0
 };
 
-// Previous counters of a check, for deltas. Owned by the Check; touched only on the loop thread
-// (runs start and finish there), so it needs no lock.
-struct HostState {
+// Previous counters of a check, for deltas: its CheckState (see checks/api/check.h). Touched only
+// on the loop thread (runs start and finish there), so it needs no lock.
+struct HostState final : CheckState {
   std::optional<CpuTimes> cpu;
   std::optional<uint64_t> oom_kills;
   std::optional<uint64_t> throttled_usec;
@@ -310,6 +213,7 @@ class HostRun final : public CheckRun {
 
   const HostCheck& check_;
   CheckServices& services_;
+  HostState* state_;  // ctx.state; null only if the caller broke the contract
   TimePoint deadline_;
   DoneCallback done_;
   HostSample sample_;
@@ -325,8 +229,10 @@ class HostRun final : public CheckRun {
 
 class HostCheck final : public Check {
  public:
-  HostCheck(CheckSpec spec, std::shared_ptr<const HostCheckConfig> cfg, StatfsFn statfs)
-      : Check(std::move(spec)), cfg_(std::move(cfg)), statfs_(std::move(statfs)) {}
+  HostCheck(CheckSpec spec, std::shared_ptr<const HostCheckConfig> cfg)
+      : Check(std::move(spec)), cfg_(std::move(cfg)) {}
+
+  std::unique_ptr<CheckState> NewState() const override { return std::make_unique<HostState>(); }
 
   std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const override {
     auto run = std::make_unique<HostRun>(*this, ctx, std::move(done));
@@ -335,22 +241,26 @@ class HostCheck final : public Check {
   }
 
   const HostCheckConfig& cfg() const { return *cfg_; }
-  const StatfsFn& statfs() const { return statfs_; }
-  // Loop thread only (see HostState).
-  HostState& state() const { return state_; }
 
  private:
   std::shared_ptr<const HostCheckConfig> cfg_;
-  StatfsFn statfs_;
-  // A Check is immutable configuration shared across runs; this carries what one run leaves for
-  // the next (counters for deltas). statvfs calls still hanging are tracked by StatfsPool.
-  mutable HostState state_;
 };
 
 HostRun::HostRun(const HostCheck& check, const RunContext& ctx, DoneCallback done)
-    : check_(check), services_(ctx.services), deadline_(ctx.deadline), done_(std::move(done)) {}
+    : check_(check),
+      services_(ctx.services),
+      // Made by NewState() of this check or of one with the same fingerprint (same type).
+      state_(static_cast<HostState*>(ctx.state)),
+      deadline_(ctx.deadline),
+      done_(std::move(done)) {}
 
 void HostRun::Begin() {
+  if (state_ == nullptr) {
+    DoneCallback done = std::move(done_);
+    done_ = nullptr;
+    done(Result::Failure(Reason::kInternalError, "host run started without its state"));
+    return;  // may be destroyed
+  }
   const HostPaths& p = services_.paths;
   ReadCpu(true);
   if (auto text = ReadSmallFile(p.procfs + "/loadavg")) sample_.load = ParseLoadavg(*text);
@@ -372,7 +282,7 @@ void HostRun::ReadCpu(bool first) {
   std::optional<ProcStat> stat = text ? ParseProcStat(*text) : std::nullopt;
   if (!stat) return;
   sample_.stat = stat;
-  HostState& state = check_.state();
+  HostState& state = *state_;
   if (state.cpu) sample_.cpu = ComputeCpuUsage(*state.cpu, stat->cpu);
   bool had_previous = state.cpu.has_value();
   state.cpu = stat->cpu;
@@ -396,7 +306,7 @@ void HostRun::ReadCgroup() {
   std::string dir = Under(p.sysfs + "/fs/cgroup", *rel == "/" ? "" : *rel);
   if (!ReadSmallFile(dir + "/cgroup.controllers")) return;
   sample_.container_cgroup = true;
-  HostState& state = check_.state();
+  HostState& state = *state_;
   if (auto t = ReadSmallFile(dir + "/memory.current")) {
     sample_.container_memory_current = ParseCgroupBytes(*t);
   }
@@ -488,8 +398,8 @@ void HostRun::StartDisks() {
     };
     // A call still running since before this run's disk_timeout is stuck at once: this run
     // neither waits for it nor asks again (answered[i] stays false).
-    auto outcome = StatfsPool::Instance().Request(paths[i], now, now - cfg.disk_timeout,
-                                                  check_.statfs(), std::move(answer));
+    auto outcome =
+        services_.statfs.Request(paths[i], now, now - cfg.disk_timeout, std::move(answer));
     if (outcome == StatfsPool::Outcome::kStuck) {
       std::lock_guard l(batch_->mu);
       count_down(*batch_);
@@ -590,18 +500,6 @@ bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg) {
     return false;
   }
   return !MatchesAny(cfg.exclude_mountpoints, m.mountpoint);
-}
-
-bool SystemStatfs(const std::string& path, FsStats* out) {
-  struct statvfs s {};
-  if (statvfs(path.c_str(), &s) != 0) return false;
-  uint64_t frsize = s.f_frsize != 0 ? s.f_frsize : s.f_bsize;
-  out->size = uint64_t(s.f_blocks) * frsize;
-  out->used = s.f_blocks >= s.f_bfree ? uint64_t(s.f_blocks - s.f_bfree) * frsize : 0;
-  out->available = uint64_t(s.f_bavail) * frsize;
-  out->inodes = s.f_files;
-  out->inodes_free = std::min<uint64_t>(s.f_ffree, s.f_files);
-  return true;
 }
 
 Result EvaluateHost(const HostSample& s, const HostCheckConfig& cfg) {
@@ -770,8 +668,8 @@ std::shared_ptr<const HostCheckConfig> ParseHostCheckConfig(const ConfigNode& no
 }
 
 std::unique_ptr<Check> MakeHostCheck(const CheckSpec& spec,
-                                     std::shared_ptr<const HostCheckConfig> cfg, StatfsFn statfs) {
-  return std::make_unique<HostCheck>(spec, std::move(cfg), std::move(statfs));
+                                     std::shared_ptr<const HostCheckConfig> cfg) {
+  return std::make_unique<HostCheck>(spec, std::move(cfg));
 }
 
 CheckType HostCheckType() {
@@ -779,7 +677,7 @@ CheckType HostCheckType() {
   CheckType type;
   type.name = "host";
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
-    return MakeHostCheck(spec, ParseHostCheckConfig(node), &SystemStatfs);
+    return MakeHostCheck(spec, ParseHostCheckConfig(node));
   };
   type.metrics = {&m.cpu_usage,
                   &m.cpus,

@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/io/statfs_pool.h"  // FsStats; statvfs goes through CheckServices::statfs
 #include "checks/api/check_type.h"
 #include "checks/host_parsers.h"
 
@@ -75,22 +76,6 @@ std::shared_ptr<const HostCheckConfig> ParseHostCheckConfig(const ConfigNode& no
 // mountpoints (/proc, /sys, /dev, container storage) never; then the include/exclude globs.
 bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg);
 
-// One statvfs answer, in bytes and inodes.
-struct FsStats {
-  uint64_t size = 0;       // f_blocks * f_frsize
-  uint64_t used = 0;       // (f_blocks - f_bfree) * f_frsize
-  uint64_t available = 0;  // f_bavail * f_frsize (what an unprivileged user may still write)
-  uint64_t inodes = 0;     // f_files
-  uint64_t inodes_free = 0;
-};
-
-// Runs statvfs (or a test's stand-in) for `path`; returns false if it failed. Called on a
-// worker thread, never on the loop. May block (a hung network mount): callers bound their wait.
-// At most one call per path runs in the process at a time, shared by every host check that asks
-// meanwhile (made with the first asker's function): a function must answer for a path alone.
-using StatfsFn = std::function<bool(const std::string& path, FsStats* out)>;
-bool SystemStatfs(const std::string& path, FsStats* out);
-
 struct DiskFigures {
   std::string mountpoint;  // as the host's PID 1 sees it
   FsStats stats;
@@ -119,8 +104,9 @@ struct HostSample {
 // Turns a sample into a Result: observations, reason and detail from the thresholds. Pure.
 Result EvaluateHost(const HostSample& sample, const HostCheckConfig& cfg);
 
-// For tests: a host check whose statvfs is `statfs` (called on worker threads).
+// For tests: a host check from a parsed config. Its runs ask ctx.services.statfs (a test gives a
+// pool with a stand-in statvfs) and need ctx.state from its NewState().
 std::unique_ptr<Check> MakeHostCheck(const CheckSpec& spec,
-                                     std::shared_ptr<const HostCheckConfig> cfg, StatfsFn statfs);
+                                     std::shared_ptr<const HostCheckConfig> cfg);
 
 }  // namespace gatewatch

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <mutex>
-#include <set>
 
 #include "checks/api/http_status.h"
 
@@ -17,17 +15,6 @@ constexpr uint64_t kMaxMaxLine = 1024 * 1024;
 // (docs/proxy-log.md, Throughput), so one log never holds every other check back for long.
 constexpr uint64_t kMaxReadLimit = 16 * 1024 * 1024;
 constexpr size_t kMaxWindowEntries = 100'000;  // bounds memory whatever interval and window are
-
-// Marks `path` as tailed by this process; true the first time only. A check rebuilt by a reload
-// must not re-read a log from byte 0 (start_at: beginning): the exporter keeps its counters, so
-// they would jump by the whole history and the window would fill with old 5xx. Bounded by the
-// distinct paths ever configured. Locked because tests run loops on several threads.
-bool FirstTailOfPath(const std::string& path) {
-  static std::mutex mu;
-  static auto* tailed = new std::set<std::string>();  // leaked: used until the process exits
-  std::lock_guard<std::mutex> lock(mu);
-  return tailed->insert(path).second;
-}
 
 // ----- Metrics ---------------------------------------------------------------------------------
 
@@ -108,16 +95,25 @@ class FinishedRun final : public CheckRun {
 class ProxyLogCheck final : public Check {
  public:
   ProxyLogCheck(CheckSpec spec, std::shared_ptr<const ProxyLogConfig> cfg)
-      : Check(std::move(spec)), monitor_(std::make_shared<ProxyLogMonitor>(std::move(cfg))) {}
+      : Check(std::move(spec)), cfg_(std::move(cfg)) {}
+
+  std::unique_ptr<CheckState> NewState() const override {
+    return std::make_unique<ProxyLogMonitor>(cfg_);
+  }
 
   std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const override {
-    done(monitor_->Run(ctx.services.clock.Now()));
+    // Made by NewState() of this check or of one with the same fingerprint (same type).
+    auto* monitor = static_cast<ProxyLogMonitor*>(ctx.state);
+    if (monitor == nullptr) {
+      done(Result::Failure(Reason::kInternalError, "proxy_log run started without its state"));
+    } else {
+      done(monitor->Run(ctx.services.clock.Now(), ctx.services.tails));
+    }
     return std::make_unique<FinishedRun>();
   }
 
  private:
-  // Mutable state behind the immutable Check: loop thread only (see the header).
-  std::shared_ptr<ProxyLogMonitor> monitor_;
+  std::shared_ptr<const ProxyLogConfig> cfg_;
 };
 
 }  // namespace
@@ -192,14 +188,16 @@ ProxyLogMonitor::ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg) : cf
   format_ = AccessLogFormat::Compile(cfg_->format, &error);  // validated by the config
 }
 
-void ProxyLogMonitor::OpenTailers() {
+void ProxyLogMonitor::OpenTailers(TailRegistry& tails) {
   // At the first run, not in the constructor: a check built only to validate a config (and
-  // dropped) must not use up a path's one read from the beginning.
+  // dropped) must not use up a path's one read from the beginning. A check rebuilt by a reload
+  // must not re-read a log from byte 0 either: the exporter keeps its counters, so they would
+  // jump by the whole history and the window would fill with old 5xx.
   tailers_open_ = true;
   auto tailer = [&](const std::string& path) {
     FileTailer::Options o;
     o.path = path;
-    o.start_at_end = FirstTailOfPath(path) ? cfg_->start_at_end : true;
+    o.start_at_end = tails.FirstTail(path) ? cfg_->start_at_end : true;
     o.max_line = cfg_->max_line;
     o.max_bytes_per_poll = cfg_->read_limit;
     return std::make_unique<FileTailer>(o);
@@ -270,8 +268,8 @@ void ProxyLogMonitor::OnErrorLine(std::string_view line) {
   run_.errors[{static_cast<int>(e->reason), upstream}] += 1;
 }
 
-Result ProxyLogMonitor::Run(TimePoint now) {
-  if (!tailers_open_) OpenTailers();
+Result ProxyLogMonitor::Run(TimePoint now, TailRegistry& tails) {
+  if (!tailers_open_) OpenTailers(tails);
   std::optional<FileTailer::PollStats> access, error;
   if (access_ != nullptr) {
     access = access_->Poll([this](std::string_view line) { OnAccessLine(line); });

@@ -29,10 +29,12 @@
 // upstream error reason nginx logged in the window (or http_502/503/504/http_5xx when error_log
 // says nothing), so a single 502 never flaps it.
 //
-// State (file offsets, upstream labels, the window) lives in a ProxyLogMonitor owned by the
-// check: it persists across runs, and across a reload that keeps the check unchanged (the
-// scheduler keeps the same Check object). It is touched only on the loop thread, by runs of its
-// own check, which the scheduler never overlaps.
+// State (file offsets, upstream labels, the window) lives in a ProxyLogMonitor, the check's
+// CheckState (checks/api/check.h), owned by the scheduler's slot: it persists across runs, and
+// across a reload that keeps the check unchanged (same fingerprint). A changed check starts with
+// a fresh monitor, whose tailers open at the end of a log already tailed by this agent
+// (CheckServices::tails), whatever start_at says. It is touched only on the loop thread, by runs
+// of its own check, which the scheduler never overlaps.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +48,7 @@
 #include <vector>
 
 #include "agent/io/file_tailer.h"
+#include "agent/io/tail_registry.h"
 #include "checks/api/check_type.h"
 #include "checks/nginx_log_parse.h"
 
@@ -72,14 +75,16 @@ struct ProxyLogConfig {
 // string that does not compile is refused at `<path>.format`).
 std::shared_ptr<const ProxyLogConfig> ParseProxyLogConfig(const ConfigNode& node);
 
-// Everything a proxy_log check remembers between runs. Loop thread only.
-class ProxyLogMonitor {
+// Everything a proxy_log check remembers between runs: its CheckState. Loop thread only.
+class ProxyLogMonitor final : public CheckState {
  public:
-  // The config must be valid (ParseProxyLogConfig).
+  // The config must be valid (ParseProxyLogConfig). Opens nothing (see Check::NewState).
   explicit ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg);
 
-  // One run: reads what both logs gained since the last run and describes it.
-  Result Run(TimePoint now);
+  // One run: reads what both logs gained since the last run and describes it. The first run
+  // opens the logs, from their start only if start_at is beginning and `tails` has not seen the
+  // path yet; later runs ignore `tails`.
+  Result Run(TimePoint now, TailRegistry& tails);
 
   // The pieces of Run(), for tests that feed lines directly.
   void OnAccessLine(std::string_view line);
@@ -107,7 +112,7 @@ class ProxyLogMonitor {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
-  void OpenTailers();
+  void OpenTailers(TailRegistry& tails);
   int UpstreamId(std::string_view addr);
   void CountLines(Result& r, const char* log, const FileTailer::PollStats* stats, uint64_t parsed,
                   uint64_t skipped) const;

@@ -9,6 +9,9 @@ namespace gatewatch {
 struct Scheduler::Slot {
   std::shared_ptr<const Check> check;
   std::string fingerprint;
+  // What the check carries between runs (Check::NewState); kept with the slot, so an unchanged
+  // check keeps it across a reload. Declared before `run`: a run never outlives its state.
+  std::unique_ptr<CheckState> state;
   TimePoint next_due;
   TimerId due_timer = 0;
   // The run in flight, if any.
@@ -42,6 +45,7 @@ void Scheduler::SetChecks(std::vector<ScheduledCheck> checks, const SchedulerOpt
     auto slot = std::make_unique<Slot>();
     slot->check = std::move(c.check);
     slot->fingerprint = std::move(c.fingerprint);
+    slot->state = slot->check->NewState();
     ScheduleFirst(*slot);
     next.emplace(name, std::move(slot));
   }
@@ -110,7 +114,7 @@ void Scheduler::StartRun(Slot& slot, TimePoint now) {
   uint64_t seq = ++slot.run_seq;
   slot.run_started = now;
   ++in_flight_;
-  RunContext ctx{services_, now, now + slot.spec().timeout};
+  RunContext ctx{services_, now, now + slot.spec().timeout, slot.state.get()};
   slot.starting = true;
   slot.early_result.reset();
   auto run = slot.check->Start(

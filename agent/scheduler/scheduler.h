@@ -50,8 +50,9 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Replaces the set of checks. A check with the same name and fingerprint as before keeps its
-  // schedule and its run in flight; a changed one restarts with a new spread; a removed one stops
-  // (its run in flight is dropped without a result). A new max_in_flight applies at once; a new
+  // schedule, its run in flight and its CheckState; a changed one restarts with a new spread and
+  // a fresh state (Check::NewState); a removed one stops (its run in flight is dropped without a
+  // result, then its state). A new max_in_flight applies at once; a new
   // coalesce window to the checks that (re)start, so a running check keeps its phase.
   void SetChecks(std::vector<ScheduledCheck> checks, const SchedulerOptions& options);
   // Stops scheduling and drops every run in flight (their I/O is cancelled, nothing is reported).

@@ -11,6 +11,13 @@
 //      scheduler calls CheckRun::Abort(), which stops all I/O and returns the Result instead (done
 //      is then never called).
 //
+// A Check is immutable configuration. What a check carries from one run to the next (counters
+// for deltas, file offsets, a window) lives in a CheckState the check makes (Check::NewState) and
+// the caller owns: the scheduler keeps one per scheduled check, across runs and across a reload
+// that keeps the check unchanged (same fingerprint); a changed or new check starts from a fresh
+// one. Process-wide resources a check needs (the statvfs pool, the tailed-paths registry) are
+// services owned by the agent, never statics in checks/.
+//
 // Checks never know about Prometheus: they describe what they measured as Observations against
 // MetricDescs, and exporters decide how to expose them.
 #pragma once
@@ -31,6 +38,8 @@ namespace gatewatch {
 class EventLoop;
 class CurlMulti;
 class DnsResolver;
+class StatfsPool;
+class TailRegistry;
 
 // ----- What a check is given -------------------------------------------------------------------
 
@@ -42,19 +51,35 @@ struct HostPaths {
   std::string rootfs = "/";
 };
 
-// The loop's services. Owned by the agent; they outlive every check run.
+// The loop's services. Owned by the agent (or `gatewatch probe`, or a test fixture); they outlive
+// every check run and every CheckState.
 struct CheckServices {
   EventLoop& loop;
   CurlMulti& curl;
   DnsResolver& dns;
   const Clock& clock;
+  StatfsPool& statfs;   // statvfs off the loop (agent/io/statfs_pool.h)
+  TailRegistry& tails;  // log paths tailed already (agent/io/tail_registry.h)
   HostPaths paths = {};
+};
+
+// What a check remembers between its runs. Made by Check::NewState() of the check that uses it;
+// owned by the caller of Check::Start (the scheduler's slot, a probe, a test). Touched only on the
+// loop thread, by runs of its own check, which never overlap; it outlives every run it is given
+// to (a run is destroyed or finished before its state).
+class CheckState {
+ public:
+  virtual ~CheckState() = default;
 };
 
 struct RunContext {
   CheckServices& services;
   TimePoint started;
   TimePoint deadline;  // the run must be over by then; the scheduler enforces it with Abort()
+  // The state made by this check's NewState() (or by that of a check with the same fingerprint),
+  // the same object for every run of one scheduled check; nullptr when NewState() returned
+  // nullptr. A stateful check given nullptr fails the run with internal_error.
+  CheckState* state = nullptr;
 };
 
 // Named lists of DNS servers defined once at the top of the config
@@ -84,8 +109,9 @@ class CheckRun {
 
 using DoneCallback = std::function<void(Result)>;
 
-// A configured check. Immutable after construction; shared by the scheduler across runs and, when
-// a reload keeps it unchanged, across configs.
+// A configured check. Immutable after construction (no mutable members): shared by the scheduler
+// across runs and, when a reload keeps it unchanged, across configs; per-check memory lives in
+// its CheckState.
 class Check {
  public:
   explicit Check(CheckSpec spec) : spec_(std::move(spec)) {}
@@ -96,6 +122,10 @@ class Check {
   // destroyed first. `done` may be called before Start() returns (checks with no I/O); the callee
   // must not touch the run after calling `done`, because the caller may destroy it.
   virtual std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const = 0;
+
+  // A fresh state for this check's runs (see CheckState); nullptr for a stateless type. Cheap and
+  // without side effects (no file opened, nothing registered): I/O waits for the first run.
+  virtual std::unique_ptr<CheckState> NewState() const { return nullptr; }
 
  private:
   CheckSpec spec_;

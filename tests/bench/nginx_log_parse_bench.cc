@@ -134,10 +134,11 @@ int Main(int argc, char** argv) {
     cfg->format = "upstream";
     cfg->start_at_end = false;
     ProxyLogMonitor m(cfg);
+    TailRegistry tails;
     double parsed = 0;
     Measure("file + tailer + upstream, per run", text, [&](const auto&) {
       for (int run = 0; run < 100000; ++run) {
-        Result r = m.Run(TimePoint(std::chrono::seconds(run)));
+        Result r = m.Run(TimePoint(std::chrono::seconds(run)), tails);
         double got = 0;
         for (const auto& o : r.observations) {
           if (o.desc->name == "proxy_log_lines_total" && o.label_values[1] == "parsed")

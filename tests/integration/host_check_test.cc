@@ -52,7 +52,7 @@ std::string ReadAll(const std::string& path) {
 
 // statvfs on the fixture tree: answers from a table the test edits; a path can be made to hang
 // until released, like a dead NFS server. The state lives in a shared_ptr that Fn() captures by
-// value: the function runs on the process-wide statvfs pool, whose worker may still be inside it
+// value: the function runs on the fixture's statvfs pool, whose worker may still be inside it
 // (re-locking the mutex after a Release) when the test and this object are gone.
 class FakeStatfs {
  public:
@@ -120,10 +120,10 @@ class HostFixtureTest : public ::testing::Test {
     spec.type = "host";
     spec.interval = seconds(10);
     spec.timeout = seconds(2);
-    check_ = MakeHostCheck(spec, ParseHostCheckConfig(ConfigNode(YAML::Load(yaml), "checks[0]")),
-                           statfs_.Fn());
+    check_ = MakeHostCheck(spec, ParseHostCheckConfig(ConfigNode(YAML::Load(yaml), "checks[0]")));
+    state_ = check_->NewState();  // what the scheduler's slot would keep across runs
   }
-  Result Run() { return RunCheckOnce(*check_, io_.services); }
+  Result Run() { return RunCheckOnce(*check_, io_.services, state_.get()); }
   // Runs until no mount is stuck (a released call has returned on its worker); bounded.
   std::optional<Result> RunUntilNoneStuck() {
     Result r;
@@ -148,9 +148,10 @@ class HostFixtureTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  LoopServices io_;
-  FakeStatfs statfs_;
+  FakeStatfs statfs_;  // before io_, whose statvfs pool calls it
+  LoopServices io_{{}, statfs_.Fn()};
   std::unique_ptr<Check> check_;
+  std::unique_ptr<CheckState> state_;
   uint64_t cpu_user_ = 10000, cpu_idle_ = 80000;
 };
 
@@ -312,7 +313,7 @@ TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
   bool called = false;
   TimePoint now = io_.clock.Now();
   {
-    auto run = check_->Start(RunContext{io_.services, now, now + seconds(2)},
+    auto run = check_->Start(RunContext{io_.services, now, now + seconds(2), state_.get()},
                              [&](Result) { called = true; });
     for (int i = 0; i < 5; ++i) io_.loop.RunOnce(milliseconds(50));
     Result aborted = run->Abort();
@@ -320,7 +321,8 @@ TEST_F(HostFixtureTest, ARunDestroyedOrAbortedWhileWaitingGetsNoLateCallback) {
     EXPECT_NE(aborted.detail.find("statvfs"), std::string::npos) << aborted.detail;
   }
   // Destroyed at once: its answer for "/" and its CPU timer must not reach it.
-  check_->Start(RunContext{io_.services, now, now + seconds(2)}, [&](Result) { called = true; });
+  check_->Start(RunContext{io_.services, now, now + seconds(2), state_.get()},
+                [&](Result) { called = true; });
   statfs_.Release();
   ASSERT_TRUE(RunUntilNoneStuck());
   for (int i = 0; i < 5; ++i) io_.loop.RunOnce(milliseconds(10));
@@ -354,11 +356,13 @@ TEST_F(HostFixtureTest, ChecksAskingAtOnceShareOneCallAndAllGetItsAnswer) {
   statfs_.Hang(Root("/data"));
   MakeCheck("{disk_timeout: 10s}");
   std::unique_ptr<Check> first = std::move(check_);
+  std::unique_ptr<CheckState> first_state = std::move(state_);
   MakeCheck("{disk_timeout: 10s}");
   std::vector<Result> results;
   TimePoint now = io_.clock.Now();
-  RunContext ctx{io_.services, now, now + seconds(30)};
+  RunContext ctx{io_.services, now, now + seconds(30), first_state.get()};
   auto a = first->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
+  ctx.state = state_.get();
   auto b = check_->Start(ctx, [&](Result r) { results.push_back(std::move(r)); });
   ASSERT_TRUE(WaitFor([&] { return statfs_.Calls(Root("/data")) >= 1; }, seconds(5)));
   statfs_.Release();
@@ -444,11 +448,13 @@ class HostLiveTest : public ::testing::Test {
         " oom_kills: false}\n",
         "test.yml");
     check_ = config.checks.at(0).check;
+    state_ = check_->NewState();
   }
-  Result Run() { return RunCheckOnce(*check_, io_.services); }
+  Result Run() { return RunCheckOnce(*check_, io_.services, state_.get()); }
 
   LoopServices io_;
   std::shared_ptr<const Check> check_;
+  std::unique_ptr<CheckState> state_;
 };
 
 TEST_F(HostLiveTest, MemoryAndDiskMatchFreeAndDf) {

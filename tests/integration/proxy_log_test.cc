@@ -91,6 +91,7 @@ class ProxyLogTest : public ::testing::Test {
     std::vector<const CheckSpec*> specs;
     for (const auto& c : config.checks) {
       checks_.push_back(c.check);
+      states_.push_back(c.check->NewState());
       specs.push_back(&c.check->spec());
     }
     exporter_.OnConfig(specs);
@@ -107,8 +108,9 @@ class ProxyLogTest : public ::testing::Test {
   // Returns the result of "edge".
   Result RunOnce() {
     Result r;
-    for (const auto& check : checks_) {
-      Result one = gatewatch::RunCheckOnce(*check, io_.services);
+    for (size_t i = 0; i < checks_.size(); ++i) {
+      const auto& check = checks_[i];
+      Result one = gatewatch::RunCheckOnce(*check, io_.services, states_[i].get());
       exporter_.OnResult(check->spec(), one);
       if (check == checks_.front()) r = std::move(one);
     }
@@ -165,6 +167,7 @@ class ProxyLogTest : public ::testing::Test {
 
   LoopServices io_;
   std::vector<std::shared_ptr<const Check>> checks_;
+  std::vector<std::unique_ptr<CheckState>> states_;  // one per check, kept across runs
   PrometheusExporter exporter_{BuildInfo{"t", "t", "t"}, io_.clock};
   std::string metrics_;
   std::map<std::string, double> last_;

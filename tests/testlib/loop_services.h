@@ -1,5 +1,7 @@
-// A private event loop with the services a check run needs (curl multi, c-ares), on the real
-// clock: what integration tests run checks on. Members are public so a test can drive the loop.
+// A private event loop with the services a check run needs (curl multi, c-ares, a statvfs pool,
+// a tailed-paths registry), on the real clock: what integration tests run checks on. Members are
+// public so a test can drive the loop. A test gives a stand-in statvfs (e.g. one that hangs until
+// released) to the constructor; the pool and registry are this fixture's alone.
 //
 // Header-only: it needs gw_agent (config parsing, the probe's run-once path), which only the
 // tests that run checks link; gw_testlib itself stays below the agent.
@@ -13,20 +15,24 @@
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
+#include "agent/io/tail_registry.h"
 #include "agent/probe.h"
 #include "checks/api/check.h"
 
 namespace gatewatch::testing {
 
 struct LoopServices {
-  explicit LoopServices(DnsResolver::Options dns_options = {})
-      : dns(loop, std::move(dns_options)) {}
+  explicit LoopServices(DnsResolver::Options dns_options = {}, StatfsFn statfs_fn = &SystemStatfs)
+      : dns(loop, std::move(dns_options)), statfs(std::move(statfs_fn)) {}
 
   SystemClock clock;
   EventLoop loop{clock};
   CurlMulti curl{loop};
   DnsResolver dns;
-  CheckServices services{loop, curl, dns, clock};
+  StatfsPool statfs;
+  TailRegistry tails;
+  CheckServices services{loop, curl, dns, clock, statfs, tails};
 };
 
 // Parses `top` (extra top-level config, e.g. resolver lists) and one `checks:` entry given by its

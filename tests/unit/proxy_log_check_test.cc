@@ -206,7 +206,8 @@ TEST(ProxyLogMonitorTest, TheDominantReasonIsSummedOverUpstreams) {
 TEST(ProxyLogMonitorTest, UnreadableLogFailsAsMisconfigurationAndStillCounts) {
   ProxyLogConfig c = Cfg();
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
-  Result r = m.Run(TimePoint(seconds(1)));
+  TailRegistry tails;
+  Result r = m.Run(TimePoint(seconds(1)), tails);
   EXPECT_FALSE(r.success);
   // A wrong path is the operator's mistake, not a gatewatch bug (internal_error).
   EXPECT_EQ(r.reason, Reason::kLogUnreadable);
@@ -217,7 +218,7 @@ TEST(ProxyLogMonitorTest, UnreadableLogFailsAsMisconfigurationAndStillCounts) {
   EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
 }
 
-// A path no other test (or earlier run of this one) has tailed: "first time" is per process.
+// A fresh log file; "first time" is per TailRegistry (one per agent), which each test makes.
 std::string FreshLog(const std::string& name, int lines) {
   static int n = 0;
   std::string path =
@@ -234,12 +235,13 @@ TEST(ProxyLogMonitorTest, StartAtBeginningReadsHistoryOnlyOnceAcrossAReload) {
   c.access_log = FreshLog("access.log", 30);
   c.start_at_end = false;
   auto cfg = std::make_shared<ProxyLogConfig>(c);
+  TailRegistry tails;  // the agent's
   {
     // Built (say, to validate a config) but never run: the one read from the start is not used up.
     ProxyLogMonitor validated(cfg);
   }
   auto first = std::make_unique<ProxyLogMonitor>(cfg);
-  Result r = first->Run(TimePoint(seconds(1)));
+  Result r = first->Run(TimePoint(seconds(1)), tails);
   EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 30);
   EXPECT_FALSE(r.success);  // 30 of 30 are 5xx
 
@@ -247,7 +249,7 @@ TEST(ProxyLogMonitorTest, StartAtBeginningReadsHistoryOnlyOnceAcrossAReload) {
   // history must not count again (nor fill the new window with old 502s).
   first.reset();
   ProxyLogMonitor rebuilt(cfg);
-  r = rebuilt.Run(TimePoint(seconds(2)));
+  r = rebuilt.Run(TimePoint(seconds(2)), tails);
   EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), -1);
   EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
   EXPECT_TRUE(r.success) << r.detail;
@@ -255,9 +257,52 @@ TEST(ProxyLogMonitorTest, StartAtBeginningReadsHistoryOnlyOnceAcrossAReload) {
     std::ofstream out(c.access_log, std::ios::app);
     out << Line(200, "10.0.0.1:80", "200", "0.001") << "\n";
   }
-  r = rebuilt.Run(TimePoint(seconds(3)));
+  r = rebuilt.Run(TimePoint(seconds(3)), tails);
   EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
   EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
+
+  // Another agent (its own registry, e.g. a `gatewatch probe`) has never tailed it: from the start.
+  TailRegistry other;
+  ProxyLogMonitor elsewhere(cfg);
+  r = elsewhere.Run(TimePoint(seconds(4)), other);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 30);
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  std::filesystem::remove(c.access_log);
+}
+
+TEST(ProxyLogCheckTest, StateIsTheChecksNotTheCheckObject) {
+  ProxyLogConfig c = Cfg();
+  c.access_log = FreshLog("state.log", 0);
+  Config config = ParseConfig(
+      "checks:\n  - {name: edge, type: proxy_log, interval: 10s, timeout: 1s, access_log: '" +
+          c.access_log + "', format: upstream}\n",
+      "test.yml");
+  const Check& check = *config.checks.at(0).check;
+  std::unique_ptr<CheckState> a = check.NewState(), b = check.NewState();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(a.get(), b.get());
+  auto* monitor_a = dynamic_cast<ProxyLogMonitor*>(a.get());
+  auto* monitor_b = dynamic_cast<ProxyLogMonitor*>(b.get());
+  ASSERT_NE(monitor_a, nullptr);
+  ASSERT_NE(monitor_b, nullptr);
+  TailRegistry tails;
+  monitor_a->Run(TimePoint(seconds(1)), tails);  // opens at the end
+  monitor_b->Run(TimePoint(seconds(1)), tails);
+  {
+    std::ofstream out(c.access_log, std::ios::app);
+    out << Line(200, "10.0.0.1:80", "200", "0.001") << "\n";
+  }
+  // Each state has its own offset: both see the new line once, the first one again never.
+  EXPECT_EQ(Obs(monitor_a->Run(TimePoint(seconds(2)), tails), "proxy_log_lines_total",
+                {"access", "parsed"}),
+            1);
+  EXPECT_EQ(Obs(monitor_b->Run(TimePoint(seconds(2)), tails), "proxy_log_lines_total",
+                {"access", "parsed"}),
+            1);
+  EXPECT_EQ(Obs(monitor_a->Run(TimePoint(seconds(3)), tails), "proxy_log_lines_total",
+                {"access", "parsed"}),
+            0);
   std::filesystem::remove(c.access_log);
 }
 

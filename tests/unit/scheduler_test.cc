@@ -10,6 +10,8 @@
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
+#include "agent/io/tail_registry.h"
 #include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
@@ -68,7 +70,13 @@ struct FakeState {
   int starts = 0;
   int aborts = 0;
   int destroyed = 0;
-  DoneCallback pending_done;  // for kFinishAfter: the test calls it
+  DoneCallback pending_done;              // for kFinishAfter: the test calls it
+  std::vector<const CheckState*> states;  // ctx.state of each start, in order
+};
+
+// A fake check's CheckState: counts the runs that were given it.
+struct CountingState final : CheckState {
+  int runs = 0;
 };
 
 class FakeRun final : public CheckRun {
@@ -89,8 +97,13 @@ class FakeCheck final : public Check {
  public:
   FakeCheck(CheckSpec spec, Behaviour behaviour, FakeState& state)
       : Check(std::move(spec)), behaviour_(behaviour), state_(state) {}
-  std::unique_ptr<CheckRun> Start(const RunContext&, DoneCallback done) const override {
+  std::unique_ptr<CheckState> NewState() const override {
+    return std::make_unique<CountingState>();
+  }
+  std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const override {
     state_.starts++;
+    state_.states.push_back(ctx.state);
+    if (ctx.state != nullptr) static_cast<CountingState*>(ctx.state)->runs++;
     auto run = std::make_unique<FakeRun>(state_);
     switch (behaviour_) {
       case Behaviour::kSucceedAtOnce:
@@ -119,7 +132,7 @@ class SchedulerTest : public ::testing::Test {
       : loop_(system_clock_),
         curl_(loop_),
         dns_(loop_, {}),
-        services_{loop_, curl_, dns_, clock_},
+        services_{loop_, curl_, dns_, clock_, statfs_, tails_},
         sink_(clock_) {}
 
   ScheduledCheck Make(const std::string& name, Duration interval, Duration timeout,
@@ -149,6 +162,8 @@ class SchedulerTest : public ::testing::Test {
   DnsResolver dns_;
   FakeClock clock_;
   TimerQueue timers_;
+  StatfsPool statfs_;
+  TailRegistry tails_;
   CheckServices services_;
   RecordingSink sink_;
 };
@@ -323,6 +338,35 @@ TEST_F(SchedulerTest, ReloadKeepsUnchangedChecksRestartsChangedAndDropsRemoved) 
   EXPECT_EQ(sink_.results[0].check, "kept");
   Advance(seconds(1));  // changed restarts half an interval after the reload
   EXPECT_EQ(changed.starts, 2);
+}
+
+TEST_F(SchedulerTest, AnUnchangedCheckKeepsItsStateAcrossReloadsAChangedOneStartsFresh) {
+  FakeRandom random(0.0);
+  Scheduler scheduler(timers_, clock_, random, services_, sink_);
+  FakeState kept, changed;
+  auto checks = [&](const std::string& changed_fingerprint) {
+    std::vector<ScheduledCheck> v;
+    v.push_back(Make("kept", seconds(10), seconds(5), Behaviour::kSucceedAtOnce, kept));
+    v.push_back(Make("changed", seconds(10), seconds(5), Behaviour::kSucceedAtOnce, changed,
+                     changed_fingerprint));
+    return v;
+  };
+  scheduler.SetChecks(checks("v1"), {.max_in_flight = 100});
+  Advance(seconds(11));  // two runs each
+  ASSERT_EQ(kept.starts, 2);
+  ASSERT_EQ(changed.starts, 2);
+  ASSERT_NE(kept.states[0], nullptr);
+  EXPECT_EQ(kept.states[1], kept.states[0]) << "one state for every run of a check";
+  EXPECT_NE(kept.states[0], changed.states[0]) << "each check has its own";
+
+  scheduler.SetChecks(checks("v2"), {.max_in_flight = 100});  // new Check objects for both
+  Advance(seconds(10));
+  ASSERT_EQ(kept.starts, 3);
+  ASSERT_GE(changed.starts, 3);
+  EXPECT_EQ(kept.states[2], kept.states[0]) << "same fingerprint: the state carries over";
+  EXPECT_EQ(static_cast<const CountingState*>(kept.states[2])->runs, 3);
+  EXPECT_NE(changed.states[2], changed.states[0]) << "changed: a fresh state";
+  EXPECT_EQ(static_cast<const CountingState*>(changed.states.back())->runs, changed.starts - 2);
 }
 
 // Runs whose due times fall in one coalescing window start together, at the window's end, and the
