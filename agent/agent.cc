@@ -10,7 +10,6 @@
 #include <future>
 #include <memory>
 #include <thread>
-#include <unordered_map>
 
 #include "agent/alerts.h"
 #include "agent/base/logging.h"
@@ -21,7 +20,9 @@
 #include "agent/io/event_loop.h"
 #include "agent/io/statfs_pool.h"
 #include "agent/io/tail_registry.h"
+#include "agent/listen_address.h"
 #include "agent/scheduler/scheduler.h"
+#include "agent/sinks.h"
 #include "exporters/prometheus_exporter.h"
 #include "exporters/web_server.h"
 
@@ -31,105 +32,16 @@ namespace {
 // Healthy means the loop still turns: it wakes at least once a second even when idle.
 constexpr Duration kLoopStallLimit = std::chrono::seconds(10);
 
-// Forwards results to the exporter and logs each check's transitions (ok -> failing and back),
-// not every run: a check failing every 10 s must not flood the log.
-class LoggingSink final : public ResultSink {
- public:
-  explicit LoggingSink(ResultSink& next) : next_(next) {}
-
-  void OnConfig(const std::vector<const CheckSpec*>& checks) override {
-    std::unordered_map<std::string, Reason> kept;
-    for (const auto* spec : checks) {
-      auto it = last_.find(spec->name);
-      if (it != last_.end()) kept.emplace(spec->name, it->second);
-    }
-    last_ = std::move(kept);
-    next_.OnConfig(checks);
-  }
-
-  void OnResult(const CheckSpec& check, const Result& result) override {
-    auto [it, first] = last_.try_emplace(check.name, Reason::kNone);
-    if (first || it->second != result.reason) {
-      if (result.success) {
-        Log(first ? LogLevel::kDebug : LogLevel::kInfo, "check ok",
-            {{"check", check.name}, {"type", check.type}});
-      } else {
-        Log(LogLevel::kWarn, "check failing",
-            {{"check", check.name},
-             {"type", check.type},
-             {"reason", std::string(ReasonName(result.reason))},
-             {"cause", std::string(CauseName(ReasonCause(result.reason)))},
-             {"detail", result.detail}});
-      }
-      it->second = result.reason;
-    }
-    next_.OnResult(check, result);
-  }
-
-  void OnSkipped(const CheckSpec& check) override {
-    Log(LogLevel::kDebug, "run skipped: previous run still in flight or cap reached",
-        {{"check", check.name}});
-    next_.OnSkipped(check);
-  }
-
-  void OnSchedulerLag(Duration lag) override { next_.OnSchedulerLag(lag); }
-
- private:
-  ResultSink& next_;
-  std::unordered_map<std::string, Reason> last_;
-};
-
-// Logs alert transitions (the agent's own evaluation) and forwards every state to the exporter.
-class LoggingAlertSink final : public AlertStateSink {
- public:
-  explicit LoggingAlertSink(AlertStateSink& next) : next_(next) {}
-  void OnAlertsConfigured(const std::vector<AlertSpec>& alerts) override {
-    std::unordered_map<std::string, bool> kept;
-    for (const auto& a : alerts) kept[a.name] = firing_[a.name];
-    firing_ = std::move(kept);
-    next_.OnAlertsConfigured(alerts);
-  }
-  void OnAlertState(const AlertSpec& alert, bool firing, double value, double threshold,
-                    const std::string& reason) override {
-    bool& was = firing_[alert.name];
-    if (firing != was) {
-      Log(firing ? LogLevel::kWarn : LogLevel::kInfo, firing ? "alert firing" : "alert resolved",
-          {{"alert", alert.name},
-           {"severity", alert.severity},
-           {"check", alert.check},
-           {"value", std::to_string(value)},
-           {"threshold", std::to_string(threshold)},
-           {"reason", reason}});
-      was = firing;
-    }
-    next_.OnAlertState(alert, firing, value, threshold, reason);
-  }
-
- private:
-  AlertStateSink& next_;
-  std::unordered_map<std::string, bool> firing_;
-};
-
-// Hands every scheduler event to several sinks (the exporter, the alert evaluator).
-class FanoutSink final : public ResultSink {
- public:
-  explicit FanoutSink(std::vector<ResultSink*> sinks) : sinks_(std::move(sinks)) {}
-  void OnConfig(const std::vector<const CheckSpec*>& checks) override {
-    for (auto* s : sinks_) s->OnConfig(checks);
-  }
-  void OnResult(const CheckSpec& check, const Result& result) override {
-    for (auto* s : sinks_) s->OnResult(check, result);
-  }
-  void OnSkipped(const CheckSpec& check) override {
-    for (auto* s : sinks_) s->OnSkipped(check);
-  }
-  void OnSchedulerLag(Duration lag) override {
-    for (auto* s : sinks_) s->OnSchedulerLag(lag);
-  }
-
- private:
-  std::vector<ResultSink*> sinks_;
-};
+// The signals the agent handles on its loop: TERM and INT stop, HUP reloads. RunAgent blocks
+// them in every thread so that only the loop's signalfd sees them.
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
 
 // The checks of `shard`: a sharded agent schedules (and exports) only its own share.
 std::vector<ScheduledCheck> ToScheduled(const Config& config, const Shard& shard) {
@@ -148,6 +60,7 @@ class Agent {
         loop_(clock_),
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
+        // Every service a check may use, built here and only here.
         services_{loop_, curl_, dns_, clock_, statfs_, tails_, options_.paths},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_,
                   Placement{options_.shard.ToString(), options_.location}),
@@ -168,18 +81,57 @@ class Agent {
   }
 
   int Run() {
-    // The first config must be valid: a typo must fail the deploy, not run an empty agent.
     std::optional<Config> config;
-    if (!options_.config_file.empty()) {
-      try {
-        config = LoadConfigFile(options_.config_file);
-      } catch (const ConfigError& e) {
-        Log(LogLevel::kError, "invalid config",
-            {{"file", options_.config_file}, {"error", e.what()}});
-        return 1;
-      }
-    }
+    if (!LoadInitialConfig(&config)) return 1;
+    if (!StartWeb()) return 1;
+    if (!config && !LoadDefaultConfig(&config)) return 1;
+    Apply(*config);
+    UniqueFd signals = WatchSignals();
+    if (!signals.valid()) return 1;
+    Housekeeping();
 
+    Log(LogLevel::kInfo, "gatewatch started",
+        {{"version", kVersion},
+         {"config", config->source},
+         {"checks", std::to_string(config->checks.size())},
+         {"shard", options_.shard.ToString()},
+         {"metrics", "http://" + LocalHost() + ":" + std::to_string(web_->port()) + "/metrics"}});
+    config.reset();
+    malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
+    loop_.Run();
+
+    Shutdown();
+    return 0;
+  }
+
+ private:
+  // The first config must be valid: a typo must fail the deploy, not run an empty agent. Leaves
+  // *config empty without --config.file: the embedded default needs the bound port first.
+  bool LoadInitialConfig(std::optional<Config>* config) {
+    if (options_.config_file.empty()) return true;
+    try {
+      *config = LoadConfigFile(options_.config_file);
+      return true;
+    } catch (const ConfigError& e) {
+      Log(LogLevel::kError, "invalid config",
+          {{"file", options_.config_file}, {"error", e.what()}});
+      return false;
+    }
+  }
+
+  // The embedded default probes the agent's own /-/healthy on the port it bound.
+  bool LoadDefaultConfig(std::optional<Config>* config) {
+    std::string self = SelfHealthUrl(options_.listen_address, web_->port());
+    try {
+      *config = ParseConfig(DefaultConfigYaml(self), "<embedded default>");
+      return true;
+    } catch (const ConfigError& e) {
+      Log(LogLevel::kError, "embedded default config is invalid", {{"error", e.what()}});
+      return false;
+    }
+  }
+
+  bool StartWeb() {
     WebServer::Handlers handlers;
     handlers.metrics = [this] { return exporter_.Render(); };
     handlers.healthy = [this] { return clock_.Now() - loop_.last_iteration() < kLoopStallLimit; };
@@ -191,49 +143,26 @@ class Agent {
     if (!web_->Start(&error)) {
       Log(LogLevel::kError, "cannot serve",
           {{"address", options_.listen_address}, {"error", error}});
-      return 1;
+      return false;
     }
+    return true;
+  }
 
-    if (!config) {
-      std::string self = SelfHealthUrl(options_.listen_address, web_->port());
-      try {
-        config = ParseConfig(DefaultConfigYaml(self), "<embedded default>");
-      } catch (const ConfigError& e) {
-        Log(LogLevel::kError, "embedded default config is invalid", {{"error", e.what()}});
-        return 1;
-      }
-    }
-    Apply(*config);
+  // Runs now, then once a second on the loop until Shutdown.
+  void Housekeeping() {
+    exporter_.SetRunsInFlight(scheduler_.in_flight());
+    alerts_.Evaluate();  // `for` and window expiry advance even when no result arrives
+    housekeeping_ = loop_.AddTimerAfter(std::chrono::seconds(1), [this] { Housekeeping(); });
+  }
 
-    UniqueFd signals = WatchSignals();
-    if (!signals.valid()) return 1;
-    TimerId gauges = 0;
-    std::function<void()> refresh = [&] {
-      exporter_.SetRunsInFlight(scheduler_.in_flight());
-      alerts_.Evaluate();  // `for` and window expiry advance even when no result arrives
-      gauges = loop_.AddTimerAfter(std::chrono::seconds(1), refresh);
-    };
-    refresh();
-
-    Log(LogLevel::kInfo, "gatewatch started",
-        {{"version", kVersion},
-         {"config", config->source},
-         {"checks", std::to_string(config->checks.size())},
-         {"shard", options_.shard.ToString()},
-         {"metrics", "http://" + HostForUrl() + ":" + std::to_string(web_->port()) + "/metrics"}});
-    config.reset();
-    malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
-    loop_.Run();
-
-    loop_.CancelTimer(gauges);
+  void Shutdown() {
+    loop_.CancelTimer(housekeeping_);
     scheduler_.Stop();
     ready_ = false;
     StopWebServerBounded();
     Log(LogLevel::kInfo, "gatewatch stopped");
-    return 0;
   }
 
- private:
   // civetweb's mg_stop() joins threads that poll in 2 s quanta; a pod being stopped must not wait
   // for that. Give it a moment, then leave: the kernel closes the listening socket on exit.
   void StopWebServerBounded() {
@@ -251,10 +180,10 @@ class Agent {
     }
   }
 
-  std::string HostForUrl() const {
-    auto colon = options_.listen_address.rfind(':');
-    std::string host = colon == std::string::npos ? "" : options_.listen_address.substr(0, colon);
-    return host.empty() || host == "0.0.0.0" ? "127.0.0.1" : host;
+  // For the start-up line: where a local client reaches /metrics.
+  std::string LocalHost() const {
+    auto address = ParseListenAddress(options_.listen_address);
+    return address ? address->LocalHost() : "127.0.0.1";
   }
 
   void Apply(const Config& config) {
@@ -301,11 +230,7 @@ class Agent {
   }
 
   UniqueFd WatchSignals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    sigset_t set = HandledSignals();
     UniqueFd fd(signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
     if (!fd.valid()) {
       Log(LogLevel::kError, "signalfd failed", {{"error", std::strerror(errno)}});
@@ -345,32 +270,21 @@ class Agent {
   LoggingSink logging_sink_;
   Scheduler scheduler_;
   std::unique_ptr<WebServer> web_;
+  TimerId housekeeping_ = 0;
   std::atomic<bool> ready_{false};
 };
 
 }  // namespace
 
 std::string SelfHealthUrl(const std::string& listen_address, int bound_port) {
-  std::string host = "127.0.0.1";
-  if (listen_address.rfind("[", 0) == 0) {
-    auto end = listen_address.find(']');
-    if (end != std::string::npos) host = listen_address.substr(0, end + 1);
-    if (host == "[::]") host = "[::1]";
-  } else {
-    auto colon = listen_address.rfind(':');
-    std::string h = colon == std::string::npos ? "" : listen_address.substr(0, colon);
-    if (!h.empty() && h != "0.0.0.0") host = h;
-  }
+  auto address = ParseListenAddress(listen_address);
+  std::string host = address ? address->LocalHost() : "127.0.0.1";
   return "http://" + host + ":" + std::to_string(bound_port) + "/-/healthy";
 }
 
 int RunAgent(const AgentOptions& options) {
   // Only the loop's signalfd may see these; threads started later (civetweb) inherit the mask.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
+  sigset_t set = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // curl runs with CURLOPT_NOSIGNAL; a peer closing mid-write must not kill the process.
   signal(SIGPIPE, SIG_IGN);
