@@ -95,6 +95,8 @@ class Agent {
          {"config", config->source},
          {"checks", std::to_string(config->checks.size())},
          {"shard", options_.shard.ToString()},
+         // The bound port (--web.listen-address=127.0.0.1:0 picks one): tests read it from here.
+         {"listen", LocalHost() + ":" + std::to_string(web_->port())},
          {"metrics", "http://" + LocalHost() + ":" + std::to_string(web_->port()) + "/metrics"}});
     config.reset();
     malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/gatewatch_process.h"
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/metrics_text.h"
 #include "tests/testlib/process.h"
@@ -33,10 +34,11 @@ class AgentTest : public ::testing::Test {
   void Start(const std::string& config_yaml) {
     config_path_ = dir_.path() + "/gatewatch.yml";
     WriteFile(config_path_, config_yaml);
-    port_ = FreeTcpPort();
-    agent_ = std::make_unique<Process>(std::vector<std::string>{
-        GATEWATCH_BINARY, "--config.file=" + config_path_,
-        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=debug"});
+    auto started = StartGatewatch({GATEWATCH_BINARY, "--config.file=" + config_path_,
+                                   "--web.listen-address=127.0.0.1:0", "--log.level=debug"});
+    agent_ = std::move(started.process);
+    port_ = started.port;
+    ASSERT_NE(port_, 0) << agent_->Stderr();
     ASSERT_TRUE(WaitFor([&] { return Get("/-/ready").status == 200; }, seconds(10)))
         << agent_->Stderr();
   }
@@ -204,9 +206,10 @@ TEST_F(AgentTest, StatusApiAndProbeJsonShareTheResultShape) {
 }
 
 TEST_F(AgentTest, EmbeddedDefaultConfigChecksTheAgentItself) {
-  port_ = FreeTcpPort();
-  agent_ = std::make_unique<Process>(std::vector<std::string>{
-      GATEWATCH_BINARY, "--web.listen-address=127.0.0.1:" + std::to_string(port_)});
+  auto started = StartGatewatch({GATEWATCH_BINARY, "--web.listen-address=127.0.0.1:0"});
+  agent_ = std::move(started.process);
+  port_ = started.port;
+  ASSERT_NE(port_, 0) << agent_->Stderr();
   ASSERT_TRUE(WaitFor([&] { return Get("/-/ready").status == 200; }, seconds(10)))
       << agent_->Stderr();
   ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="gatewatch-self",type="http"})", 1,

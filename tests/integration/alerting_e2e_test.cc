@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/gatewatch_process.h"
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
@@ -103,9 +104,11 @@ TEST(AlertingE2eTest, A502AlertWithItsReasonReachesOnCallAndInhibitionHolds) {
           "  - {name: ShopUpstream5xx, source: {check: shop-upstream}, ratio: {of: [5xx], window: "
           "10s},"
           " above: 0.5, min_events: 3, service: shop}\n");
-  int gw_port = FreeTcpPort();
-  Process gatewatch({GATEWATCH_BINARY, "--config.file=" + config,
-                     "--web.listen-address=127.0.0.1:" + std::to_string(gw_port)});
+  StartedGatewatch started = StartGatewatch(
+      {GATEWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
+  Process& gatewatch = *started.process;
+  int gw_port = started.port;
+  ASSERT_NE(gw_port, 0) << gatewatch.Stderr();
   Process rules({GATEWATCH_BINARY, "rules", "--config.file=" + config});
   int status = -1;
   ASSERT_TRUE(rules.WaitExit(seconds(10), &status));

@@ -11,6 +11,7 @@
 
 #include "agent/shard.h"
 #include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/gatewatch_process.h"
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/metrics_text.h"
 #include "tests/testlib/process.h"
@@ -42,13 +43,13 @@ class ShardAgentsTest : public ::testing::Test {
   }
 
   void StartAgent(uint32_t shard) {
-    int port = FreeTcpPort();
-    ports_[shard] = port;
-    agents_[shard] = std::make_unique<Process>(
-        std::vector<std::string>{GATEWATCH_BINARY, "--config.file=" + config_,
-                                 "--web.listen-address=127.0.0.1:" + std::to_string(port),
-                                 "--shard=" + std::to_string(shard) + "/" + std::to_string(kShards),
-                                 "--location=loc-" + std::to_string(shard)});
+    auto started = StartGatewatch(
+        {GATEWATCH_BINARY, "--config.file=" + config_, "--web.listen-address=127.0.0.1:0",
+         "--shard=" + std::to_string(shard) + "/" + std::to_string(kShards),
+         "--location=loc-" + std::to_string(shard)});
+    agents_[shard] = std::move(started.process);
+    ports_[shard] = started.port;
+    ASSERT_NE(started.port, 0) << agents_[shard]->Stderr();
     ASSERT_TRUE(WaitFor([&] { return Get(shard, "/-/ready").status == 200; }, seconds(10)))
         << agents_[shard]->Stderr();
   }
