@@ -16,32 +16,16 @@
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
+#include "tests/testlib/loopback.h"
 
 namespace gatewatch {
 namespace {
 
+using testing::BindLoopback;
+using testing::RunUntil;
+
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-void RunUntil(EventLoop& loop, const bool& done, Duration limit = seconds(10)) {
-  TimePoint end = loop.clock().Now() + limit;
-  while (!done && loop.clock().Now() < end) loop.RunOnce(milliseconds(50));
-}
-
-UniqueFd Bind(int type, int* port) {
-  UniqueFd fd(socket(AF_INET, type | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  if (type == SOCK_STREAM) {
-    EXPECT_EQ(listen(fd.get(), 16), 0);
-  }
-  socklen_t len = sizeof addr;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
 
 TEST(EventLoopErrorsTest, EpollRefusingAnFdIsAValueFromTryWatchAndAnExceptionFromWatch) {
   SystemClock clock;
@@ -78,7 +62,7 @@ TEST(CurlMultiErrorsTest, UnwatchableSocketFailsOnlyThatTransferAsAResult) {
   EventLoop loop(clock);
   CurlMulti curl(loop);
   int port = 0;
-  UniqueFd listener = Bind(SOCK_STREAM, &port);  // accepts into the backlog, never answers
+  UniqueFd listener = BindLoopback(SOCK_STREAM, &port);  // accepts into the backlog, never answers
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
 
   loop.FailWatchesForTest(EPERM);
@@ -123,7 +107,7 @@ TEST(CurlMultiErrorsTest, TransferRemovedBeforeItsFailureIsReportedNeverCallsBac
   EventLoop loop(clock);
   CurlMulti curl(loop);
   int port = 0;
-  UniqueFd listener = Bind(SOCK_STREAM, &port);
+  UniqueFd listener = BindLoopback(SOCK_STREAM, &port);
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
   loop.FailWatchesForTest(EPERM);
   CurlEasyPtr easy(curl_easy_init());
@@ -146,7 +130,7 @@ TEST(CurlMultiErrorsTest, FailedAddHandleIsCountedAndReported) {
   EventLoop loop(clock);
   CurlMulti curl(loop);
   int port = 0;
-  UniqueFd listener = Bind(SOCK_STREAM, &port);
+  UniqueFd listener = BindLoopback(SOCK_STREAM, &port);
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
   CurlEasyPtr easy(curl_easy_init());
   curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
@@ -170,7 +154,7 @@ TEST(DnsResolverErrorsTest, UnwatchableSocketFailsTheQueryInsteadOfWaitingForThe
   SystemClock clock;
   EventLoop loop(clock);
   int port = 0;
-  UniqueFd silent = Bind(SOCK_DGRAM, &port);
+  UniqueFd silent = BindLoopback(SOCK_DGRAM, &port);
   DnsResolver::Options opts;
   opts.servers = "127.0.0.1:" + std::to_string(port);
   opts.timeout = seconds(3);

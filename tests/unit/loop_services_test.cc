@@ -15,44 +15,18 @@
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
 #include "tests/testlib/fake_clock.h"
+#include "tests/testlib/loopback.h"
 
 namespace gatewatch {
 namespace {
+
+using testing::BindLoopback;
+using testing::RunUntil;
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Runs the loop until `done` or until `limit` passes (a safety net, not an assertion on time).
-void RunUntil(EventLoop& loop, const bool& done, Duration limit = seconds(10)) {
-  TimePoint end = loop.clock().Now() + limit;
-  while (!done && loop.clock().Now() < end) loop.RunOnce(milliseconds(50));
-}
-
-UniqueFd BindUdp(int* port) {
-  UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
-
-UniqueFd ListenTcp(int* port) {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  EXPECT_EQ(listen(fd.get(), 16), 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len);
-  *port = ntohs(addr.sin_port);
-  return fd;
-}
-
 TEST(EventLoopTest, RunsTimersInOrderAndPostedTasksFromOtherThreads) {
   SystemClock clock;
   EventLoop loop(clock);
@@ -161,7 +135,7 @@ TEST(DnsResolverTest, SilentServerIsATimeoutNotAHang) {
   SystemClock clock;
   EventLoop loop(clock);
   int port = 0;
-  UniqueFd silent = BindUdp(&port);
+  UniqueFd silent = BindLoopback(SOCK_DGRAM, &port);
   DnsResolver dns(loop, SilentServer(port, milliseconds(200), 2));
   ASSERT_TRUE(dns.ok());
   bool done = false;
@@ -179,7 +153,7 @@ TEST(DnsResolverTest, CancelledQueryNeverCallsBack) {
   SystemClock clock;
   EventLoop loop(clock);
   int port = 0;
-  UniqueFd silent = BindUdp(&port);
+  UniqueFd silent = BindLoopback(SOCK_DGRAM, &port);
   DnsResolver dns(loop, SilentServer(port, milliseconds(50), 1));
   bool called = false;
   auto q = dns.Resolve("www.example.test", AF_INET, [&](const ResolveResult&) { called = true; });
@@ -217,7 +191,7 @@ TEST(DnsResolverTest, ForServerCachesPerServerAndDropsOnlyIdleOnes) {
   EventLoop loop(clock);
   DnsResolver dns(loop, {});
   int port = 0;
-  UniqueFd silent = BindUdp(&port);
+  UniqueFd silent = BindLoopback(SOCK_DGRAM, &port);
   DnsResolver::Options a = SilentServer(port, milliseconds(50), 1);
   DnsResolver::Options b = a;
   b.no_recurse = true;
@@ -250,7 +224,7 @@ TEST(DnsResolverTest, ForServerNeverDropsAResolverFromItsOwnCallback) {
   EventLoop loop(clock);
   DnsResolver dns(loop, {});
   int port = 0;
-  UniqueFd server = BindUdp(&port);
+  UniqueFd server = BindLoopback(SOCK_DGRAM, &port);
   // Answers every question with REFUSED, but only when the test lets it.
   bool answer = false;
   loop.Watch(server.get(), EventLoop::kReadable, [&](uint32_t) {
@@ -295,7 +269,7 @@ TEST(CurlMultiTest, CompletesATransferAndReportsRefusedConnections) {
 
   // A listener that accepts and answers one minimal HTTP response, driven by the same loop.
   int port = 0;
-  UniqueFd listener = ListenTcp(&port);
+  UniqueFd listener = BindLoopback(SOCK_STREAM, &port);
   UniqueFd conn;
   loop.Watch(listener.get(), EventLoop::kReadable, [&](uint32_t) {
     conn.reset(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
@@ -342,7 +316,7 @@ TEST(CurlMultiTest, RemovedTransferNeverCallsBack) {
   EventLoop loop(clock);
   CurlMulti curl(loop);
   int port = 0;
-  UniqueFd listener = ListenTcp(&port);  // accepts into the backlog, never answers
+  UniqueFd listener = BindLoopback(SOCK_STREAM, &port);  // accepts into the backlog, never answers
   CurlEasyPtr easy(curl_easy_init());
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
   curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
