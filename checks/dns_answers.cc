@@ -219,6 +219,13 @@ std::string Hex(uint64_t v) {
 }
 
 void AddRecord(DnsAnswerSet& set, std::string record) {
+  // An RRset is a set (RFC 2181 5.): a record a server repeats counts once, so a reply that
+  // repeats one still matches `expect` and the other resolvers. Past the cap repeats can no longer
+  // be seen and count again (only a reply of over kMaxStoredRecords records gets there).
+  if (!set.capped &&
+      std::find(set.records.begin(), set.records.end(), record) != set.records.end()) {
+    return;
+  }
   set.hash += RecordHash(record);
   ++set.count;
   if (set.capped) return;

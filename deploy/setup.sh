@@ -5,6 +5,8 @@
 #   deploy/setup.sh run              install, build, run the agent (embedded default config)
 #   deploy/setup.sh test             install, build, run every test (ctest, benchmark excluded)
 #   deploy/setup.sh test --sanitize  the same with an ASan+UBSan build (build-asan/)
+#   deploy/setup.sh test --tsan      the concurrency tests (label tsan) in a ThreadSanitizer build
+#                                    (build-tsan/)
 #   deploy/setup.sh deps | build     only install / only install and build
 #
 # Extra arguments after `run` are passed to gatewatch (e.g. --config.file=...).
@@ -24,6 +26,8 @@ TEST_PACKAGES=(nginx-light dnsmasq-base prometheus prometheus-alertmanager curl 
 # The container test (label "container"): podman with runc (crun fails on cgroups hybrid hosts),
 # netavark as its network backend, debootstrap for the base image (deploy/container/).
 TEST_PACKAGES+=(podman runc netavark debootstrap)
+# The libFuzzer targets (tests/fuzz/run.sh): clang and its fuzzer runtime.
+TEST_PACKAGES+=(clang libclang-rt-14-dev)
 
 fail() {
   echo "gatewatch setup: $1 (log: $LOG)" >&2
@@ -103,6 +107,12 @@ case "$mode" in
       dir=build-asan
       # The container test checks the image, built without sanitizers: once, in the plain pass.
       exclude="bench|container"
+    elif [ "${1:-}" = "--tsan" ]; then
+      build build-tsan -DGATEWATCH_TSAN=ON -DGATEWATCH_BUILD_TESTS=ON
+      # A race report fails the process (exit 66) at once, in the tests and in the agents they run.
+      export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1"
+      ctest --test-dir build-tsan --output-on-failure -j2 -L tsan
+      exit
     else
       build build -DGATEWATCH_BUILD_TESTS=ON
       dir=build

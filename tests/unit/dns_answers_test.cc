@@ -230,6 +230,21 @@ TEST(ExpectedAnswerSetTest, MatchesTheReplyWithThoseRecords) {
   EXPECT_FALSE(SameAnswer(*set, ExpectedAnswerSet({"127.0.0.2", "127.0.0.3"})));
 }
 
+// A server that repeats a record (found by dns_reply_fuzz): the RRset is a set, so the reply
+// counts it once and still matches `expect` and a resolver that sent it once.
+TEST(ExpectedAnswerSetTest, ARepeatedRecordCountsOnce) {
+  // kMultiA with its three answers 127.0.0.3, 127.0.0.3, 127.0.0.4 (the second one repeated).
+  const char kRepeated[] =
+      "123481800001000300000000056d756c7469076578616d706c6504746573740000010001c00c00010001000002"
+      "5800047f000003c00c000100010000025800047f000003c00c000100010000025800047f000004";
+  auto bytes = Hex(kRepeated);
+  auto set = ParseDnsReply(bytes.data(), bytes.size(), ns_t_a, nullptr);
+  ASSERT_TRUE(set.has_value());
+  EXPECT_EQ(set->count, 2u);
+  EXPECT_EQ(set->records, (std::vector<std::string>{"127.0.0.3", "127.0.0.4"}));
+  EXPECT_TRUE(SameAnswer(*set, ExpectedAnswerSet({"127.0.0.4", "127.0.0.3"})));
+}
+
 TEST(ReasonMappingTest, StatusesAndRcodes) {
   EXPECT_EQ(ReasonForQueryStatus(ARES_ETIMEOUT), Reason::kDnsTimeout);
   EXPECT_EQ(ReasonForQueryStatus(ARES_EBADRESP), Reason::kDnsMalformed);
