@@ -61,7 +61,7 @@ class Agent {
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
         // Every service a check may use, built here and only here.
-        services_{loop_, curl_, dns_, clock_, statfs_, tails_, options_.paths},
+        services_{&loop_, &curl_, &dns_, clock_, statfs_, tails_, options_.paths},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_,
                   Placement{options_.shard.ToString(), options_.location}),
         alert_log_(exporter_),

@@ -78,7 +78,7 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
   DnsResolver dns(loop, DnsResolver::Options{});
   StatfsPool statfs;
   TailRegistry tails;
-  CheckServices services{loop, curl, dns, clock, statfs, tails};
+  CheckServices services{&loop, &curl, &dns, clock, statfs, tails};
   Result result = RunCheckOnce(check, services);
 
   if (json) {
@@ -93,7 +93,7 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
 }
 
 Result RunCheckOnce(const Check& check, CheckServices& services, CheckState* state) {
-  EventLoop& loop = services.loop;
+  EventLoop& loop = *services.loop;
   std::unique_ptr<CheckState> fresh;
   if (state == nullptr) {
     fresh = check.NewState();

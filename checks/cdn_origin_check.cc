@@ -84,7 +84,7 @@ HttpRun::Target SideTarget(const HttpRequest& request, const std::string& connec
   HttpRun::Target t;
   t.host = connect_port != 0 ? connect_host : request.host;
   t.connect_port = connect_port;
-  t.resolver = &services.dns;
+  t.resolver = services.dns;
   t.resolver_label = "system resolver";
   t.hash_body = hash_body;
   t.deadline = deadline;
@@ -101,7 +101,7 @@ class SideRun {
           std::function<void()> on_done)
       : services_(services),
         on_done_(std::move(on_done)),
-        run_(request, services.curl, services.clock,
+        run_(request, *services.curl, services.clock,
              SideTarget(*request, connect_host, connect_port, hash_body, services, deadline),
              [this] { OnRunDone(); }) {}
   SideRun(const SideRun&) = delete;

@@ -110,12 +110,12 @@ class DnsRun final : public CheckRunBase {
   // Who finds the NS set of an authoritative check: the configured resolvers (in order, as
   // fallbacks of one channel) or the system resolver.
   DnsResolver& Discovery() {
-    if (cfg_->resolvers.empty()) return services_.dns;
+    if (cfg_->resolvers.empty()) return *services_.dns;
     std::string csv;
     for (const auto& s : cfg_->resolvers) csv += (csv.empty() ? "" : ",") + s;
     DnsResolver::Options o = ServerOptions(csv, false);
     o.report_errors = false;  // discovery may use the next resolver when one fails
-    return services_.dns.ForServer(o);
+    return services_.dns->ForServer(o);
   }
 
   void OnNsFound(NsDiscovery::Found found) {
@@ -153,7 +153,7 @@ class DnsRun final : public CheckRunBase {
 
   void Ask(size_t i) {
     DnsServerState& t = servers_[i];
-    DnsResolver& r = services_.dns.ForServer(ServerOptions(t.server, cfg_->authoritative));
+    DnsResolver& r = services_.dns->ForServer(ServerOptions(t.server, cfg_->authoritative));
     t.started = services_.clock.Now();
     queries_[i].answer =
         r.Query(cfg_->name, cfg_->type, [this, i](int status, const unsigned char* reply, int len) {

@@ -289,7 +289,7 @@ void HostRun::ReadCpu(bool first) {
   if (first && !had_previous) {
     Duration wait = std::min<Duration>(kCpuSecondSample, (deadline_ - services_.clock.Now()) / 4);
     cpu_pending_ = true;
-    cpu_timer_ = services_.loop.AddTimerAfter(std::max(wait, Duration::zero()), [this] {
+    cpu_timer_ = services_.loop->AddTimerAfter(std::max(wait, Duration::zero()), [this] {
       cpu_timer_ = {};
       cpu_pending_ = false;
       ReadCpu(false);
@@ -369,7 +369,7 @@ void HostRun::StartDisks() {
   if (paths.empty()) return;
 
   batch_ = std::make_shared<DiskBatch>();
-  batch_->loop = &services_.loop;
+  batch_->loop = services_.loop;
   batch_->results.resize(paths.size());
   batch_->answered.resize(paths.size());
   batch_->pending = paths.size();
@@ -381,7 +381,7 @@ void HostRun::StartDisks() {
   disks_pending_ = true;
   TimePoint now = services_.clock.Now();
   Duration wait = std::min<Duration>(cfg.disk_timeout, (deadline_ - now) * 3 / 4);
-  disk_timer_ = services_.loop.AddTimerAfter(std::max(wait, Duration::zero()), [this] {
+  disk_timer_ = services_.loop->AddTimerAfter(std::max(wait, Duration::zero()), [this] {
     disk_timer_ = {};
     OnDisksAnswered(true);
   });
@@ -410,7 +410,7 @@ void HostRun::StartDisks() {
 void HostRun::OnDisksAnswered(bool deadline) {
   if (!disks_pending_) return;
   disks_pending_ = false;
-  if (!deadline) services_.loop.CancelTimer(disk_timer_);
+  if (!deadline) services_.loop->CancelTimer(disk_timer_);
   disk_timer_ = {};
   {
     std::lock_guard l(batch_->mu);
@@ -436,8 +436,8 @@ void HostRun::MaybeFinish() {
 }
 
 void HostRun::StopWaiting() {
-  if (cpu_pending_) services_.loop.CancelTimer(cpu_timer_);
-  if (disks_pending_) services_.loop.CancelTimer(disk_timer_);
+  if (cpu_pending_) services_.loop->CancelTimer(cpu_timer_);
+  if (disks_pending_) services_.loop->CancelTimer(disk_timer_);
   cpu_pending_ = disks_pending_ = false;
   if (batch_) {
     std::lock_guard l(batch_->mu);
