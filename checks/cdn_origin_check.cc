@@ -1,8 +1,6 @@
 #include "checks/cdn_origin_check.h"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <functional>
 
 #include "agent/base/strings.h"
@@ -67,9 +65,7 @@ std::string FieldValue(CompareField field, const CdnSide& side) {
     case CompareField::kBodyHash: {
       if (side.body_too_large) return "> body_limit";
       if (!side.body_hash) return "-";
-      char buf[20];
-      std::snprintf(buf, sizeof buf, "%016" PRIx64, *side.body_hash);
-      return buf;
+      return FormatHex64(*side.body_hash);
     }
   }
   return "-";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "agent/base/units.h"
 #include "agent/io/dns_resolver.h"
 #include "checks/api/check_run_base.h"
 #include "checks/dns_comparison.h"
@@ -70,7 +71,7 @@ class DnsRun final : public CheckRunBase {
         t.elapsed = now - (t.started == TimePoint() ? started_ : t.started);
         t.outcome = ResolverOutcome{};  // dns_timeout, no answer
         t.note = t.server.empty() ? "address of " + t.label + " not resolved before the deadline"
-                                  : "no answer within " + FormatQueryMs(t.elapsed);
+                                  : "no answer within " + FormatMillis(t.elapsed, 1) + " ms";
       }
       t.answer_done = t.soa_done = true;
     }

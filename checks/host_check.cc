@@ -4,11 +4,11 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <mutex>
 
 #include "agent/base/fd.h"
+#include "agent/base/units.h"
 #include "agent/io/event_loop.h"
 #include "agent/io/statfs_pool.h"
 
@@ -123,11 +123,7 @@ std::string Under(const std::string& root, const std::string& path) {
   return r + path;
 }
 
-std::string Ratio(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", v);
-  return buf;
-}
+std::string Ratio(double v) { return FormatFixed(v, 3); }
 
 bool MatchesAny(const std::vector<std::string>& globs, const std::string& s) {
   return std::any_of(globs.begin(), globs.end(),
