@@ -4,8 +4,8 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <map>
 #include <mutex>
+#include <set>
 
 #include "agent/base/fd.h"
 #include "agent/base/units.h"
@@ -123,8 +123,6 @@ std::string Under(const std::string& root, const std::string& path) {
   return r + path;
 }
 
-std::string Ratio(double v) { return FormatFixed(v, 3); }
-
 bool MatchesAny(const std::vector<std::string>& globs, const std::string& s) {
   return std::any_of(globs.begin(), globs.end(),
                      [&](const std::string& g) { return fnmatch(g.c_str(), s.c_str(), 0) == 0; });
@@ -171,10 +169,7 @@ struct DiskBatch {
 // on the loop thread (runs start and finish there), so it needs no lock.
 struct HostState final : CheckState {
   std::optional<CpuTimes> cpu;
-  std::optional<uint64_t> oom_kills;
-  std::optional<uint64_t> throttled_usec;
-  std::optional<uint64_t> nr_periods;
-  std::optional<uint64_t> nr_throttled;
+  CgroupCounters cgroup;
 };
 
 class HostCheck;
@@ -309,32 +304,14 @@ void HostRun::ReadCgroup() {
   if (auto t = ReadSmallFile(dir + "/memory.max"))
     sample_.container_memory_max = ParseCgroupBytes(*t);
   if (auto t = ReadSmallFile(dir + "/cpu.max")) sample_.container_cpu_max = ParseCpuMax(*t);
-  if (auto t = ReadSmallFile(dir + "/memory.events")) {
-    if (auto kills = ParseKeyedValue(*t, "oom_kill")) {
-      // A smaller count is a new cgroup (the container restarted): start over from it.
-      sample_.new_oom_kills =
-          state.oom_kills && *kills >= *state.oom_kills ? *kills - *state.oom_kills : 0;
-      state.oom_kills = kills;
-    }
-  }
-  if (auto t = ReadSmallFile(dir + "/cpu.stat")) {
-    auto usec = ParseKeyedValue(*t, "throttled_usec");
-    auto periods = ParseKeyedValue(*t, "nr_periods");
-    auto throttled = ParseKeyedValue(*t, "nr_throttled");
-    if (usec && state.throttled_usec && *usec >= *state.throttled_usec) {
-      sample_.throttled_seconds = double(*usec - *state.throttled_usec) / 1e6;
-    }
-    if (periods && throttled && state.nr_periods && state.nr_throttled &&
-        *periods > *state.nr_periods && *throttled >= *state.nr_throttled) {
-      sample_.throttled_ratio = std::min(
-          1.0, double(*throttled - *state.nr_throttled) / double(*periods - *state.nr_periods));
-    } else if (periods && state.nr_periods && *periods == *state.nr_periods) {
-      sample_.throttled_ratio = 0;  // no period elapsed: the cgroup did not run, nothing throttled
-    }
-    state.throttled_usec = usec;
-    state.nr_periods = periods;
-    state.nr_throttled = throttled;
-  }
+  std::optional<std::string> events = ReadSmallFile(dir + "/memory.events");
+  std::optional<std::string> cpu_stat = ReadSmallFile(dir + "/cpu.stat");
+  CgroupCounters now = ParseCgroupCounters(events, cpu_stat);
+  CgroupDeltas deltas = ComputeCgroupDeltas(state.cgroup, now);
+  state.cgroup = CarryCgroupCounters(state.cgroup, now);
+  sample_.new_oom_kills = deltas.new_oom_kills;
+  sample_.throttled_seconds = deltas.throttled_seconds;
+  sample_.throttled_ratio = deltas.throttled_ratio;
 }
 
 void HostRun::StartDisks() {
@@ -343,23 +320,11 @@ void HostRun::StartDisks() {
   auto text = ReadSmallFile(p.procfs + "/1/mounts");
   if (!text) text = ReadSmallFile(p.procfs + "/self/mounts");
   if (!text) return;
-  // One entry per mountpoint (the last mount on top wins), sorted so the cap is deterministic.
-  std::map<std::string, MountEntry> selected;
-  for (MountEntry& m : ParseMounts(*text)) {
-    if (!ShouldReportMount(m, cfg)) {
-      selected.erase(m.mountpoint);
-      continue;
-    }
-    std::string key = m.mountpoint;
-    selected[key] = std::move(m);
-  }
+  MountSelection selection = SelectMounts(ParseMounts(*text), cfg);
+  sample_.disks_dropped = selection.dropped;
+  disk_mountpoints_ = std::move(selection.mountpoints);
   std::vector<std::string> paths;
-  for (const auto& [mountpoint, entry] : selected) {
-    if (paths.size() >= cfg.max_mountpoints) {
-      ++sample_.disks_dropped;
-      continue;
-    }
-    disk_mountpoints_.push_back(mountpoint);
+  for (const std::string& mountpoint : disk_mountpoints_) {
     paths.push_back(Under(p.rootfs, mountpoint));
   }
   if (paths.empty()) return;
@@ -461,6 +426,183 @@ struct Crossing {
   std::string text;
 };
 
+// What the per-resource evaluators below add to: observations, threshold crossings, resource
+// levels and the report lines; Finish() turns them into the Result.
+class HostEvaluation {
+ public:
+  explicit HostEvaluation(const HostMetrics& m) : m(m) {}
+
+  const HostMetrics& m;
+
+  void Observe(const MetricDesc& d, LabelValues labels, double v) {
+    obs_.push_back({&d, std::move(labels), v});
+  }
+  void SetLevel(const char* resource, Level l) {
+    Observe(m.resource_level, {resource}, static_cast<double>(l));
+  }
+  void Cross(Reason reason, Level level, std::string text) {
+    crossings_.push_back({reason, level, std::move(text)});
+  }
+  // Records a crossing of `value` (if any) and returns its level.
+  Level Judge(Reason reason, const std::string& what, double value, const Threshold& t) {
+    Level l = LevelOf(value, t);
+    if (l != Level::kOk) {
+      double limit = l == Level::kCritical ? *t.critical : *t.warn;
+      Cross(reason, l,
+            what + " " + FormatFixed(value, 3) + " >= " + FormatFixed(limit, 3) +
+                (l == Level::kCritical ? " (critical)" : " (warn)"));
+    }
+    return l;
+  }
+  void Report(std::string key, std::string value) {
+    report_.emplace_back(std::move(key), std::move(value));
+  }
+
+  // The most important critical crossing fails the run; warn crossings make it "degraded".
+  Result Finish() && {
+    // Deterministic: by reason priority, critical before warn, then in the order found.
+    std::stable_sort(crossings_.begin(), crossings_.end(),
+                     [](const Crossing& a, const Crossing& b) {
+                       if (a.level != b.level) return a.level > b.level;
+                       return Priority(a.reason) < Priority(b.reason);
+                     });
+    std::string detail;
+    for (const Crossing& c : crossings_) detail += (detail.empty() ? "" : "; ") + c.text;
+    Result r;
+    if (!crossings_.empty() && crossings_.front().level == Level::kCritical) {
+      r = Result::Failure(crossings_.front().reason, detail);
+    } else {
+      r = Result::Success();
+      std::string summary;
+      for (const auto& [k, v] : report_) summary += (summary.empty() ? "" : ", ") + k + " " + v;
+      r.detail = detail.empty() ? summary : "degraded: " + detail;
+    }
+    r.observations = std::move(obs_);
+    r.report = std::move(report_);
+    return r;
+  }
+
+ private:
+  std::vector<Observation> obs_;
+  std::vector<Crossing> crossings_;
+  std::vector<std::pair<std::string, std::string>> report_;
+};
+
+void EvaluateCpu(const HostSample& s, const HostCheckConfig& cfg, HostEvaluation& e) {
+  if (s.stat) e.Observe(e.m.cpus, {}, s.stat->cpus);
+  if (!s.cpu) return;
+  e.Observe(e.m.cpu_usage, {"busy"}, s.cpu->busy);
+  e.Observe(e.m.cpu_usage, {"user"}, s.cpu->user);
+  e.Observe(e.m.cpu_usage, {"system"}, s.cpu->system);
+  e.Observe(e.m.cpu_usage, {"iowait"}, s.cpu->iowait);
+  e.Observe(e.m.cpu_usage, {"steal"}, s.cpu->steal);
+  e.SetLevel("cpu", e.Judge(Reason::kCpuSaturated, "cpu busy", s.cpu->busy, cfg.cpu));
+  e.Report("cpu busy", FormatFixed(s.cpu->busy, 3));
+}
+
+void EvaluateLoad(const HostSample& s, HostEvaluation& e) {
+  if (!s.load) return;
+  static constexpr const char* kWindows[] = {"1m", "5m", "15m"};
+  for (size_t i = 0; i < 3; ++i) e.Observe(e.m.load, {kWindows[i]}, (*s.load)[i]);
+  e.Report("load 1m", FormatFixed((*s.load)[0], 3));
+}
+
+void EvaluateMemory(const HostSample& s, const HostCheckConfig& cfg, HostEvaluation& e) {
+  if (!s.memory) return;
+  const MemInfo& mem = *s.memory;
+  e.Observe(e.m.memory_bytes, {"total"}, double(mem.total));
+  e.Observe(e.m.memory_bytes, {"available"}, double(mem.available));
+  e.Observe(e.m.memory_bytes, {"used"}, double(mem.used()));
+  e.Observe(e.m.memory_bytes, {"swap_total"}, double(mem.swap_total));
+  e.Observe(e.m.memory_bytes, {"swap_used"}, double(mem.swap_total - mem.swap_free));
+  double ratio = double(mem.used()) / double(mem.total);
+  e.Observe(e.m.memory_used, {}, ratio);
+  e.SetLevel("memory", e.Judge(Reason::kMemoryExhausted, "memory used", ratio, cfg.memory));
+  e.Report("memory used", FormatFixed(ratio, 3));
+}
+
+// Space and inodes of every reported mount; one level each for all mounts (the worst).
+void EvaluateDisks(const HostSample& s, const HostCheckConfig& cfg, HostEvaluation& e) {
+  Level disk_level = Level::kOk, inode_level = Level::kOk;
+  bool any_inodes = false;
+  for (const DiskFigures& d : s.disks) {
+    const FsStats& f = d.stats;
+    e.Observe(e.m.disk_bytes, {d.mountpoint, "size"}, double(f.size));
+    e.Observe(e.m.disk_bytes, {d.mountpoint, "used"}, double(f.used));
+    e.Observe(e.m.disk_bytes, {d.mountpoint, "available"}, double(f.available));
+    if (f.used + f.available > 0) {
+      double ratio = double(f.used) / double(f.used + f.available);
+      e.Observe(e.m.disk_used, {d.mountpoint}, ratio);
+      disk_level = std::max(disk_level, e.Judge(Reason::kDiskFull, "disk " + d.mountpoint + " used",
+                                                ratio, cfg.disk));
+    }
+    // Some filesystems (btrfs, vfat) have no fixed inode table and report 0.
+    if (f.inodes > 0) {
+      any_inodes = true;
+      double ratio = double(f.inodes - f.inodes_free) / double(f.inodes);
+      e.Observe(e.m.disk_inodes_used, {d.mountpoint}, ratio);
+      inode_level = std::max(
+          inode_level,
+          e.Judge(Reason::kInodesExhausted, "inodes " + d.mountpoint + " used", ratio, cfg.inodes));
+    }
+  }
+  if (!s.disks.empty()) e.SetLevel("disk", disk_level);
+  if (any_inodes) e.SetLevel("inodes", inode_level);
+  e.Observe(e.m.disk_mountpoints, {"reported"}, double(s.disks.size()));
+  e.Observe(e.m.disk_mountpoints, {"dropped"}, double(s.disks_dropped));
+  e.Observe(e.m.disk_mountpoints, {"stuck"}, double(s.disks_stuck));
+  e.Report("disks", std::to_string(s.disks.size()) + " reported, " + std::to_string(s.disks_stuck) +
+                        " stuck, " + std::to_string(s.disks_dropped) + " dropped");
+}
+
+void EvaluatePressure(const HostSample& s, HostEvaluation& e) {
+  static constexpr const char* kPsiWindows[] = {"10s", "60s", "300s"};
+  for (size_t r = 0; r < 3; ++r) {
+    if (!s.pressure[r]) continue;
+    for (size_t w = 0; w < 3; ++w) {
+      e.Observe(e.m.pressure, {kPressureResources[r], kPsiWindows[w]}, s.pressure[r]->some[w]);
+    }
+  }
+}
+
+void EvaluateContainerMemory(const HostSample& s, const HostCheckConfig& cfg, HostEvaluation& e) {
+  if (s.container_memory_current) {
+    e.Observe(e.m.container_memory_bytes, {"usage"}, double(*s.container_memory_current));
+  }
+  if (s.container_memory_max) {
+    e.Observe(e.m.container_memory_bytes, {"limit"}, double(*s.container_memory_max));
+  }
+  if (s.container_memory_current && s.container_memory_max && *s.container_memory_max > 0) {
+    double ratio =
+        std::min(1.0, double(*s.container_memory_current) / double(*s.container_memory_max));
+    e.Observe(e.m.container_memory_used, {}, ratio);
+    e.SetLevel("container_memory", e.Judge(Reason::kMemoryExhausted, "container memory used", ratio,
+                                           cfg.container_memory));
+    e.Report("container memory used", FormatFixed(ratio, 3));
+  }
+}
+
+// Any new OOM kill is critical (unless oom_kills: false): there is no warn level for a kill.
+void EvaluateOomKills(const HostSample& s, const HostCheckConfig& cfg, HostEvaluation& e) {
+  if (!s.new_oom_kills) return;
+  e.Observe(e.m.container_oom_kills, {}, double(*s.new_oom_kills));
+  Level l = cfg.oom_kills && *s.new_oom_kills > 0 ? Level::kCritical : Level::kOk;
+  if (l == Level::kCritical) {
+    e.Cross(Reason::kOomKilled, l,
+            std::to_string(*s.new_oom_kills) + " new OOM kill(s) in the container (critical)");
+  }
+  e.SetLevel("oom_kills", l);
+}
+
+void EvaluateContainerCpu(const HostSample& s, const HostCheckConfig& cfg, HostEvaluation& e) {
+  if (s.container_cpu_max) e.Observe(e.m.container_cpu_limit, {}, s.container_cpu_max->cores());
+  if (s.container_cgroup) e.Observe(e.m.container_throttled, {}, s.throttled_seconds);
+  if (s.throttled_ratio) {
+    e.SetLevel("cpu_throttling", e.Judge(Reason::kCpuThrottled, "container cpu throttled",
+                                         *s.throttled_ratio, cfg.cpu_throttling));
+  }
+}
+
 }  // namespace
 
 Level LevelOf(double value, const Threshold& t) {
@@ -498,147 +640,39 @@ bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg) {
   return !MatchesAny(cfg.exclude_mountpoints, m.mountpoint);
 }
 
+MountSelection SelectMounts(const std::vector<MountEntry>& mounts, const HostCheckConfig& cfg) {
+  // One entry per mountpoint: the last mount on top wins, also when it is not reported (it hides
+  // what is under it). Sorted, so the cap is deterministic.
+  std::set<std::string> selected;
+  for (const MountEntry& m : mounts) {
+    if (ShouldReportMount(m, cfg)) {
+      selected.insert(m.mountpoint);
+    } else {
+      selected.erase(m.mountpoint);
+    }
+  }
+  MountSelection out;
+  for (const std::string& mountpoint : selected) {
+    if (out.mountpoints.size() >= cfg.max_mountpoints) {
+      ++out.dropped;
+    } else {
+      out.mountpoints.push_back(mountpoint);
+    }
+  }
+  return out;
+}
+
 Result EvaluateHost(const HostSample& s, const HostCheckConfig& cfg) {
-  const HostMetrics& m = Metrics();
-  std::vector<Observation> obs;
-  std::vector<Crossing> crossings;
-  std::vector<std::pair<std::string, std::string>> report;
-  auto gauge = [&](const MetricDesc& d, LabelValues labels, double v) {
-    obs.push_back({&d, std::move(labels), v});
-  };
-  auto level = [&](const char* resource, Level l) {
-    gauge(m.resource_level, {resource}, static_cast<double>(l));
-  };
-  // Records a crossing of `value` (if any) and returns its level.
-  auto judge = [&](Reason reason, const std::string& what, double value, const Threshold& t) {
-    Level l = LevelOf(value, t);
-    if (l != Level::kOk) {
-      double limit = l == Level::kCritical ? *t.critical : *t.warn;
-      crossings.push_back({reason, l,
-                           what + " " + Ratio(value) + " >= " + Ratio(limit) +
-                               (l == Level::kCritical ? " (critical)" : " (warn)")});
-    }
-    return l;
-  };
-
-  if (s.stat) gauge(m.cpus, {}, s.stat->cpus);
-  if (s.cpu) {
-    gauge(m.cpu_usage, {"busy"}, s.cpu->busy);
-    gauge(m.cpu_usage, {"user"}, s.cpu->user);
-    gauge(m.cpu_usage, {"system"}, s.cpu->system);
-    gauge(m.cpu_usage, {"iowait"}, s.cpu->iowait);
-    gauge(m.cpu_usage, {"steal"}, s.cpu->steal);
-    level("cpu", judge(Reason::kCpuSaturated, "cpu busy", s.cpu->busy, cfg.cpu));
-    report.emplace_back("cpu busy", Ratio(s.cpu->busy));
-  }
-  if (s.load) {
-    static constexpr const char* kWindows[] = {"1m", "5m", "15m"};
-    for (size_t i = 0; i < 3; ++i) gauge(m.load, {kWindows[i]}, (*s.load)[i]);
-    report.emplace_back("load 1m", Ratio((*s.load)[0]));
-  }
-  if (s.memory) {
-    const MemInfo& mem = *s.memory;
-    gauge(m.memory_bytes, {"total"}, double(mem.total));
-    gauge(m.memory_bytes, {"available"}, double(mem.available));
-    gauge(m.memory_bytes, {"used"}, double(mem.used()));
-    gauge(m.memory_bytes, {"swap_total"}, double(mem.swap_total));
-    gauge(m.memory_bytes, {"swap_used"}, double(mem.swap_total - mem.swap_free));
-    double ratio = double(mem.used()) / double(mem.total);
-    gauge(m.memory_used, {}, ratio);
-    level("memory", judge(Reason::kMemoryExhausted, "memory used", ratio, cfg.memory));
-    report.emplace_back("memory used", Ratio(ratio));
-  }
-
-  Level disk_level = Level::kOk, inode_level = Level::kOk;
-  bool any_inodes = false;
-  for (const DiskFigures& d : s.disks) {
-    const FsStats& f = d.stats;
-    gauge(m.disk_bytes, {d.mountpoint, "size"}, double(f.size));
-    gauge(m.disk_bytes, {d.mountpoint, "used"}, double(f.used));
-    gauge(m.disk_bytes, {d.mountpoint, "available"}, double(f.available));
-    if (f.used + f.available > 0) {
-      double ratio = double(f.used) / double(f.used + f.available);
-      gauge(m.disk_used, {d.mountpoint}, ratio);
-      disk_level = std::max(
-          disk_level, judge(Reason::kDiskFull, "disk " + d.mountpoint + " used", ratio, cfg.disk));
-    }
-    // Some filesystems (btrfs, vfat) have no fixed inode table and report 0.
-    if (f.inodes > 0) {
-      any_inodes = true;
-      double ratio = double(f.inodes - f.inodes_free) / double(f.inodes);
-      gauge(m.disk_inodes_used, {d.mountpoint}, ratio);
-      inode_level = std::max(
-          inode_level,
-          judge(Reason::kInodesExhausted, "inodes " + d.mountpoint + " used", ratio, cfg.inodes));
-    }
-  }
-  if (!s.disks.empty()) level("disk", disk_level);
-  if (any_inodes) level("inodes", inode_level);
-  gauge(m.disk_mountpoints, {"reported"}, double(s.disks.size()));
-  gauge(m.disk_mountpoints, {"dropped"}, double(s.disks_dropped));
-  gauge(m.disk_mountpoints, {"stuck"}, double(s.disks_stuck));
-  report.emplace_back("disks", std::to_string(s.disks.size()) + " reported, " +
-                                   std::to_string(s.disks_stuck) + " stuck, " +
-                                   std::to_string(s.disks_dropped) + " dropped");
-
-  static constexpr const char* kPsiWindows[] = {"10s", "60s", "300s"};
-  for (size_t r = 0; r < 3; ++r) {
-    if (!s.pressure[r]) continue;
-    for (size_t w = 0; w < 3; ++w) {
-      gauge(m.pressure, {kPressureResources[r], kPsiWindows[w]}, s.pressure[r]->some[w]);
-    }
-  }
-
-  if (s.container_memory_current) {
-    gauge(m.container_memory_bytes, {"usage"}, double(*s.container_memory_current));
-  }
-  if (s.container_memory_max) {
-    gauge(m.container_memory_bytes, {"limit"}, double(*s.container_memory_max));
-  }
-  if (s.container_memory_current && s.container_memory_max && *s.container_memory_max > 0) {
-    double ratio =
-        std::min(1.0, double(*s.container_memory_current) / double(*s.container_memory_max));
-    gauge(m.container_memory_used, {}, ratio);
-    level("container_memory",
-          judge(Reason::kMemoryExhausted, "container memory used", ratio, cfg.container_memory));
-    report.emplace_back("container memory used", Ratio(ratio));
-  }
-  if (s.container_cpu_max) gauge(m.container_cpu_limit, {}, s.container_cpu_max->cores());
-  if (s.new_oom_kills) {
-    obs.push_back({&m.container_oom_kills, {}, double(*s.new_oom_kills)});
-    Level l = cfg.oom_kills && *s.new_oom_kills > 0 ? Level::kCritical : Level::kOk;
-    if (l == Level::kCritical) {
-      crossings.push_back(
-          {Reason::kOomKilled, l,
-           std::to_string(*s.new_oom_kills) + " new OOM kill(s) in the container (critical)"});
-    }
-    level("oom_kills", l);
-  }
-  if (s.container_cgroup) obs.push_back({&m.container_throttled, {}, s.throttled_seconds});
-  if (s.throttled_ratio) {
-    level("cpu_throttling", judge(Reason::kCpuThrottled, "container cpu throttled",
-                                  *s.throttled_ratio, cfg.cpu_throttling));
-  }
-
-  // Deterministic: by reason priority, critical before warn, then in the order found.
-  std::stable_sort(crossings.begin(), crossings.end(), [](const Crossing& a, const Crossing& b) {
-    if (a.level != b.level) return a.level > b.level;
-    return Priority(a.reason) < Priority(b.reason);
-  });
-  std::string detail;
-  for (const Crossing& c : crossings) detail += (detail.empty() ? "" : "; ") + c.text;
-  Result r;
-  if (!crossings.empty() && crossings.front().level == Level::kCritical) {
-    r = Result::Failure(crossings.front().reason, detail);
-  } else {
-    r = Result::Success();
-    std::string summary;
-    for (const auto& [k, v] : report) summary += (summary.empty() ? "" : ", ") + k + " " + v;
-    r.detail = detail.empty() ? summary : "degraded: " + detail;
-  }
-  r.observations = std::move(obs);
-  r.report = std::move(report);
-  return r;
+  HostEvaluation e(Metrics());
+  EvaluateCpu(s, cfg, e);
+  EvaluateLoad(s, e);
+  EvaluateMemory(s, cfg, e);
+  EvaluateDisks(s, cfg, e);
+  EvaluatePressure(s, e);
+  EvaluateContainerMemory(s, cfg, e);
+  EvaluateOomKills(s, cfg, e);
+  EvaluateContainerCpu(s, cfg, e);
+  return std::move(e).Finish();
 }
 
 std::shared_ptr<const HostCheckConfig> ParseHostCheckConfig(const ConfigNode& node) {

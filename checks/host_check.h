@@ -76,6 +76,15 @@ std::shared_ptr<const HostCheckConfig> ParseHostCheckConfig(const ConfigNode& no
 // mountpoints (/proc, /sys, /dev, container storage) never; then the include/exclude globs.
 bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg);
 
+// The mountpoints a run asks statvfs about, from the mount table in its order: one per mountpoint
+// (the last mount on a mountpoint decides, and one that is not reported hides those under it),
+// sorted, at most max_mountpoints; the rest are counted in `dropped`.
+struct MountSelection {
+  std::vector<std::string> mountpoints;
+  size_t dropped = 0;
+};
+MountSelection SelectMounts(const std::vector<MountEntry>& mounts, const HostCheckConfig& cfg);
+
 struct DiskFigures {
   std::string mountpoint;  // as the host's PID 1 sees it
   FsStats stats;
