@@ -90,6 +90,9 @@ struct DiskFigures {
   FsStats stats;
 };
 
+// The resources of /proc/pressure, in HostSample::pressure's order.
+inline constexpr const char* kHostPressureResources[] = {"cpu", "memory", "io"};
+
 // Everything one collection found. An absent figure was not available here (no PSI, no cgroup
 // v2, no limit): it is not reported and is not a failure.
 struct HostSample {
@@ -100,7 +103,7 @@ struct HostSample {
   std::vector<DiskFigures> disks;  // answered mounts, sorted by mountpoint
   size_t disks_dropped = 0;        // over max_mountpoints
   size_t disks_stuck = 0;  // statvfs did not answer in time, or has hung for over disk_timeout
-  std::array<std::optional<Pressure>, 3> pressure;  // cpu, memory, io
+  std::array<std::optional<Pressure>, 3> pressure;  // kHostPressureResources
   std::optional<uint64_t> container_memory_current;
   std::optional<uint64_t> container_memory_max;
   std::optional<CpuMax> container_cpu_max;
@@ -110,7 +113,8 @@ struct HostSample {
   std::optional<double> throttled_ratio;  // throttled periods / periods since the previous run
 };
 
-// Turns a sample into a Result: observations, reason and detail from the thresholds. Pure.
+// Turns a sample into a Result: observations, reason and detail from the thresholds. Pure; one
+// evaluator per resource (checks/host_evaluate.cc).
 Result EvaluateHost(const HostSample& sample, const HostCheckConfig& cfg);
 
 // For tests: a host check from a parsed config. Its runs ask ctx.services.statfs (a test gives a
