@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <thread>
 
@@ -46,10 +48,8 @@ sigset_t HandledSignals() {
 // The checks of `shard`: a sharded agent schedules (and exports) only its own share.
 std::vector<ScheduledCheck> ToScheduled(const Config& config, const Shard& shard) {
   std::vector<ScheduledCheck> out;
-  out.reserve(config.checks.size());
-  for (const auto& entry : config.checks) {
-    if (InShard(entry.check->spec().name, shard)) out.push_back({entry.check, entry.fingerprint});
-  }
+  std::copy_if(config.checks.begin(), config.checks.end(), std::back_inserter(out),
+               [&](const ScheduledCheck& c) { return InShard(c.check->spec().name, shard); });
   return out;
 }
 
@@ -61,7 +61,7 @@ class Agent {
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
         // Every service a check may use, built here and only here.
-        services_{loop_, curl_, dns_, clock_, statfs_, tails_, options_.paths},
+        services_{&loop_, &curl_, &dns_, clock_, statfs_, tails_, options_.paths},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_,
                   Placement{options_.shard.ToString(), options_.location}),
         alert_log_(exporter_),

@@ -85,10 +85,10 @@ std::shared_ptr<const ResolverLists> ParseResolverLists(const ConfigNode& node) 
   return lists;
 }
 
-CheckEntry ParseCheck(const ConfigNode& node, const Config& config,
-                      std::unordered_map<std::string, std::string>& names,
-                      const std::shared_ptr<const ResolverLists>& resolver_lists,
-                      const LabelNameSet& reserved_labels) {
+ScheduledCheck ParseCheck(const ConfigNode& node, const Config& config,
+                          std::unordered_map<std::string, std::string>& names,
+                          const std::shared_ptr<const ResolverLists>& resolver_lists,
+                          const LabelNameSet& reserved_labels) {
   if (!node.IsMap()) node.Fail("must be a map");
   CheckSpec spec;
   ConfigNode name = node.Required("name");

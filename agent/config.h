@@ -14,19 +14,13 @@
 
 namespace gatewatch {
 
-struct CheckEntry {
-  std::shared_ptr<const Check> check;
-  // Equal fingerprints across a reload mean "unchanged": the check keeps its schedule.
-  std::string fingerprint;
-};
-
 struct Config {
   Duration default_interval = std::chrono::seconds(30);
   Duration default_timeout = std::chrono::seconds(10);
-  SchedulerOptions scheduler;  // scheduler: {max_in_flight, coalesce}
-  std::vector<CheckEntry> checks;
-  std::vector<AlertSpec> alerts;  // see agent/alerts.h
-  std::string source;             // file path, or "<embedded default>"
+  SchedulerOptions scheduler;          // scheduler: {max_in_flight, coalesce}
+  std::vector<ScheduledCheck> checks;  // check and fingerprint, as the scheduler takes them
+  std::vector<AlertSpec> alerts;       // see agent/alerts.h
+  std::string source;                  // file path, or "<embedded default>"
 };
 
 // Both throw ConfigError naming the exact path of the first problem.

@@ -7,6 +7,7 @@
 
 #include "agent/base/config_node.h"
 #include "agent/base/logging.h"
+#include "agent/base/units.h"
 #include "agent/config.h"
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
@@ -56,7 +57,7 @@ void PrintTable(const std::string& title, const Result& r) {
   std::printf("%-*s %s\n", width + 2, "PROBE", title.c_str());
   for (const auto& [key, value] : r.report)
     std::printf("  %-*s %s\n", width, key.c_str(), value.c_str());
-  std::printf("  %-*s %.1f ms\n", width, "duration", ToSeconds(r.duration) * 1000);
+  std::printf("  %-*s %s ms\n", width, "duration", FormatMillis(r.duration, 1).c_str());
   if (r.success) {
     std::printf("%-*s OK\n", width + 2, "RESULT");
   } else {
@@ -78,7 +79,7 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
   DnsResolver dns(loop, DnsResolver::Options{});
   StatfsPool statfs;
   TailRegistry tails;
-  CheckServices services{loop, curl, dns, clock, statfs, tails};
+  CheckServices services{&loop, &curl, &dns, clock, statfs, tails};
   Result result = RunCheckOnce(check, services);
 
   if (json) {
@@ -93,7 +94,7 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
 }
 
 Result RunCheckOnce(const Check& check, CheckServices& services, CheckState* state) {
-  EventLoop& loop = services.loop;
+  EventLoop& loop = *services.loop;
   std::unique_ptr<CheckState> fresh;
   if (state == nullptr) {
     fresh = check.NewState();

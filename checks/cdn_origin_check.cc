@@ -1,8 +1,6 @@
 #include "checks/cdn_origin_check.h"
 
 #include <algorithm>
-#include <cinttypes>
-#include <cstdio>
 #include <functional>
 
 #include "agent/base/strings.h"
@@ -67,9 +65,7 @@ std::string FieldValue(CompareField field, const CdnSide& side) {
     case CompareField::kBodyHash: {
       if (side.body_too_large) return "> body_limit";
       if (!side.body_hash) return "-";
-      char buf[20];
-      std::snprintf(buf, sizeof buf, "%016" PRIx64, *side.body_hash);
-      return buf;
+      return FormatHex64(*side.body_hash);
     }
   }
   return "-";
@@ -84,7 +80,7 @@ HttpRun::Target SideTarget(const HttpRequest& request, const std::string& connec
   HttpRun::Target t;
   t.host = connect_port != 0 ? connect_host : request.host;
   t.connect_port = connect_port;
-  t.resolver = &services.dns;
+  t.resolver = services.dns;
   t.resolver_label = "system resolver";
   t.hash_body = hash_body;
   t.deadline = deadline;
@@ -101,7 +97,7 @@ class SideRun {
           std::function<void()> on_done)
       : services_(services),
         on_done_(std::move(on_done)),
-        run_(request, services.curl, services.clock,
+        run_(request, *services.curl, services.clock,
              SideTarget(*request, connect_host, connect_port, hash_body, services, deadline),
              [this] { OnRunDone(); }) {}
   SideRun(const SideRun&) = delete;

@@ -8,10 +8,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 
 #include "agent/base/fnv.h"
 #include "agent/base/strings.h"
+#include "agent/base/units.h"
 #include "checks/http_reasons.h"
 #include "checks/reason_vote.h"
 #include "checks/text_fields.h"
@@ -210,12 +210,6 @@ std::optional<std::string> RdataText(const Reader& r, int type, size_t at, size_
     default:
       return std::nullopt;
   }
-}
-
-std::string Hex(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 void AddRecord(DnsAnswerSet& set, std::string record) {
@@ -527,7 +521,7 @@ bool IsPlainHostname(std::string_view name) {
 std::string DescribeAnswer(const DnsAnswerSet& a) {
   if (a.rcode != ns_r_noerror) return std::string(RcodeLabel(a.rcode));
   if (a.count == 0) return "NOERROR, no records";
-  if (a.capped) return std::to_string(a.count) + " records (hash " + Hex(a.hash) + ")";
+  if (a.capped) return std::to_string(a.count) + " records (hash " + FormatHex64(a.hash) + ")";
   std::string out;
   for (const auto& r : a.records) {
     if (!out.empty()) out += ' ';

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "agent/base/units.h"
 #include "agent/io/dns_resolver.h"
 #include "checks/api/check_run_base.h"
 #include "checks/dns_comparison.h"
@@ -70,7 +71,7 @@ class DnsRun final : public CheckRunBase {
         t.elapsed = now - (t.started == TimePoint() ? started_ : t.started);
         t.outcome = ResolverOutcome{};  // dns_timeout, no answer
         t.note = t.server.empty() ? "address of " + t.label + " not resolved before the deadline"
-                                  : "no answer within " + FormatQueryMs(t.elapsed);
+                                  : "no answer within " + FormatMillis(t.elapsed, 1) + " ms";
       }
       t.answer_done = t.soa_done = true;
     }
@@ -110,12 +111,12 @@ class DnsRun final : public CheckRunBase {
   // Who finds the NS set of an authoritative check: the configured resolvers (in order, as
   // fallbacks of one channel) or the system resolver.
   DnsResolver& Discovery() {
-    if (cfg_->resolvers.empty()) return services_.dns;
+    if (cfg_->resolvers.empty()) return *services_.dns;
     std::string csv;
     for (const auto& s : cfg_->resolvers) csv += (csv.empty() ? "" : ",") + s;
     DnsResolver::Options o = ServerOptions(csv, false);
     o.report_errors = false;  // discovery may use the next resolver when one fails
-    return services_.dns.ForServer(o);
+    return services_.dns->ForServer(o);
   }
 
   void OnNsFound(NsDiscovery::Found found) {
@@ -153,7 +154,7 @@ class DnsRun final : public CheckRunBase {
 
   void Ask(size_t i) {
     DnsServerState& t = servers_[i];
-    DnsResolver& r = services_.dns.ForServer(ServerOptions(t.server, cfg_->authoritative));
+    DnsResolver& r = services_.dns->ForServer(ServerOptions(t.server, cfg_->authoritative));
     t.started = services_.clock.Now();
     queries_[i].answer =
         r.Query(cfg_->name, cfg_->type, [this, i](int status, const unsigned char* reply, int len) {

@@ -2,9 +2,8 @@
 
 #include <arpa/nameser.h>
 
-#include <cstdio>
-
 #include "agent/base/strings.h"
+#include "agent/base/units.h"
 #include "checks/dns_consistency.h"
 
 namespace gatewatch {
@@ -15,12 +14,6 @@ std::string FormatRatio(size_t matching, size_t total) {
 }
 
 std::string What(const DnsServerState& s) { return AnswerOrNote(s.outcome.answer, s.note); }
-
-std::string FormatMinRatio(double min_ratio) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%g", min_ratio);
-  return buf;
-}
 
 // Observations and the probe's report: which server answered what.
 void Describe(const DnsRunView& run, Result& result, const Agreement& ag) {
@@ -49,7 +42,7 @@ void Describe(const DnsRunView& run, Result& result, const Agreement& ag) {
     std::string line = std::string(RcodeLabel(t.rcode)) + " " + What(t);
     if (a && a->positive() && a->min_ttl) line += " ttl=" + std::to_string(*a->min_ttl);
     if (t.serial) line += " serial=" + std::to_string(*t.serial);
-    line += " (" + FormatQueryMs(t.elapsed) + ")" + (match ? " match" : "");
+    line += " (" + FormatMillis(t.elapsed, 1) + " ms" + ")" + (match ? " match" : "");
     std::string key = t.label;
     if (cfg.authoritative && !t.server.empty()) key += " " + t.server;
     report.emplace_back(key, line);
@@ -97,12 +90,6 @@ const DnsMetrics& DnsCheckMetrics() {
        {"resolver"}},
   };
   return *metrics;
-}
-
-std::string FormatQueryMs(Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f ms", std::chrono::duration<double, std::milli>(d).count());
-  return buf;
 }
 
 Result EvaluateDnsRun(const DnsRunView& run) {
@@ -154,7 +141,7 @@ Result EvaluateDnsRun(const DnsRunView& run) {
         reference.empty()
             ? "no " + std::string(cfg.authoritative ? "server" : "resolver") + " answered " +
                   cfg.name + " " + DnsTypeName(cfg.type)
-            : agree + " match " + reference + " (min_ratio " + FormatMinRatio(cfg.min_ratio) + ")";
+            : agree + " match " + reference + " (min_ratio " + FormatGeneral(cfg.min_ratio) + ")";
     result = Result::Failure(ag.reason, head + "; " + others);
   }
   Describe(run, result, ag);

@@ -62,7 +62,4 @@ Result EvaluateDnsRun(const DnsRunView& run);
 // timed out): `reason` and `detail` with the report of what is known.
 Result EarlyDnsFailure(const DnsRunView& run, Reason reason, std::string detail);
 
-// "12.3 ms": the precision of the report lines and timeout notes.
-std::string FormatQueryMs(Duration d);
-
 }  // namespace gatewatch

@@ -4,99 +4,21 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <map>
 #include <mutex>
+#include <set>
 
 #include "agent/base/fd.h"
 #include "agent/io/event_loop.h"
 #include "agent/io/statfs_pool.h"
+#include "checks/host_evaluate.h"
 
 namespace gatewatch {
 
 namespace {
 
-// ----- Metrics ---------------------------------------------------------------------------------
-
-struct HostMetrics {
-  MetricDesc cpu_usage{"host_cpu_usage_ratio",
-                       MetricKind::kGauge,
-                       "Share of CPU time between the last two samples: busy (all but idle and "
-                       "iowait), user (with nice), system (with irq, softirq), iowait, steal.",
-                       {"mode"}};
-  MetricDesc cpus{"host_cpus", MetricKind::kGauge, "CPUs online.", {}};
-  MetricDesc load{"host_load", MetricKind::kGauge, "Load average over 1m, 5m and 15m.", {"window"}};
-  MetricDesc memory_bytes{"host_memory_bytes",
-                          MetricKind::kGauge,
-                          "Host memory: total, available, used (total - available), swap_total, "
-                          "swap_used.",
-                          {"kind"}};
-  MetricDesc memory_used{
-      "host_memory_used_ratio", MetricKind::kGauge, "(MemTotal - MemAvailable) / MemTotal.", {}};
-  MetricDesc disk_used{"host_disk_used_ratio",
-                       MetricKind::kGauge,
-                       "Used share of a filesystem as df computes Use%: used / (used + available).",
-                       {"mountpoint"}};
-  MetricDesc disk_inodes_used{"host_disk_inodes_used_ratio",
-                              MetricKind::kGauge,
-                              "Used share of a filesystem's inodes.",
-                              {"mountpoint"}};
-  MetricDesc disk_bytes{"host_disk_bytes",
-                        MetricKind::kGauge,
-                        "Filesystem size, used and available bytes (as df -B1).",
-                        {"mountpoint", "kind"}};
-  MetricDesc disk_mountpoints{"host_disk_mountpoints",
-                              MetricKind::kGauge,
-                              "Mountpoints selected for the disk figures: reported, dropped "
-                              "(over max_mountpoints) or stuck (statvfs did not answer in time).",
-                              {"state"}};
-  MetricDesc pressure{"host_pressure_ratio",
-                      MetricKind::kGauge,
-                      "Pressure stall information: share of time some tasks stalled on cpu, "
-                      "memory or io, averaged over 10s, 60s, 300s.",
-                      {"resource", "window"}};
-  MetricDesc container_memory_bytes{"container_memory_bytes",
-                                    MetricKind::kGauge,
-                                    "The agent's cgroup v2: memory.current (usage) and memory.max "
-                                    "(limit, absent without a limit).",
-                                    {"kind"}};
-  MetricDesc container_memory_used{"container_memory_used_ratio",
-                                   MetricKind::kGauge,
-                                   "memory.current / memory.max of the agent's cgroup (absent "
-                                   "without a limit).",
-                                   {}};
-  MetricDesc container_cpu_limit{"container_cpu_limit_cores",
-                                 MetricKind::kGauge,
-                                 "cpu.max quota / period of the agent's cgroup (absent without a "
-                                 "limit).",
-                                 {}};
-  MetricDesc container_oom_kills{"container_oom_kills_total",
-                                 MetricKind::kCounter,
-                                 "OOM kills in the agent's cgroup (memory.events oom_kill) seen "
-                                 "since the check started.",
-                                 {}};
-  MetricDesc container_throttled{"container_cpu_throttled_seconds_total",
-                                 MetricKind::kCounter,
-                                 "Time the agent's cgroup was throttled by cpu.max (cpu.stat "
-                                 "throttled_usec) since the check started.",
-                                 {}};
-  MetricDesc resource_level{"host_resource_level",
-                            MetricKind::kGauge,
-                            "Threshold level per resource: 0 ok, 1 warn (degraded, the run still "
-                            "succeeds), 2 critical (the run fails).",
-                            {"resource"}};
-};
-
-// Leaked on purpose: Observations point at these descriptors until the process exits.
-const HostMetrics& Metrics() {
-  static const HostMetrics* metrics = new HostMetrics();
-  return *metrics;
-}
-
 constexpr size_t kMaxFileBytes = 1 << 20;
 constexpr size_t kMaxMaxMountpoints = 1000;
 constexpr Duration kCpuSecondSample = std::chrono::milliseconds(200);
-constexpr const char* kPressureResources[] = {"cpu", "memory", "io"};
 
 // Reads a small /proc, /sys or cgroup file. nullopt if it is missing or unreadable: a missing
 // file means "not available here" (no PSI, no limit), never an error.
@@ -121,12 +43,6 @@ std::string Under(const std::string& root, const std::string& path) {
   std::string r = root;
   while (r.size() > 1 && r.back() == '/') r.pop_back();
   return r + path;
-}
-
-std::string Ratio(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", v);
-  return buf;
 }
 
 bool MatchesAny(const std::vector<std::string>& globs, const std::string& s) {
@@ -175,10 +91,7 @@ struct DiskBatch {
 // on the loop thread (runs start and finish there), so it needs no lock.
 struct HostState final : CheckState {
   std::optional<CpuTimes> cpu;
-  std::optional<uint64_t> oom_kills;
-  std::optional<uint64_t> throttled_usec;
-  std::optional<uint64_t> nr_periods;
-  std::optional<uint64_t> nr_throttled;
+  CgroupCounters cgroup;
 };
 
 class HostCheck;
@@ -266,7 +179,7 @@ void HostRun::Begin() {
   if (auto text = ReadSmallFile(p.procfs + "/loadavg")) sample_.load = ParseLoadavg(*text);
   if (auto text = ReadSmallFile(p.procfs + "/meminfo")) sample_.memory = ParseMeminfo(*text);
   for (size_t i = 0; i < 3; ++i) {
-    auto text = ReadSmallFile(p.procfs + "/pressure/" + kPressureResources[i]);
+    auto text = ReadSmallFile(p.procfs + "/pressure/" + kHostPressureResources[i]);
     if (text) sample_.pressure[i] = ParsePressure(*text);
   }
   ReadCgroup();
@@ -289,7 +202,7 @@ void HostRun::ReadCpu(bool first) {
   if (first && !had_previous) {
     Duration wait = std::min<Duration>(kCpuSecondSample, (deadline_ - services_.clock.Now()) / 4);
     cpu_pending_ = true;
-    cpu_timer_ = services_.loop.AddTimerAfter(std::max(wait, Duration::zero()), [this] {
+    cpu_timer_ = services_.loop->AddTimerAfter(std::max(wait, Duration::zero()), [this] {
       cpu_timer_ = {};
       cpu_pending_ = false;
       ReadCpu(false);
@@ -313,32 +226,14 @@ void HostRun::ReadCgroup() {
   if (auto t = ReadSmallFile(dir + "/memory.max"))
     sample_.container_memory_max = ParseCgroupBytes(*t);
   if (auto t = ReadSmallFile(dir + "/cpu.max")) sample_.container_cpu_max = ParseCpuMax(*t);
-  if (auto t = ReadSmallFile(dir + "/memory.events")) {
-    if (auto kills = ParseKeyedValue(*t, "oom_kill")) {
-      // A smaller count is a new cgroup (the container restarted): start over from it.
-      sample_.new_oom_kills =
-          state.oom_kills && *kills >= *state.oom_kills ? *kills - *state.oom_kills : 0;
-      state.oom_kills = kills;
-    }
-  }
-  if (auto t = ReadSmallFile(dir + "/cpu.stat")) {
-    auto usec = ParseKeyedValue(*t, "throttled_usec");
-    auto periods = ParseKeyedValue(*t, "nr_periods");
-    auto throttled = ParseKeyedValue(*t, "nr_throttled");
-    if (usec && state.throttled_usec && *usec >= *state.throttled_usec) {
-      sample_.throttled_seconds = double(*usec - *state.throttled_usec) / 1e6;
-    }
-    if (periods && throttled && state.nr_periods && state.nr_throttled &&
-        *periods > *state.nr_periods && *throttled >= *state.nr_throttled) {
-      sample_.throttled_ratio = std::min(
-          1.0, double(*throttled - *state.nr_throttled) / double(*periods - *state.nr_periods));
-    } else if (periods && state.nr_periods && *periods == *state.nr_periods) {
-      sample_.throttled_ratio = 0;  // no period elapsed: the cgroup did not run, nothing throttled
-    }
-    state.throttled_usec = usec;
-    state.nr_periods = periods;
-    state.nr_throttled = throttled;
-  }
+  std::optional<std::string> events = ReadSmallFile(dir + "/memory.events");
+  std::optional<std::string> cpu_stat = ReadSmallFile(dir + "/cpu.stat");
+  CgroupCounters now = ParseCgroupCounters(events, cpu_stat);
+  CgroupDeltas deltas = ComputeCgroupDeltas(state.cgroup, now);
+  state.cgroup = CarryCgroupCounters(state.cgroup, now);
+  sample_.new_oom_kills = deltas.new_oom_kills;
+  sample_.throttled_seconds = deltas.throttled_seconds;
+  sample_.throttled_ratio = deltas.throttled_ratio;
 }
 
 void HostRun::StartDisks() {
@@ -347,29 +242,17 @@ void HostRun::StartDisks() {
   auto text = ReadSmallFile(p.procfs + "/1/mounts");
   if (!text) text = ReadSmallFile(p.procfs + "/self/mounts");
   if (!text) return;
-  // One entry per mountpoint (the last mount on top wins), sorted so the cap is deterministic.
-  std::map<std::string, MountEntry> selected;
-  for (MountEntry& m : ParseMounts(*text)) {
-    if (!ShouldReportMount(m, cfg)) {
-      selected.erase(m.mountpoint);
-      continue;
-    }
-    std::string key = m.mountpoint;
-    selected[key] = std::move(m);
-  }
+  MountSelection selection = SelectMounts(ParseMounts(*text), cfg);
+  sample_.disks_dropped = selection.dropped;
+  disk_mountpoints_ = std::move(selection.mountpoints);
   std::vector<std::string> paths;
-  for (const auto& [mountpoint, entry] : selected) {
-    if (paths.size() >= cfg.max_mountpoints) {
-      ++sample_.disks_dropped;
-      continue;
-    }
-    disk_mountpoints_.push_back(mountpoint);
+  for (const std::string& mountpoint : disk_mountpoints_) {
     paths.push_back(Under(p.rootfs, mountpoint));
   }
   if (paths.empty()) return;
 
   batch_ = std::make_shared<DiskBatch>();
-  batch_->loop = &services_.loop;
+  batch_->loop = services_.loop;
   batch_->results.resize(paths.size());
   batch_->answered.resize(paths.size());
   batch_->pending = paths.size();
@@ -381,7 +264,7 @@ void HostRun::StartDisks() {
   disks_pending_ = true;
   TimePoint now = services_.clock.Now();
   Duration wait = std::min<Duration>(cfg.disk_timeout, (deadline_ - now) * 3 / 4);
-  disk_timer_ = services_.loop.AddTimerAfter(std::max(wait, Duration::zero()), [this] {
+  disk_timer_ = services_.loop->AddTimerAfter(std::max(wait, Duration::zero()), [this] {
     disk_timer_ = {};
     OnDisksAnswered(true);
   });
@@ -410,7 +293,7 @@ void HostRun::StartDisks() {
 void HostRun::OnDisksAnswered(bool deadline) {
   if (!disks_pending_) return;
   disks_pending_ = false;
-  if (!deadline) services_.loop.CancelTimer(disk_timer_);
+  if (!deadline) services_.loop->CancelTimer(disk_timer_);
   disk_timer_ = {};
   {
     std::lock_guard l(batch_->mu);
@@ -436,8 +319,8 @@ void HostRun::MaybeFinish() {
 }
 
 void HostRun::StopWaiting() {
-  if (cpu_pending_) services_.loop.CancelTimer(cpu_timer_);
-  if (disks_pending_) services_.loop.CancelTimer(disk_timer_);
+  if (cpu_pending_) services_.loop->CancelTimer(cpu_timer_);
+  if (disks_pending_) services_.loop->CancelTimer(disk_timer_);
   cpu_pending_ = disks_pending_ = false;
   if (batch_) {
     std::lock_guard l(batch_->mu);
@@ -445,33 +328,7 @@ void HostRun::StopWaiting() {
   }
 }
 
-// ----- Evaluation ------------------------------------------------------------------------------
-
-// Reasons in the order a failing run picks them: the most specific and destructive cause first.
-constexpr Reason kReasonOrder[] = {Reason::kOomKilled,    Reason::kMemoryExhausted,
-                                   Reason::kDiskFull,     Reason::kInodesExhausted,
-                                   Reason::kCpuThrottled, Reason::kCpuSaturated};
-
-size_t Priority(Reason r) {
-  for (size_t i = 0; i < std::size(kReasonOrder); ++i) {
-    if (kReasonOrder[i] == r) return i;
-  }
-  return std::size(kReasonOrder);
-}
-
-struct Crossing {
-  Reason reason;
-  Level level;
-  std::string text;
-};
-
 }  // namespace
-
-Level LevelOf(double value, const Threshold& t) {
-  if (t.critical && value >= *t.critical) return Level::kCritical;
-  if (t.warn && value >= *t.warn) return Level::kWarn;
-  return Level::kOk;
-}
 
 bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg) {
   bool type_included = !cfg.include_fs_types.empty() && MatchesAny(cfg.include_fs_types, m.fs_type);
@@ -502,147 +359,26 @@ bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg) {
   return !MatchesAny(cfg.exclude_mountpoints, m.mountpoint);
 }
 
-Result EvaluateHost(const HostSample& s, const HostCheckConfig& cfg) {
-  const HostMetrics& m = Metrics();
-  std::vector<Observation> obs;
-  std::vector<Crossing> crossings;
-  std::vector<std::pair<std::string, std::string>> report;
-  auto gauge = [&](const MetricDesc& d, LabelValues labels, double v) {
-    obs.push_back({&d, std::move(labels), v});
-  };
-  auto level = [&](const char* resource, Level l) {
-    gauge(m.resource_level, {resource}, static_cast<double>(l));
-  };
-  // Records a crossing of `value` (if any) and returns its level.
-  auto judge = [&](Reason reason, const std::string& what, double value, const Threshold& t) {
-    Level l = LevelOf(value, t);
-    if (l != Level::kOk) {
-      double limit = l == Level::kCritical ? *t.critical : *t.warn;
-      crossings.push_back({reason, l,
-                           what + " " + Ratio(value) + " >= " + Ratio(limit) +
-                               (l == Level::kCritical ? " (critical)" : " (warn)")});
-    }
-    return l;
-  };
-
-  if (s.stat) gauge(m.cpus, {}, s.stat->cpus);
-  if (s.cpu) {
-    gauge(m.cpu_usage, {"busy"}, s.cpu->busy);
-    gauge(m.cpu_usage, {"user"}, s.cpu->user);
-    gauge(m.cpu_usage, {"system"}, s.cpu->system);
-    gauge(m.cpu_usage, {"iowait"}, s.cpu->iowait);
-    gauge(m.cpu_usage, {"steal"}, s.cpu->steal);
-    level("cpu", judge(Reason::kCpuSaturated, "cpu busy", s.cpu->busy, cfg.cpu));
-    report.emplace_back("cpu busy", Ratio(s.cpu->busy));
-  }
-  if (s.load) {
-    static constexpr const char* kWindows[] = {"1m", "5m", "15m"};
-    for (size_t i = 0; i < 3; ++i) gauge(m.load, {kWindows[i]}, (*s.load)[i]);
-    report.emplace_back("load 1m", Ratio((*s.load)[0]));
-  }
-  if (s.memory) {
-    const MemInfo& mem = *s.memory;
-    gauge(m.memory_bytes, {"total"}, double(mem.total));
-    gauge(m.memory_bytes, {"available"}, double(mem.available));
-    gauge(m.memory_bytes, {"used"}, double(mem.used()));
-    gauge(m.memory_bytes, {"swap_total"}, double(mem.swap_total));
-    gauge(m.memory_bytes, {"swap_used"}, double(mem.swap_total - mem.swap_free));
-    double ratio = double(mem.used()) / double(mem.total);
-    gauge(m.memory_used, {}, ratio);
-    level("memory", judge(Reason::kMemoryExhausted, "memory used", ratio, cfg.memory));
-    report.emplace_back("memory used", Ratio(ratio));
-  }
-
-  Level disk_level = Level::kOk, inode_level = Level::kOk;
-  bool any_inodes = false;
-  for (const DiskFigures& d : s.disks) {
-    const FsStats& f = d.stats;
-    gauge(m.disk_bytes, {d.mountpoint, "size"}, double(f.size));
-    gauge(m.disk_bytes, {d.mountpoint, "used"}, double(f.used));
-    gauge(m.disk_bytes, {d.mountpoint, "available"}, double(f.available));
-    if (f.used + f.available > 0) {
-      double ratio = double(f.used) / double(f.used + f.available);
-      gauge(m.disk_used, {d.mountpoint}, ratio);
-      disk_level = std::max(
-          disk_level, judge(Reason::kDiskFull, "disk " + d.mountpoint + " used", ratio, cfg.disk));
-    }
-    // Some filesystems (btrfs, vfat) have no fixed inode table and report 0.
-    if (f.inodes > 0) {
-      any_inodes = true;
-      double ratio = double(f.inodes - f.inodes_free) / double(f.inodes);
-      gauge(m.disk_inodes_used, {d.mountpoint}, ratio);
-      inode_level = std::max(
-          inode_level,
-          judge(Reason::kInodesExhausted, "inodes " + d.mountpoint + " used", ratio, cfg.inodes));
+MountSelection SelectMounts(const std::vector<MountEntry>& mounts, const HostCheckConfig& cfg) {
+  // One entry per mountpoint: the last mount on top wins, also when it is not reported (it hides
+  // what is under it). Sorted, so the cap is deterministic.
+  std::set<std::string> selected;
+  for (const MountEntry& m : mounts) {
+    if (ShouldReportMount(m, cfg)) {
+      selected.insert(m.mountpoint);
+    } else {
+      selected.erase(m.mountpoint);
     }
   }
-  if (!s.disks.empty()) level("disk", disk_level);
-  if (any_inodes) level("inodes", inode_level);
-  gauge(m.disk_mountpoints, {"reported"}, double(s.disks.size()));
-  gauge(m.disk_mountpoints, {"dropped"}, double(s.disks_dropped));
-  gauge(m.disk_mountpoints, {"stuck"}, double(s.disks_stuck));
-  report.emplace_back("disks", std::to_string(s.disks.size()) + " reported, " +
-                                   std::to_string(s.disks_stuck) + " stuck, " +
-                                   std::to_string(s.disks_dropped) + " dropped");
-
-  static constexpr const char* kPsiWindows[] = {"10s", "60s", "300s"};
-  for (size_t r = 0; r < 3; ++r) {
-    if (!s.pressure[r]) continue;
-    for (size_t w = 0; w < 3; ++w) {
-      gauge(m.pressure, {kPressureResources[r], kPsiWindows[w]}, s.pressure[r]->some[w]);
+  MountSelection out;
+  for (const std::string& mountpoint : selected) {
+    if (out.mountpoints.size() >= cfg.max_mountpoints) {
+      ++out.dropped;
+    } else {
+      out.mountpoints.push_back(mountpoint);
     }
   }
-
-  if (s.container_memory_current) {
-    gauge(m.container_memory_bytes, {"usage"}, double(*s.container_memory_current));
-  }
-  if (s.container_memory_max) {
-    gauge(m.container_memory_bytes, {"limit"}, double(*s.container_memory_max));
-  }
-  if (s.container_memory_current && s.container_memory_max && *s.container_memory_max > 0) {
-    double ratio =
-        std::min(1.0, double(*s.container_memory_current) / double(*s.container_memory_max));
-    gauge(m.container_memory_used, {}, ratio);
-    level("container_memory",
-          judge(Reason::kMemoryExhausted, "container memory used", ratio, cfg.container_memory));
-    report.emplace_back("container memory used", Ratio(ratio));
-  }
-  if (s.container_cpu_max) gauge(m.container_cpu_limit, {}, s.container_cpu_max->cores());
-  if (s.new_oom_kills) {
-    obs.push_back({&m.container_oom_kills, {}, double(*s.new_oom_kills)});
-    Level l = cfg.oom_kills && *s.new_oom_kills > 0 ? Level::kCritical : Level::kOk;
-    if (l == Level::kCritical) {
-      crossings.push_back(
-          {Reason::kOomKilled, l,
-           std::to_string(*s.new_oom_kills) + " new OOM kill(s) in the container (critical)"});
-    }
-    level("oom_kills", l);
-  }
-  if (s.container_cgroup) obs.push_back({&m.container_throttled, {}, s.throttled_seconds});
-  if (s.throttled_ratio) {
-    level("cpu_throttling", judge(Reason::kCpuThrottled, "container cpu throttled",
-                                  *s.throttled_ratio, cfg.cpu_throttling));
-  }
-
-  // Deterministic: by reason priority, critical before warn, then in the order found.
-  std::stable_sort(crossings.begin(), crossings.end(), [](const Crossing& a, const Crossing& b) {
-    if (a.level != b.level) return a.level > b.level;
-    return Priority(a.reason) < Priority(b.reason);
-  });
-  std::string detail;
-  for (const Crossing& c : crossings) detail += (detail.empty() ? "" : "; ") + c.text;
-  Result r;
-  if (!crossings.empty() && crossings.front().level == Level::kCritical) {
-    r = Result::Failure(crossings.front().reason, detail);
-  } else {
-    r = Result::Success();
-    std::string summary;
-    for (const auto& [k, v] : report) summary += (summary.empty() ? "" : ", ") + k + " " + v;
-    r.detail = detail.empty() ? summary : "degraded: " + detail;
-  }
-  r.observations = std::move(obs);
-  r.report = std::move(report);
-  return r;
+  return out;
 }
 
 std::shared_ptr<const HostCheckConfig> ParseHostCheckConfig(const ConfigNode& node) {
@@ -673,7 +409,7 @@ std::unique_ptr<Check> MakeHostCheck(const CheckSpec& spec,
 }
 
 CheckType HostCheckType() {
-  const HostMetrics& m = Metrics();
+  const HostMetrics& m = HostCheckMetrics();
   CheckType type;
   type.name = "host";
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {

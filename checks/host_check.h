@@ -76,10 +76,22 @@ std::shared_ptr<const HostCheckConfig> ParseHostCheckConfig(const ConfigNode& no
 // mountpoints (/proc, /sys, /dev, container storage) never; then the include/exclude globs.
 bool ShouldReportMount(const MountEntry& m, const HostCheckConfig& cfg);
 
+// The mountpoints a run asks statvfs about, from the mount table in its order: one per mountpoint
+// (the last mount on a mountpoint decides, and one that is not reported hides those under it),
+// sorted, at most max_mountpoints; the rest are counted in `dropped`.
+struct MountSelection {
+  std::vector<std::string> mountpoints;
+  size_t dropped = 0;
+};
+MountSelection SelectMounts(const std::vector<MountEntry>& mounts, const HostCheckConfig& cfg);
+
 struct DiskFigures {
   std::string mountpoint;  // as the host's PID 1 sees it
   FsStats stats;
 };
+
+// The resources of /proc/pressure, in HostSample::pressure's order.
+inline constexpr const char* kHostPressureResources[] = {"cpu", "memory", "io"};
 
 // Everything one collection found. An absent figure was not available here (no PSI, no cgroup
 // v2, no limit): it is not reported and is not a failure.
@@ -91,7 +103,7 @@ struct HostSample {
   std::vector<DiskFigures> disks;  // answered mounts, sorted by mountpoint
   size_t disks_dropped = 0;        // over max_mountpoints
   size_t disks_stuck = 0;  // statvfs did not answer in time, or has hung for over disk_timeout
-  std::array<std::optional<Pressure>, 3> pressure;  // cpu, memory, io
+  std::array<std::optional<Pressure>, 3> pressure;  // kHostPressureResources
   std::optional<uint64_t> container_memory_current;
   std::optional<uint64_t> container_memory_max;
   std::optional<CpuMax> container_cpu_max;
@@ -101,7 +113,8 @@ struct HostSample {
   std::optional<double> throttled_ratio;  // throttled periods / periods since the previous run
 };
 
-// Turns a sample into a Result: observations, reason and detail from the thresholds. Pure.
+// Turns a sample into a Result: observations, reason and detail from the thresholds. Pure; one
+// evaluator per resource (checks/host_evaluate.cc).
 Result EvaluateHost(const HostSample& sample, const HostCheckConfig& cfg);
 
 // For tests: a host check from a parsed config. Its runs ask ctx.services.statfs (a test gives a

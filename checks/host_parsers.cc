@@ -227,4 +227,52 @@ std::optional<CpuMax> ParseCpuMax(std::string_view text) {
   return CpuMax{*quota, *period};
 }
 
+CgroupCounters ParseCgroupCounters(std::optional<std::string_view> memory_events,
+                                   std::optional<std::string_view> cpu_stat) {
+  CgroupCounters c;
+  if (memory_events) c.oom_kills = ParseKeyedValue(*memory_events, "oom_kill");
+  if (cpu_stat) {
+    c.cpu_stat = true;
+    c.throttled_usec = ParseKeyedValue(*cpu_stat, "throttled_usec");
+    c.nr_periods = ParseKeyedValue(*cpu_stat, "nr_periods");
+    c.nr_throttled = ParseKeyedValue(*cpu_stat, "nr_throttled");
+  }
+  return c;
+}
+
+CgroupDeltas ComputeCgroupDeltas(const CgroupCounters& before, const CgroupCounters& now) {
+  CgroupDeltas d;
+  if (now.oom_kills) {
+    d.new_oom_kills = before.oom_kills && *now.oom_kills >= *before.oom_kills
+                          ? *now.oom_kills - *before.oom_kills
+                          : 0;
+  }
+  if (now.throttled_usec && before.throttled_usec &&
+      *now.throttled_usec >= *before.throttled_usec) {
+    d.throttled_seconds = double(*now.throttled_usec - *before.throttled_usec) / 1e6;
+  }
+  const auto& periods = now.nr_periods;
+  const auto& throttled = now.nr_throttled;
+  if (periods && throttled && before.nr_periods && before.nr_throttled &&
+      *periods > *before.nr_periods && *throttled >= *before.nr_throttled) {
+    d.throttled_ratio = std::min(
+        1.0, double(*throttled - *before.nr_throttled) / double(*periods - *before.nr_periods));
+  } else if (periods && before.nr_periods && *periods == *before.nr_periods) {
+    d.throttled_ratio = 0;
+  }
+  return d;
+}
+
+CgroupCounters CarryCgroupCounters(const CgroupCounters& before, const CgroupCounters& now) {
+  CgroupCounters next = before;
+  if (now.oom_kills) next.oom_kills = now.oom_kills;
+  if (now.cpu_stat) {
+    next.cpu_stat = true;
+    next.throttled_usec = now.throttled_usec;
+    next.nr_periods = now.nr_periods;
+    next.nr_throttled = now.nr_throttled;
+  }
+  return next;
+}
+
 }  // namespace gatewatch

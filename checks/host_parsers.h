@@ -97,4 +97,35 @@ struct CpuMax {
 };
 std::optional<CpuMax> ParseCpuMax(std::string_view text);
 
+// ----- cgroup v2 counters between two runs ------------------------------------------------------
+
+// The counters of memory.events and cpu.stat one run read. A file that could not be read leaves
+// its fields nullopt (and cpu_stat false); a key the file lacks (oom_kill before Linux 4.13, the
+// throttling keys without the cpu controller) is nullopt too.
+struct CgroupCounters {
+  std::optional<uint64_t> oom_kills;  // memory.events oom_kill
+  bool cpu_stat = false;              // cpu.stat was read
+  std::optional<uint64_t> throttled_usec;
+  std::optional<uint64_t> nr_periods;
+  std::optional<uint64_t> nr_throttled;
+};
+// nullopt for a file that could not be read.
+CgroupCounters ParseCgroupCounters(std::optional<std::string_view> memory_events,
+                                   std::optional<std::string_view> cpu_stat);
+
+// What happened between two runs. A counter smaller than before is a new cgroup (the container
+// restarted): it starts over from there and the delta is 0 (kills) or not reported.
+struct CgroupDeltas {
+  std::optional<uint64_t> new_oom_kills;  // nullopt when oom_kill was not read now; 0 on the first
+  double throttled_seconds = 0;           // throttled_usec delta; 0 without both samples
+  // Throttled periods / periods elapsed, at most 1; 0 when no period elapsed (the cgroup did not
+  // run); nullopt without both samples or after a reset.
+  std::optional<double> throttled_ratio;
+};
+CgroupDeltas ComputeCgroupDeltas(const CgroupCounters& before, const CgroupCounters& now);
+
+// The counters the next run compares with: memory.events' oom_kill when it was read now, every
+// cpu.stat counter when cpu.stat was read now (a key gone is forgotten), else the earlier ones.
+CgroupCounters CarryCgroupCounters(const CgroupCounters& before, const CgroupCounters& now);
+
 }  // namespace gatewatch

@@ -17,8 +17,8 @@ class HttpCheckRun final : public CheckRunBase {
         cfg_(std::move(cfg)),
         services_(ctx.services),
         started_(ctx.started),
-        run_(cfg_, services_.curl, services_.clock, HttpCheckTarget(*cfg_, services_, ctx.deadline),
-             [this] { OnDone(); }) {}
+        run_(cfg_, *services_.curl, services_.clock,
+             HttpCheckTarget(*cfg_, services_, ctx.deadline), [this] { OnDone(); }) {}
 
   // May call `done` before returning (nothing to resolve and curl could not be set up).
   void Begin() {
@@ -84,12 +84,12 @@ HttpRun::Target HttpCheckTarget(const HttpCheckConfig& cfg, CheckServices& servi
   t.host = cfg.host;
   // A numeric host asks no resolver, so it creates no per-server channel either.
   if (cfg.resolver.empty() || DnsResolver::IsIpLiteral(cfg.host)) {
-    t.resolver = &services.dns;
+    t.resolver = services.dns;
     t.resolver_label = "system resolver";
   } else {
     DnsResolver::Options o;
     o.servers = cfg.resolver;
-    t.resolver = &services.dns.ForServer(o);
+    t.resolver = &services.dns->ForServer(o);
     t.resolver_label = cfg.resolver;
   }
   t.keep_body = cfg.keeps_body();

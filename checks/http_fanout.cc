@@ -27,7 +27,7 @@ class FanoutRun final : public CheckRunBase {
         services_(ctx.services),
         started_(ctx.started),
         deadline_(ctx.deadline),
-        lookup_(cfg_, services_.curl, services_.clock, LookupTarget(), [this] { OnResolved(); }) {}
+        lookup_(cfg_, *services_.curl, services_.clock, LookupTarget(), [this] { OnResolved(); }) {}
 
   // May call `done` before returning.
   void Begin() {
@@ -92,11 +92,11 @@ class FanoutRun final : public CheckRunBase {
       HttpRun::Target target;
       target.host = chosen.probe[i];  // numeric: no lookup
       target.connect_port = cfg_->port;
-      target.resolver = &services_.dns;  // never asked
+      target.resolver = services_.dns;  // never asked
       target.keep_body = cfg_->keeps_body();
       target.deadline = deadline_;
       backends_[i].address = FormatHostPort(chosen.probe[i], cfg_->port);
-      backends_[i].run = std::make_unique<HttpRun>(cfg_, services_.curl, services_.clock, target,
+      backends_[i].run = std::make_unique<HttpRun>(cfg_, *services_.curl, services_.clock, target,
                                                    [this, i] { OnBackendDone(i); });
     }
     for (auto& b : backends_) b.run->Begin();  // a setup failure calls back at once

@@ -2,21 +2,17 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cstdio>
 #include <optional>
 #include <set>
 
 #include "agent/base/config_node.h"
+#include "agent/base/units.h"
 #include "checks/api/http_status.h"
 
 namespace gatewatch {
 namespace {
 
-std::string Num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
+std::string Num(double v) { return FormatGeneral(v, 6); }
 
 std::string Range(Duration d) { return "[" + FormatDuration(d) + "]"; }
 

@@ -115,14 +115,33 @@ std::optional<uint64_t> ParseBytes(std::string_view text) {
   return n * mult;
 }
 
-std::string FormatMillis(Duration d) {
-  // to_chars, not printf: four of these per run, and printf's locale and format parsing cost more
-  // than the rest of the report.
-  char buf[32];
-  auto r =
-      std::to_chars(buf, buf + sizeof buf, std::chrono::duration<double, std::milli>(d).count(),
-                    std::chars_format::fixed, 3);
+std::string FormatFixed(double v, int digits) {
+  // to_chars, not printf: several of these per run, and printf's locale and format parsing cost
+  // more than the rest of the report. Both round the exact binary value half to even.
+  char buf[400];  // DBL_MAX in fixed notation is 309 digits, plus sign, point and decimals
+  digits = std::clamp(digits, 0, 60);
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, digits);
+  if (r.ec != std::errc()) return "nan";
   return std::string(buf, r.ptr);
+}
+
+std::string FormatMillis(Duration d, int digits) {
+  return FormatFixed(std::chrono::duration<double, std::milli>(d).count(), digits);
+}
+
+std::string FormatGeneral(double v, int precision) {
+  char buf[64];  // 60 significant digits at most, sign, point, "e+308"
+  precision = std::clamp(precision, 1, 40);
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, precision);
+  if (r.ec != std::errc()) return "nan";
+  return std::string(buf, r.ptr);
+}
+
+std::string FormatHex64(uint64_t v) {
+  char buf[16];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
+  size_t n = static_cast<size_t>(r.ptr - buf);
+  return std::string(16 - n, '0') + std::string(buf, n);
 }
 
 }  // namespace gatewatch

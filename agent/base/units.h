@@ -19,7 +19,16 @@ std::string FormatDuration(Duration d);
 bool IsPrometheusName(std::string_view name);
 // Parses "65536", "64KiB", "1MiB", "10KB", "2MB". Returns nullopt on anything else.
 std::optional<uint64_t> ParseBytes(std::string_view text);
-// Milliseconds with three decimals ("12.345"), for report values such as connect_ms.
-std::string FormatMillis(Duration d);
+// `v` with exactly `digits` decimals, rounded as printf's "%.*f" rounds ("0.850", "12.3"): the
+// one home for fixed-point numbers in details and reports. Locale-independent.
+std::string FormatFixed(double v, int digits);
+// Milliseconds with `digits` decimals: "12.345" for report values such as connect_ms (3, the
+// default), "12.3" in a detail such as "12.3 ms" (1).
+std::string FormatMillis(Duration d, int digits = 3);
+// `v` as printf's "%.*g" prints it with `precision` significant digits ("0.8", "1e-05"): for
+// numbers a human wrote in a config (min_ratio, alert thresholds). Locale-independent.
+std::string FormatGeneral(double v, int precision = 6);
+// A 64-bit value as 16 lowercase hex digits ("00ab..."), as body and answer-set hashes are shown.
+std::string FormatHex64(uint64_t v);
 
 }  // namespace gatewatch

@@ -35,9 +35,11 @@ struct SchedulerOptions {
   Duration coalesce = std::chrono::milliseconds(50);  // scheduler.coalesce; zero: exact due times
 };
 
+// A check as the config builds it (Config::checks) and the scheduler runs it.
 struct ScheduledCheck {
   std::shared_ptr<const Check> check;
-  std::string fingerprint;  // equal fingerprints = unchanged across a reload
+  // Equal fingerprints across a reload mean "unchanged": the check keeps its schedule and state.
+  std::string fingerprint;
 };
 
 class Scheduler {

@@ -52,11 +52,13 @@ struct HostPaths {
 };
 
 // The loop's services. Owned by the agent (or `gatewatch probe`, or a test fixture); they outlive
-// every check run and every CheckState.
+// every check run and every CheckState. loop, curl and dns are never null for a check that uses
+// them: only a test whose fake checks do no I/O (the scheduler's) leaves them null, so it needs
+// no event loop, curl or c-ares.
 struct CheckServices {
-  EventLoop& loop;
-  CurlMulti& curl;
-  DnsResolver& dns;
+  EventLoop* loop;
+  CurlMulti* curl;
+  DnsResolver* dns;
   const Clock& clock;
   StatfsPool& statfs;   // statvfs off the loop (agent/io/statfs_pool.h)
   TailRegistry& tails;  // log paths tailed already (agent/io/tail_registry.h)

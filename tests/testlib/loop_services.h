@@ -32,7 +32,7 @@ struct LoopServices {
   DnsResolver dns;
   StatfsPool statfs;
   TailRegistry tails;
-  CheckServices services{loop, curl, dns, clock, statfs, tails};
+  CheckServices services{&loop, &curl, &dns, clock, statfs, tails};
 };
 
 // Parses `top` (extra top-level config, e.g. resolver lists) and one `checks:` entry given by its

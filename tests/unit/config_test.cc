@@ -45,7 +45,7 @@ const bool kFakeRegistered = CheckRegistry::Instance().Register(CheckType{
     .metrics = {},
 });
 
-int64_t FakeValue(const CheckEntry& entry) {
+int64_t FakeValue(const ScheduledCheck& entry) {
   return dynamic_cast<const FakeCheck&>(*entry.check).value();
 }
 

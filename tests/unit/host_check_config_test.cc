@@ -58,29 +58,100 @@ TEST(HostCheckConfigTest, ErrorsNameTheirPath) {
 }
 
 TEST(HostCheckConfigTest, MountSelection) {
-  HostCheckConfig all;
-  auto reported = [&](const char* mp, const char* type) {
-    return ShouldReportMount(MountEntry{"dev", mp, type}, all);
+  using Globs = std::vector<std::string>;
+  struct Row {
+    const char* mountpoint;
+    const char* fs_type;
+    bool reported;
+    const char* why;
+    Globs include_mountpoints = {}, exclude_mountpoints = {}, include_fs_types = {},
+          exclude_fs_types = {};
   };
-  EXPECT_TRUE(reported("/", "ext4"));
-  EXPECT_TRUE(reported("/", "overlay")) << "a container's root";
-  EXPECT_TRUE(reported("/run", "tmpfs"));
-  EXPECT_FALSE(reported("/proc", "proc"));
-  EXPECT_FALSE(reported("/sys/fs/cgroup", "cgroup2"));
-  EXPECT_FALSE(reported("/dev/shm", "tmpfs")) << "system mountpoint";
-  EXPECT_FALSE(reported("/var/lib/docker/overlay2/x/merged", "overlay"));
-  // What docker, podman and Kubernetes bind-mount into every container.
-  EXPECT_FALSE(reported("/etc/resolv.conf", "ext4"));
-  EXPECT_FALSE(reported("/var/run/secrets/kubernetes.io/serviceaccount", "tmpfs"));
-  all.include_mountpoints = {"/", "/data*"};
-  all.exclude_fs_types = {"tmpfs"};
-  EXPECT_TRUE(reported("/data2", "xfs"));
-  EXPECT_FALSE(reported("/srv", "xfs"));
-  EXPECT_FALSE(reported("/data", "tmpfs"));
-  HostCheckConfig types;
-  types.include_fs_types = {"ext*"};
-  EXPECT_TRUE(ShouldReportMount(MountEntry{"d", "/boot", "ext2"}, types));
-  EXPECT_FALSE(ShouldReportMount(MountEntry{"d", "/srv", "xfs"}, types));
+  const Row rows[] = {
+      {"/", "ext4", true, "the root disk"},
+      {"/", "overlay", true, "a container's root"},
+      {"/run", "tmpfs", true, "tmpfs holds data"},
+      {"/proc", "proc", false, "pseudo filesystem"},
+      {"/sys/fs/cgroup", "cgroup2", false, "pseudo filesystem"},
+      {"/dev/shm", "tmpfs", false, "system mountpoint"},
+      {"/var/lib/docker/overlay2/x/merged", "overlay", false, "container storage"},
+      // What docker, podman and Kubernetes bind-mount into every container.
+      {"/etc/resolv.conf", "ext4", false, "runtime bind mount"},
+      {"/etc/hostname", "ext4", false, "runtime bind mount"},
+      {"/var/run/secrets/kubernetes.io/serviceaccount", "tmpfs", false, "secrets"},
+      {"/run/secrets/db", "tmpfs", false, "secrets"},
+      {"/data2", "xfs", true, "included mountpoint", {"/", "/data*"}, {}, {}, {"tmpfs"}},
+      {"/srv", "xfs", false, "not an included mountpoint", {"/", "/data*"}, {}, {}, {"tmpfs"}},
+      {"/data", "tmpfs", false, "excluded type", {"/", "/data*"}, {}, {}, {"tmpfs"}},
+      {"/boot/efi", "vfat", false, "excluded mountpoint", {}, {"/boot*"}},
+      {"/boot", "ext2", true, "included type", {}, {}, {"ext*"}},
+      {"/srv", "xfs", false, "not an included type", {}, {}, {"ext*"}},
+      {"/mnt/bpf", "bpf", true, "a pseudo type included by name", {}, {}, {"bpf"}},
+      {"/proc",
+       "ext4",
+       false,
+       "system mountpoints even when the type is included",
+       {},
+       {},
+       {"ext4"}},
+  };
+  for (const Row& row : rows) {
+    HostCheckConfig cfg;
+    cfg.include_mountpoints = row.include_mountpoints;
+    cfg.exclude_mountpoints = row.exclude_mountpoints;
+    cfg.include_fs_types = row.include_fs_types;
+    cfg.exclude_fs_types = row.exclude_fs_types;
+    EXPECT_EQ(ShouldReportMount(MountEntry{"dev", row.mountpoint, row.fs_type}, cfg), row.reported)
+        << row.mountpoint << " " << row.fs_type << ": " << row.why;
+  }
+}
+
+TEST(HostCheckConfigTest, SelectMountsOnePerMountpointSortedAndCapped) {
+  using Mounts = std::vector<MountEntry>;
+  using Names = std::vector<std::string>;
+  struct Row {
+    const char* what;
+    Mounts mounts;
+    size_t max;
+    Names selected;
+    size_t dropped;
+  };
+  const Row rows[] = {
+      {"nothing", {}, 32, {}, 0},
+      {"sorted, pseudo filesystems left out",
+       {{"/dev/sdb", "/srv", "xfs"}, {"proc", "/proc", "proc"}, {"/dev/sda", "/", "ext4"}},
+       32,
+       {"/", "/srv"},
+       0},
+      {"a mountpoint mounted twice is one entry",
+       {{"/dev/sda", "/", "ext4"}, {"overlay", "/", "overlay"}},
+       32,
+       {"/"},
+       0},
+      {"a pseudo mount on top hides the disk under it",
+       {{"/dev/sdb", "/mnt", "ext4"}, {"none", "/mnt", "autofs"}},
+       32,
+       {},
+       0},
+      {"a disk mounted over a pseudo mount is reported",
+       {{"none", "/mnt", "autofs"}, {"/dev/sdb", "/mnt", "ext4"}},
+       32,
+       {"/mnt"},
+       0},
+      {"over the cap: the first ones in sorted order, the rest counted",
+       {{"d", "/c", "ext4"}, {"d", "/a", "ext4"}, {"d", "/d", "ext4"}, {"d", "/b", "ext4"}},
+       2,
+       {"/a", "/b"},
+       2},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.what);
+    HostCheckConfig cfg;
+    cfg.max_mountpoints = row.max;
+    MountSelection got = SelectMounts(row.mounts, cfg);
+    EXPECT_EQ(got.mountpoints, row.selected);
+    EXPECT_EQ(got.dropped, row.dropped);
+  }
 }
 
 using testing::Observed;

@@ -185,5 +185,101 @@ TEST(CgroupTest, LimitsCountersAndMax) {
   EXPECT_FALSE(ParseCpuMax(""));
 }
 
+TEST(CgroupCountersTest, WhatEachFileGives) {
+  CgroupCounters c =
+      ParseCgroupCounters("low 0\nhigh 0\nmax 0\noom 1\noom_kill 3\n",
+                          "usage_usec 9\nnr_periods 100\nnr_throttled 7\nthrottled_usec 2500\n");
+  EXPECT_EQ(c.oom_kills, 3u);
+  EXPECT_TRUE(c.cpu_stat);
+  EXPECT_EQ(c.throttled_usec, 2500u);
+  EXPECT_EQ(c.nr_periods, 100u);
+  EXPECT_EQ(c.nr_throttled, 7u);
+  // Unreadable files: nothing; cpu.stat without the cpu controller: read, but no counters.
+  c = ParseCgroupCounters(std::nullopt, std::nullopt);
+  EXPECT_FALSE(c.oom_kills);
+  EXPECT_FALSE(c.cpu_stat);
+  c = ParseCgroupCounters("low 0\n", "usage_usec 1\nuser_usec 1\nsystem_usec 0\n");
+  EXPECT_FALSE(c.oom_kills) << "memory.events before Linux 4.13";
+  EXPECT_TRUE(c.cpu_stat);
+  EXPECT_FALSE(c.throttled_usec);
+  EXPECT_FALSE(c.nr_periods);
+}
+
+// The counters as a table row: nullopt is a counter not read (by then or now).
+using U = std::optional<uint64_t>;
+CgroupCounters Counters(U oom, U usec, U periods, U throttled) {
+  CgroupCounters c;
+  c.oom_kills = oom;
+  c.cpu_stat = usec || periods || throttled;
+  c.throttled_usec = usec;
+  c.nr_periods = periods;
+  c.nr_throttled = throttled;
+  return c;
+}
+
+TEST(CgroupDeltasTest, Table) {
+  constexpr auto none = std::nullopt;
+  struct Row {
+    const char* what;
+    CgroupCounters before, now;
+    std::optional<uint64_t> new_oom_kills;
+    double throttled_seconds;
+    std::optional<double> throttled_ratio;
+  };
+  const Row rows[] = {
+      {"first run: kills start at 0, no throttling figures", Counters(none, none, none, none),
+       Counters(2, 1000, 50, 5), 0u, 0, none},
+      {"growth", Counters(2, 1'000'000, 1000, 10), Counters(5, 2'500'000, 1100, 70), 3u, 1.5, 0.6},
+      {"nothing new", Counters(5, 2'500'000, 1100, 70), Counters(5, 2'500'000, 1100, 70), 0u, 0,
+       0.0},
+      {"no period elapsed: the cgroup did not run, nothing throttled", Counters(1, 10, 1100, 70),
+       Counters(1, 10, 1100, 70), 0u, 0, 0.0},
+      {"every period throttled", Counters(0, 0, 100, 0), Counters(0, 400, 110, 10), 0u, 0.0004,
+       1.0},
+      {"more throttled than periods is capped at 1", Counters(0, 0, 100, 0),
+       Counters(0, 0, 110, 20), 0u, 0, 1.0},
+      {"smaller counts: a new cgroup (the container restarted) starts over",
+       Counters(9, 5'000'000, 1000, 100), Counters(1, 200, 10, 2), 0u, 0, none},
+      {"periods reset but throttled grew: no ratio", Counters(0, 0, 1000, 1), Counters(0, 0, 10, 5),
+       0u, 0, none},
+      {"memory.events not read now: no kills figure", Counters(4, none, none, none),
+       Counters(none, none, none, none), none, 0, none},
+      {"oom_kill without earlier value", Counters(none, 1, 1, 1), Counters(7, 1, 1, 1), 0u, 0, 0.0},
+      {"throttled_usec gone (cpu controller off)", Counters(0, 100, 10, 1),
+       Counters(0, none, none, none), 0u, 0, none},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.what);
+    CgroupDeltas d = ComputeCgroupDeltas(row.before, row.now);
+    EXPECT_EQ(d.new_oom_kills, row.new_oom_kills);
+    EXPECT_DOUBLE_EQ(d.throttled_seconds, row.throttled_seconds);
+    ASSERT_EQ(d.throttled_ratio.has_value(), row.throttled_ratio.has_value());
+    if (row.throttled_ratio) {
+      EXPECT_DOUBLE_EQ(*d.throttled_ratio, *row.throttled_ratio);
+    }
+  }
+}
+
+TEST(CgroupDeltasTest, CarriedCountersKeepWhatWasNotReadAndForgetKeysThatWent) {
+  CgroupCounters before = Counters(4, 100, 10, 1);
+  // Neither file read now: the next run compares with the earlier counters.
+  CgroupCounters next = CarryCgroupCounters(before, Counters(U(), U(), U(), U()));
+  EXPECT_EQ(next.oom_kills, 4u);
+  EXPECT_EQ(next.throttled_usec, 100u);
+  EXPECT_EQ(next.nr_periods, 10u);
+  // Both read: the new counters, also when they went down (a new cgroup).
+  next = CarryCgroupCounters(before, Counters(1, 5, 2, 0));
+  EXPECT_EQ(next.oom_kills, 1u);
+  EXPECT_EQ(next.throttled_usec, 5u);
+  EXPECT_EQ(next.nr_throttled, 0u);
+  // cpu.stat read without its throttling keys: they are forgotten, not kept stale.
+  CgroupCounters read_bare;
+  read_bare.cpu_stat = true;
+  next = CarryCgroupCounters(before, read_bare);
+  EXPECT_EQ(next.oom_kills, 4u) << "memory.events gave no oom_kill: the earlier count stays";
+  EXPECT_FALSE(next.throttled_usec);
+  EXPECT_FALSE(next.nr_periods);
+}
+
 }  // namespace
 }  // namespace gatewatch

@@ -1,5 +1,7 @@
 // The scheduler on a fake clock: spread, fixed rate, deadlines, skip on overlap, the global cap,
-// lag, and reloads. No sleeping: time moves only when the test advances it.
+// lag, and reloads. No sleeping: time moves only when the test advances it. No event loop, curl
+// or c-ares either: the scheduler needs only a TimerQueue, driven here by the fake clock, and the
+// fake checks do no I/O, so their CheckServices has none.
 #include "agent/scheduler/scheduler.h"
 
 #include <gtest/gtest.h>
@@ -7,9 +9,6 @@
 #include <deque>
 #include <map>
 
-#include "agent/io/curl_multi.h"
-#include "agent/io/dns_resolver.h"
-#include "agent/io/event_loop.h"
 #include "agent/io/statfs_pool.h"
 #include "agent/io/tail_registry.h"
 #include "tests/testlib/fake_clock.h"
@@ -128,12 +127,7 @@ class FakeCheck final : public Check {
 
 class SchedulerTest : public ::testing::Test {
  protected:
-  SchedulerTest()
-      : loop_(system_clock_),
-        curl_(loop_),
-        dns_(loop_, {}),
-        services_{loop_, curl_, dns_, clock_, statfs_, tails_},
-        sink_(clock_) {}
+  SchedulerTest() : services_{nullptr, nullptr, nullptr, clock_, statfs_, tails_}, sink_(clock_) {}
 
   ScheduledCheck Make(const std::string& name, Duration interval, Duration timeout,
                       Behaviour behaviour, FakeState& state, std::string fingerprint = "v1") {
@@ -156,10 +150,6 @@ class SchedulerTest : public ::testing::Test {
   }
   void Advance(Duration d) { AdvanceTo(clock_.Now() + d); }
 
-  SystemClock system_clock_;
-  EventLoop loop_;
-  CurlMulti curl_;
-  DnsResolver dns_;
   FakeClock clock_;
   TimerQueue timers_;
   StatfsPool statfs_;
