@@ -69,7 +69,7 @@ build() {
   [ "${CI:-}" = true ] && werror=ON
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEWATCH_WERROR=$werror "$@" >>"$LOG" 2>&1 ||
     fail "cmake configure failed"
-  cmake --build "$dir" -j"$(nproc)" >>"$LOG" 2>&1 || fail "build failed"
+  cmake --build "$dir" -j"$(nproc)" --target "${BUILD_TARGET:-all}" >>"$LOG" 2>&1 || fail "build failed"
 }
 
 mode=${1:-run}
@@ -108,7 +108,7 @@ case "$mode" in
       # The container test checks the image, built without sanitizers: once, in the plain pass.
       exclude="bench|container"
     elif [ "${1:-}" = "--tsan" ]; then
-      build build-tsan -DGATEWATCH_TSAN=ON -DGATEWATCH_BUILD_TESTS=ON
+      BUILD_TARGET=tsan_tests build build-tsan -DGATEWATCH_TSAN=ON -DGATEWATCH_BUILD_TESTS=ON
       # A race report fails the process (exit 66) at once, in the tests and in the agents they run.
       export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1"
       ctest --test-dir build-tsan --output-on-failure -j2 -L tsan
