@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/base/utf8.h"
 #include "checks/api/http_status.h"
 
 namespace gatewatch {
@@ -108,11 +109,18 @@ std::vector<AlertSpec> ParseAlerts(const ConfigNode& node,
     }
     spec.severity = a.StringOr("severity", "page");
     if (spec.severity.empty()) a.Child("severity").Fail("must not be empty");
+    // Severity, service and annotations end up in label values and alert text (the UTF-8
+    // contract of agent/base/utf8.h): refused here rather than rewritten behind the user's back.
+    if (!IsValidUtf8(spec.severity)) a.Child("severity").Fail("must be valid UTF-8");
     spec.service = a.StringOr("service", spec.check);
+    if (!IsValidUtf8(spec.service)) a.Child("service").Fail("must be valid UTF-8");
     ConfigNode annotations = a.Child("annotations");
     annotations.ExpectMap();
-    for (const auto& key : annotations.Keys())
+    for (const auto& key : annotations.Keys()) {
       spec.annotations[key] = annotations.Child(key).AsString();
+      if (!IsValidUtf8(key) || !IsValidUtf8(spec.annotations[key]))
+        annotations.Child(key).Fail("must be valid UTF-8");
+    }
     a.RejectUnknownKeys();
     alerts.push_back(std::move(spec));
   }

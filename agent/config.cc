@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "agent/alerts.h"
+#include "agent/base/utf8.h"
 #include "agent/io/dns_resolver.h"
 #include "checks/api/check_type.h"
 #include "checks/check_types.h"
@@ -59,6 +60,10 @@ std::map<std::string, std::string> ParseLabels(const ConfigNode& node,
       value.Fail("label names starting with __ are reserved");
     if (reserved.contains(key)) value.Fail("label name is reserved");
     labels[key] = value.AsString();
+    // Label values leave the process on every scrape (agent/base/utf8.h's contract).
+    if (!IsValidUtf8(labels[key])) value.Fail("label value must be valid UTF-8");
+    if (labels[key].size() > kMaxLabelValueBytes)
+      value.Fail("label value longer than " + std::to_string(kMaxLabelValueBytes) + " bytes");
   }
   node.RejectUnknownKeys();  // every key was read, so this only refuses a duplicate label
   return labels;

@@ -8,6 +8,7 @@
 #include "agent/base/config_node.h"
 #include "agent/base/logging.h"
 #include "agent/base/units.h"
+#include "agent/base/utf8.h"
 #include "agent/config.h"
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
@@ -56,7 +57,8 @@ void PrintTable(const std::string& title, const Result& r) {
     width = std::max(width, static_cast<int>(key.size()) + 1);
   std::printf("%-*s %s\n", width + 2, "PROBE", title.c_str());
   for (const auto& [key, value] : r.report)
-    std::printf("  %-*s %s\n", width, key.c_str(), value.c_str());
+    std::printf("  %-*s %s\n", width, SanitizeUtf8(key, kMaxLabelValueBytes).c_str(),
+                SanitizeUtf8(value, kMaxDetailBytes).c_str());
   std::printf("  %-*s %s ms\n", width, "duration", FormatMillis(r.duration, 1).c_str());
   if (r.success) {
     std::printf("%-*s OK\n", width + 2, "RESULT");
@@ -64,7 +66,9 @@ void PrintTable(const std::string& title, const Result& r) {
     std::printf("%-*s FAIL  reason=%s cause=%s\n", width + 2, "RESULT",
                 std::string(ReasonName(r.reason)).c_str(),
                 std::string(CauseName(ReasonCause(r.reason))).c_str());
-    if (!r.detail.empty()) std::printf("  %-*s %s\n", width, "detail", r.detail.c_str());
+    if (!r.detail.empty()) {
+      std::printf("  %-*s %s\n", width, "detail", SanitizeUtf8(r.detail, kMaxDetailBytes).c_str());
+    }
   }
 }
 
@@ -86,7 +90,7 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
     // The status API's shape (exporters/status_json.h), named by `what` instead of name/type.
     nlohmann::json j = ResultJson(result);
     j[what] = title;
-    std::cout << j.dump(2) << std::endl;
+    std::cout << DumpJson(j, 2) << std::endl;
   } else {
     PrintTable(title, result);
   }

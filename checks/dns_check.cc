@@ -339,7 +339,7 @@ CheckType DnsCheckType() {
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
     return std::make_unique<DnsCheck>(spec, ParseDnsCheckConfig(spec, node));
   };
-  type.metrics = {&m.ratio, &m.up, &m.match, &m.rcode, &m.ttl, &m.duration, &m.serial};
+  type.metrics = {&m.ratio, &m.up, &m.match, &m.rcode, &m.ttl, &m.duration, &m.serial, &m.ns_info};
   return type;
 }
 

@@ -30,14 +30,19 @@ void Describe(const DnsRunView& run, Result& result, const Agreement& ag) {
     bool match = i < ag.match.size() && ag.match[i];
     const auto& a = t.outcome.answer;
     bool up = a && (a->rcode == ns_r_noerror || a->rcode == ns_r_nxdomain);
-    obs.push_back({&m.up, {t.label}, up ? 1.0 : 0.0});
-    obs.push_back({&m.match, {t.label}, match ? 1.0 : 0.0});
-    obs.push_back({&m.rcode, {t.label, std::string(RcodeLabel(t.rcode))}, 1});
-    obs.push_back({&m.duration, {t.label}, ToSeconds(t.elapsed)});
+    // Authoritative servers are series by their position in the sorted NS set (ns_0..ns_15),
+    // not by the name from the wire: a changing (or hostile) NS set would otherwise add counter
+    // series per name seen, forever. dns_authoritative_server_info names who is at a position.
+    const std::string series = cfg.authoritative ? "ns_" + std::to_string(i) : t.label;
+    if (cfg.authoritative) obs.push_back({&m.ns_info, {series, t.label}, 1});
+    obs.push_back({&m.up, {series}, up ? 1.0 : 0.0});
+    obs.push_back({&m.match, {series}, match ? 1.0 : 0.0});
+    obs.push_back({&m.rcode, {series, std::string(RcodeLabel(t.rcode))}, 1});
+    obs.push_back({&m.duration, {series}, ToSeconds(t.elapsed)});
     if (a && a->positive() && a->min_ttl) {
-      obs.push_back({&m.ttl, {t.label}, static_cast<double>(*a->min_ttl)});
+      obs.push_back({&m.ttl, {series}, static_cast<double>(*a->min_ttl)});
     }
-    if (t.serial) obs.push_back({&m.serial, {t.label}, static_cast<double>(*t.serial)});
+    if (t.serial) obs.push_back({&m.serial, {series}, static_cast<double>(*t.serial)});
 
     std::string line = std::string(RcodeLabel(t.rcode)) + " " + What(t);
     if (a && a->positive() && a->min_ttl) line += " ttl=" + std::to_string(*a->min_ttl);
@@ -88,6 +93,11 @@ const DnsMetrics& DnsCheckMetrics() {
        "SOA serial of the zone as the server reported it in the last run "
        "(authoritative checks and SOA queries).",
        {"resolver"}},
+      {"dns_authoritative_server_info",
+       MetricKind::kGauge,
+       "Always 1: the NS server (its name, or its address when the name is not a plain hostname) "
+       "at a position (resolver=\"ns_<i>\") of the zone's sorted NS set in the last run.",
+       {"resolver", "ns"}},
   };
   return *metrics;
 }

@@ -28,13 +28,15 @@ struct DnsMetrics {
   MetricDesc ttl;
   MetricDesc duration;
   MetricDesc serial;
+  MetricDesc ns_info;  // authoritative: which NS name is at which position
 };
 // Created once and leaked on purpose: Observations point at these until the process exits.
 const DnsMetrics& DnsCheckMetrics();
 
 // What one server asked in a run (a configured resolver, or an authoritative NS server) said.
 struct DnsServerState {
-  std::string label;    // value of the `resolver` label: a plain hostname or an address
+  std::string label;    // a configured resolver's address (its `resolver` label), or an NS's plain
+                        // hostname or address (authoritative: the label is ns_<position>)
   std::string ns_name;  // authoritative: the NS name from the wire, to resolve (any bytes)
   std::string server;   // "ip:port" (authoritative: known once the NS name is resolved)
   TimePoint started{};

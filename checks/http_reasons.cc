@@ -148,6 +148,16 @@ Reason ReasonForCurlError(CURLcode code, long os_errno, bool connected, bool is_
   }
 }
 
+bool HitCurlHeaderLimit(CURLcode code, std::string_view error, bool connected) {
+  if (code == CURLE_RECV_ERROR) {
+    return error.find("Too large response headers") != std::string_view::npos ||
+           error.find("header too large") != std::string_view::npos;
+  }
+  // Allocations of a transfer happen at set-up, before the connection: an out-of-memory once
+  // the server is talking is curl's dynbuf refusing to grow a header line past 100 KB.
+  return code == CURLE_OUT_OF_MEMORY && connected;
+}
+
 Reason ReasonForResolveStatus(int ares_status) {
   switch (ares_status) {
     case ARES_SUCCESS:

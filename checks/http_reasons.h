@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 
 #include <string>
+#include <string_view>
 
 #include "checks/api/reason.h"
 
@@ -22,6 +23,14 @@ namespace gatewatch {
 // Returns Reason::kNone for CURLE_OK. Codes of protocols other than http/https (which the check
 // never enables) fall into the documented default, protocol_error.
 Reason ReasonForCurlError(CURLcode code, long os_errno, bool connected, bool is_https);
+
+// Whether a failed transfer hit one of libcurl's limits on what the server sends, which 7.88.1
+// reports with codes that otherwise mean an agent fault or a reset (measured with curl 7.88.1):
+//   - one response header line over 100 KB (CURL_MAX_HTTP_HEADER): CURLE_OUT_OF_MEMORY with an
+//     empty error text, on an established connection;
+//   - all response headers over 300 KB: CURLE_RECV_ERROR "Too large response headers: N > 307200".
+// Such a failure is the target's (reason invalid_header), never the agent's internal_error.
+bool HitCurlHeaderLimit(CURLcode code, std::string_view error, bool connected);
 
 // Reason for a failed name lookup, from the c-ares status: ARES_ENOTFOUND -> dns_nxdomain,
 // ARES_ENODATA -> dns_nodata, ARES_ESERVFAIL -> dns_servfail, ARES_EREFUSED -> dns_refused,

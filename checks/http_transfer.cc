@@ -265,6 +265,12 @@ std::pair<Reason, std::string> DescribeTransportFailure(const HttpOutcome& o) {
   Reason reason = ReasonForCurlError(o.code, info.os_errno, info.connected, info.https);
   const std::string& where = o.address;
   std::string curl_says = !o.error.empty() ? o.error : curl_easy_strerror(o.code);
+  if (HitCurlHeaderLimit(o.code, o.error, info.connected)) {
+    return {Reason::kInvalidHeader,
+            "response headers over libcurl's limit (100 KB per line, "
+            "300 KB in all) from " +
+                where + ": " + curl_says};
+  }
   switch (reason) {
     case Reason::kConnectionRefused:
       return {reason, "connect() to " + where + " refused"};

@@ -1,6 +1,7 @@
 #include "checks/nginx_log_parse.h"
 
 #include <charconv>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 namespace gatewatch {
@@ -37,13 +38,28 @@ bool ParseInt(std::string_view s, int* out) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
+// Larger times are no real duration (over 31 years): a line carrying one is refused like NaN.
+constexpr double kMaxSeconds = 1e9;
+
 // "-" and anything that is not a number give -1.
 double ParseSeconds(std::string_view s) {
   double v = -1;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || v < 0) return -1;
+  if (ec != std::errc() || end != s.data() + s.size() || !(v >= 0 && v <= kMaxSeconds)) return -1;
   return v;
 }
+
+// A time nginx never writes: nan, inf, a number beyond double's range ("1e999") or above
+// kMaxSeconds. A line with one is refused (counted as skipped), so such a value can never reach a
+// histogram's sum, where one NaN or Inf would stay forever.
+bool IsBadSeconds(std::string_view s) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) return true;
+  return ec == std::errc() && !(std::isfinite(v) && v <= kMaxSeconds);
+}
+
+bool HasBadSeconds(std::string_view list);  // IsBadSeconds on each item of a list, below
 
 bool Assign(Field f, std::string_view value, AccessRecord* out) {
   switch (f) {
@@ -52,6 +68,7 @@ bool Assign(Field f, std::string_view value, AccessRecord* out) {
     case Field::kStatus:
       return ParseInt(value, &out->status) && out->status >= 100 && out->status <= 599;
     case Field::kRequestTime:
+      if (IsBadSeconds(value)) return false;
       out->request_time = ParseSeconds(value);
       return true;
     case Field::kUpstreamAddr:
@@ -61,6 +78,7 @@ bool Assign(Field f, std::string_view value, AccessRecord* out) {
       out->upstream_status = value;
       return true;
     case Field::kUpstreamTime:
+      if (HasBadSeconds(value)) return false;
       out->upstream_time = value;
       return true;
   }
@@ -102,6 +120,13 @@ std::string_view NextItem(std::string_view* list) {
     list->remove_prefix(p + 1);
   }
   return Trim(item);
+}
+
+bool HasBadSeconds(std::string_view list) {
+  while (!list.empty()) {
+    if (IsBadSeconds(NextItem(&list))) return true;
+  }
+  return false;
 }
 
 // SAX handler for one json line: keeps only the known keys of the top-level object.
@@ -164,6 +189,10 @@ class JsonLine final : public nlohmann::json_sax<nlohmann::json> {
         out_->upstream_status = *status_;
         break;
       case Field::kUpstreamTime:
+        if (HasBadSeconds(v)) {
+          failed_ = true;
+          return false;
+        }
         *time_ = v;
         out_->upstream_time = *time_;
         break;
@@ -175,7 +204,10 @@ class JsonLine final : public nlohmann::json_sax<nlohmann::json> {
         has_status_ = true;
         break;
       default:
-        Assign(field_, v, out_);
+        if (!Assign(field_, v, out_)) {
+          failed_ = true;
+          return false;
+        }
     }
     field_ = Field::kSkip;
     return true;
@@ -318,6 +350,47 @@ void SplitUpstreams(const AccessRecord& r, std::vector<UpstreamAttempt>* out) {
     a.response_time = ParseSeconds(time);
     out->push_back(a);
   }
+}
+
+namespace {
+
+bool IsDigits(std::string_view s, size_t max) {
+  return !s.empty() && s.size() <= max && s.find_first_not_of("0123456789") == s.npos;
+}
+
+}  // namespace
+
+bool PlausibleUpstreamName(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  if (name.substr(0, 5) == "unix:") {
+    std::string_view path = name.substr(5);
+    if (path.empty() || path.front() != '/') return false;
+    for (unsigned char c : path) {
+      if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\') return false;
+    }
+    return true;
+  }
+  if (name.front() == '[') {
+    size_t close = name.find(']');
+    if (close == name.npos || close < 3 || close > 46) return false;
+    std::string_view ip = name.substr(1, close - 1);
+    if (ip.find_first_not_of("0123456789abcdefABCDEF:.") != ip.npos) return false;
+    std::string_view rest = name.substr(close + 1);
+    return rest.empty() || (rest.front() == ':' && IsDigits(rest.substr(1), 5));
+  }
+  std::string_view host = name;
+  if (size_t colon = name.find(':'); colon != name.npos) {
+    host = name.substr(0, colon);
+    if (!IsDigits(name.substr(colon + 1), 5)) return false;
+  }
+  if (host.empty() || host.size() > 253) return false;
+  bool alnum = false;
+  for (char c : host) {
+    bool a = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!a && c != '.' && c != '-' && c != '_') return false;
+    alnum = alnum || a;
+  }
+  return alnum;
 }
 
 std::optional<UpstreamError> ClassifyErrorLine(std::string_view line) {

@@ -57,8 +57,9 @@ class AccessLogFormat {
   static std::unique_ptr<AccessLogFormat> Compile(std::string_view spec, std::string* error);
   ~AccessLogFormat();
 
-  // Parses one line (without its newline). False when the line does not have the format's shape
-  // or $status is not a number 100..599.
+  // Parses one line (without its newline). False when the line does not have the format's shape,
+  // $status is not a number 100..599, or a time ($request_time, $upstream_response_time) is NaN,
+  // Inf, out of double's range or above 1e9 s: such a value must never reach a histogram's sum.
   bool Parse(std::string_view line, AccessRecord* out);
 
   // Whether lines carry $upstream_addr (combined does not: every response counts for "unknown").
@@ -79,6 +80,13 @@ class AccessLogFormat {
   std::vector<Segment> segments_;
   std::string scratch_addr_, scratch_status_, scratch_time_;  // json values, unescaped
 };
+
+// Whether `name` has a shape nginx writes for an upstream, so it may become a label value:
+// "ip:port" (IPv4), "[ipv6]:port", "unix:/path" (printable ASCII, no blanks or quotes), or a host
+// or upstream-group name ([A-Za-z0-9._-], at most 253 bytes, with an optional ":port"). Anything
+// else (invalid UTF-8, blanks, quotes, control bytes, over-long text: what a hostile request or a
+// corrupted line puts there) is not, and callers count it under "other" without giving it a series.
+bool PlausibleUpstreamName(std::string_view name);
 
 // nginx's log_format for the `upstream` format, as it goes into nginx.conf.
 extern const char kRecommendedLogFormat[];

@@ -49,7 +49,8 @@ struct ProxyMetrics {
   MetricDesc lines{"proxy_log_lines_total",
                    MetricKind::kCounter,
                    "Log lines read, by log (access, error) and result: parsed (used), skipped "
-                   "(not in the format, or not an upstream failure) or too_long (over max_line).",
+                   "(not in the format, not an upstream failure, or a NaN/Inf time) or too_long "
+                   "(over max_line).",
                    {"log", "result"}};
   MetricDesc rotations{"proxy_log_rotations_total",
                        MetricKind::kCounter,
@@ -210,6 +211,9 @@ int ProxyLogMonitor::UpstreamId(std::string_view addr) {
   auto it = upstream_ids_.find(addr);
   if (it != upstream_ids_.end()) return it->second;
   bool special = addr == "none" || addr == "unknown" || addr == "other";
+  // A name of no upstream shape (bytes from a hostile request or a broken line) never becomes a
+  // label value and never takes one of the max_upstreams slots.
+  if (!special && !PlausibleUpstreamName(addr)) return UpstreamId("other");
   if (!special && real_upstreams_ >= cfg_->max_upstreams) return UpstreamId("other");
   if (!special) ++real_upstreams_;
   int id = static_cast<int>(upstream_names_.size());

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "agent/base/utf8.h"
+
 namespace gatewatch {
 namespace {
 
@@ -137,10 +139,11 @@ void CheckSeriesStore::Observe(CheckRecord& r, const Observation& obs, uint32_t 
   const SeriesFamily& family = FamilyFor(*obs.desc);
   key_.clear();
   for (const std::string& v : obs.label_values) {
-    // Values can come from targets (a proxy log's upstream names): a NUL inside one must not
-    // split it into two labels or make it collide with another series.
+    // Values can come from targets (a proxy log's upstream names): valid UTF-8 of bounded size
+    // only (the text format is UTF-8: one bad byte makes Prometheus drop the whole scrape), and a
+    // NUL inside one must not split it into two labels or make it collide with another series.
     size_t at = key_.size();
-    key_ += v;
+    AppendSanitizedUtf8(key_, v, kMaxLabelValueBytes);
     std::replace(key_.begin() + static_cast<std::ptrdiff_t>(at), key_.end(), '\0', '?');
     key_ += '\0';
   }
@@ -225,15 +228,25 @@ void CheckSeriesStore::OnResult(const CheckSpec& check, const Result& result, do
     }
   }
 
-  r.detail.assign(result.detail);
+  // Details and reports quote targets: valid UTF-8 of bounded size only (agent/base/utf8.h), so
+  // the status JSON can always be written.
+  r.detail.clear();
+  AppendSanitizedUtf8(r.detail, result.detail, kMaxDetailBytes);
   // Sized once to the packed length: appending would leave up to half of the buffer unused.
   size_t packed = 0;
-  for (const auto& [key, value] : result.report) packed += key.size() + value.size() + 4;
+  for (const auto& [key, value] : result.report) {
+    packed +=
+        std::min(key.size(), kMaxLabelValueBytes) + std::min(value.size(), kMaxDetailBytes) + 4;
+  }
   r.report.clear();
   if (packed > r.report.capacity()) r.report.reserve(packed);
   for (const auto& [key, value] : result.report) {
-    PackString(r.report, key);
-    PackString(r.report, value);
+    scratch_.clear();
+    AppendSanitizedUtf8(scratch_, key, kMaxLabelValueBytes);
+    PackString(r.report, scratch_);
+    scratch_.clear();
+    AppendSanitizedUtf8(scratch_, value, kMaxDetailBytes);
+    PackString(r.report, scratch_);
   }
 }
 

@@ -20,6 +20,11 @@
 //   the others (a check that changed type or labels starts again from zero; the status API keeps
 //   the last result of a check whose type did not change).
 //
+// Everything stored from a Result is valid UTF-8 of bounded size (agent/base/utf8.h): label values
+// of Observations at most kMaxLabelValueBytes, the detail and report values at most
+// kMaxDetailBytes, invalid sequences replaced by U+FFFD. So /metrics and /api/v1/status stay
+// valid whatever bytes a target sent.
+//
 // Thread-safety: SetChecks(), OnResult() and OnSkipped() run on the loop thread only. Families(),
 // ForEachRecord() and ForEachStatus() may run on any number of other threads at the same time. A
 // reader takes the store mutex only to copy the current record list (a shared_ptr, swapped by
@@ -155,7 +160,8 @@ class CheckSeriesStore final {
 
   // Loop thread only.
   std::unordered_map<std::string_view, const SeriesFamily*> family_by_name_;  // keys: desc names
-  std::string key_;  // Observe()'s packed label values, reused so a run allocates nothing
+  std::string key_;      // Observe()'s packed label values, reused so a run allocates nothing
+  std::string scratch_;  // OnResult()'s sanitized report key or value, reused likewise
 };
 
 }  // namespace gatewatch

@@ -1,9 +1,12 @@
 #include "exporters/series_render.h"
 
+#include <prometheus/text_serializer.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -164,6 +167,15 @@ std::vector<MetricFamily> CollectCheckSeries(const CheckSeriesStore& store) {
     if (f.type == MetricType::Histogram) take(f);
   }
   return out;
+}
+
+std::string MetricsTextOfResult(const CheckSpec& check, const Result& result, double wall_seconds) {
+  CheckSeriesStore store;
+  store.SetChecks({&check});
+  store.OnResult(check, result, wall_seconds);
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, CollectCheckSeries(store));
+  return std::move(out).str();
 }
 
 }  // namespace gatewatch

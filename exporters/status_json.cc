@@ -3,15 +3,21 @@
 #include <string>
 #include <vector>
 
+#include "agent/base/utf8.h"
+
 namespace gatewatch {
 
 nlohmann::json ResultJson(const ResultView& r) {
+  // Strings may quote targets: sanitized here too (a Result that did not pass through the series
+  // store, as in `gatewatch probe --json`), or dump() would throw type_error.316.
   nlohmann::json report = nlohmann::json::object();
-  for (const auto& [key, value] : r.report) report[std::string(key)] = std::string(value);
+  for (const auto& [key, value] : r.report) {
+    report[SanitizeUtf8(key, kMaxLabelValueBytes)] = SanitizeUtf8(value, kMaxDetailBytes);
+  }
   return nlohmann::json{{"success", r.success},
                         {"reason", std::string(ReasonName(r.reason))},
                         {"cause", std::string(CauseName(ReasonCause(r.reason)))},
-                        {"detail", std::string(r.detail)},
+                        {"detail", SanitizeUtf8(r.detail, kMaxDetailBytes)},
                         {"duration_seconds", r.duration_seconds},
                         {"report", std::move(report)}};
 }
@@ -38,8 +44,8 @@ nlohmann::json CheckStatusJson(const CheckStatus& s) {
   } else {
     c["success"] = nullptr;  // not run yet
   }
-  c["name"] = std::string(s.name);
-  c["type"] = std::string(s.type);
+  c["name"] = SanitizeUtf8(s.name, kMaxDetailBytes);
+  c["type"] = SanitizeUtf8(s.type, kMaxDetailBytes);
   c["skipped_total"] = s.skipped_total;
   return c;
 }
@@ -48,6 +54,19 @@ nlohmann::json StatusJson(const CheckSeriesStore& store) {
   nlohmann::json checks = nlohmann::json::array();
   store.ForEachStatus([&](const CheckStatus& s) { checks.push_back(CheckStatusJson(s)); });
   return checks;
+}
+
+std::string DumpJson(const nlohmann::json& j, int indent) {
+  // error_handler_t::replace: a string that escaped sanitizing is written with U+FFFD instead of
+  // throwing type_error.316 out of a web handler.
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string StatusTextOfResult(const CheckSpec& check, const Result& result, double wall_seconds) {
+  CheckSeriesStore store;
+  store.SetChecks({&check});
+  store.OnResult(check, result, wall_seconds);
+  return DumpJson(StatusJson(store), 2);
 }
 
 }  // namespace gatewatch

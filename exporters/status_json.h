@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -36,5 +37,13 @@ nlohmann::json CheckStatusJson(const CheckStatus& status);
 
 // Any thread: the /api/v1/status "checks" array, sorted by name.
 nlohmann::json StatusJson(const CheckSeriesStore& store);
+
+// `j` as text, never throwing on invalid UTF-8 (replaced by U+FFFD): the only way JSON leaves
+// the process (/api/v1/status, `gatewatch probe --json`).
+std::string DumpJson(const nlohmann::json& j, int indent = -1);
+
+// Pure, for fuzzing and tests: the /api/v1/status "checks" array text after one `result` of
+// `check` (any bytes in any string field). Always valid JSON in valid UTF-8; never throws.
+std::string StatusTextOfResult(const CheckSpec& check, const Result& result, double wall_seconds);
 
 }  // namespace gatewatch

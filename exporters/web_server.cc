@@ -6,7 +6,9 @@
 #include <cstring>
 #include <vector>
 
+#include "agent/base/logging.h"
 #include "agent/base/version.h"
+#include "exporters/status_json.h"
 
 namespace gatewatch {
 namespace {
@@ -47,7 +49,41 @@ class WebServer::Handler final : public CivetHandler {
  public:
   explicit Handler(const Handlers& h) : h_(h) {}
 
+  // Every handler runs inside Guarded(): an exception must not reach civetweb's thread (that is
+  // std::terminate, the whole agent): the request is answered 500 and the error logged.
   bool handleGet(CivetServer*, mg_connection* conn) override {
+    return Guarded(conn, [&] { return Get(conn); });
+  }
+  bool handlePost(CivetServer*, mg_connection* conn) override {
+    return Guarded(conn, [&] { return Reload(conn); });
+  }
+  bool handlePut(CivetServer*, mg_connection* conn) override {
+    return Guarded(conn, [&] { return Reload(conn); });
+  }
+
+ private:
+  template <typename F>
+  bool Guarded(mg_connection* conn, F&& handle) {
+    std::string what;
+    try {
+      return handle();
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "unknown exception";
+    }
+    const mg_request_info* info = mg_get_request_info(conn);
+    Log(LogLevel::kError, "web handler failed",
+        {{"path", info != nullptr && info->local_uri != nullptr ? info->local_uri : ""},
+         {"error", what}});
+    try {
+      Send(conn, 500, kText, "Internal error\n");
+    } catch (...) {  // nothing more to do for this connection
+    }
+    return true;
+  }
+
+  bool Get(mg_connection* conn) {
     std::string uri = mg_get_request_info(conn)->local_uri;
     if (uri == "/metrics") {
       Send(conn, 200, "text/plain; version=0.0.4; charset=utf-8", h_.metrics());
@@ -62,7 +98,7 @@ class WebServer::Handler final : public CivetHandler {
       bool ok = h_.ready();
       Send(conn, ok ? 200 : 503, kText, ok ? "Ready\n" : "Not ready\n");
     } else if (uri == "/api/v1/status") {
-      Send(conn, 200, "application/json", h_.status().dump(2) + "\n");
+      Send(conn, 200, "application/json", DumpJson(h_.status(), 2) + "\n");
     } else if (uri == "/") {
       Send(conn, 200, "text/html; charset=utf-8", LandingPage());
     } else if (uri == "/-/reload") {
@@ -73,10 +109,6 @@ class WebServer::Handler final : public CivetHandler {
     return true;
   }
 
-  bool handlePost(CivetServer*, mg_connection* conn) override { return Reload(conn); }
-  bool handlePut(CivetServer*, mg_connection* conn) override { return Reload(conn); }
-
- private:
   bool Reload(mg_connection* conn) {
     std::string uri = mg_get_request_info(conn)->local_uri;
     if (uri != "/-/reload") {

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "agent/base/utf8.h"
+
 namespace gatewatch {
 namespace {
 
@@ -27,7 +29,10 @@ std::string_view LevelName(LogLevel level) {
   return "info";
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
+// Values may quote targets or logs: every string is made valid UTF-8 of at most
+// kMaxLogFieldBytes first (agent/base/utf8.h), so a line is always valid UTF-8 and bounded.
+void AppendJsonString(std::string& out, std::string_view raw) {
+  std::string s = SanitizeUtf8(raw, kMaxLogFieldBytes);
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
@@ -60,10 +65,12 @@ void AppendJsonString(std::string& out, std::string_view s) {
 }
 
 void AppendLogfmtValue(std::string& out, std::string_view s) {
-  bool quote = s.empty();
+  bool quote = s.empty() || s.size() > kMaxLogFieldBytes;
   for (unsigned char c : s) {
     if (c <= ' ' || c == '"' || c == '=' || c == '\\') quote = true;
   }
+  // Invalid UTF-8 goes through AppendJsonString's sanitizing.
+  if (!quote && !IsValidUtf8(s)) quote = true;
   if (!quote) {
     out += s;
     return;

@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include "agent/base/utf8.h"
+
 namespace gatewatch {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -31,9 +33,10 @@ size_t Utf8SafePrefix(std::string_view s, size_t max) {
 }
 
 std::string Shorten(std::string_view s, size_t max) {
-  if (s.size() <= max) return std::string(s);
-  std::string out(s.substr(0, Utf8SafePrefix(s, max)));
-  out += "...";
+  // Target bytes reach details through here: invalid UTF-8 becomes U+FFFD (agent/base/utf8.h).
+  bool cut = false;
+  std::string out = SanitizedUtf8Prefix(s, max, &cut);
+  if (cut) out += "...";
   return out;
 }
 

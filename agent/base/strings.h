@@ -18,7 +18,9 @@ std::string_view TrimBlanks(std::string_view s);
 // shortening valid UTF-8 keeps it valid.
 size_t Utf8SafePrefix(std::string_view s, size_t max);
 
-// `s` cut to at most `max` bytes (at a character boundary), "..." appended when it was cut.
+// `s` cut to at most `max` bytes (at a character boundary), "..." appended when it was cut;
+// invalid UTF-8 replaced by U+FFFD (SanitizedUtf8Prefix, agent/base/utf8.h), so the result is
+// always valid UTF-8 whatever the target sent.
 std::string Shorten(std::string_view s, size_t max);
 
 // `s` as one readable line of a detail or report: CR, LF and NUL become blanks, cut as Shorten.

@@ -3,11 +3,15 @@
 // records, a chosen rcode, authoritative servers with different serials, silence).
 #include <arpa/nameser.h>
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 #include <sys/wait.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "agent/config.h"
+#include "exporters/check_series.h"
+#include "exporters/series_render.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_dns_server.h"
 #include "tests/testlib/loop_services.h"
@@ -243,8 +247,11 @@ TEST_F(AuthoritativeTest, SerialMismatchIsInconsistent) {
   ns2_->AddA("www.example.test", "10.0.0.2");
   Result r = RunYamlCheckOnce(Check());
   EXPECT_EQ(r.reason, Reason::kDnsInconsistent) << r.detail;
-  EXPECT_EQ(Observed(r, "dns_soa_serial", "ns1.example.test"), 2024010102);
-  EXPECT_EQ(Observed(r, "dns_soa_serial", "ns2.example.test"), 2024010101);
+  // Series by position in the sorted NS set; the names on dns_authoritative_server_info.
+  EXPECT_EQ(Observed(r, "dns_soa_serial", "ns_0"), 2024010102);
+  EXPECT_EQ(Observed(r, "dns_soa_serial", "ns_1"), 2024010101);
+  EXPECT_EQ(Observed(r, "dns_authoritative_server_info", "ns_0", "ns1.example.test"), 1);
+  EXPECT_EQ(Observed(r, "dns_authoritative_server_info", "ns_1", "ns2.example.test"), 1);
   EXPECT_NE(r.detail.find("ns2.example.test serial 2024010101"), std::string::npos) << r.detail;
   EXPECT_EQ(Report(r, "zone"), "example.test");
 }
@@ -256,8 +263,51 @@ TEST_F(AuthoritativeTest, SameSerialAndAnswerSucceeds) {
   }
   Result r = RunYamlCheckOnce(Check());
   EXPECT_TRUE(r.success) << r.detail;
-  EXPECT_EQ(Observed(r, "dns_soa_serial", "ns2.example.test"), 7);
+  EXPECT_EQ(Observed(r, "dns_soa_serial", "ns_1"), 7);
   EXPECT_EQ(Observed(r, "dns_propagation_ratio"), 1);
+}
+
+TEST_F(AuthoritativeTest, SeriesAreBoundedByPositionWhenTheNsSetChanges) {
+  // Today's code: each NS name seen becomes a `resolver` label, and the rcode counter keeps
+  // every one of them: 5 runs with 2 new names each leave 10 counter series.
+  for (auto* ns : {ns1_.get(), ns2_.get()}) {
+    ns->AddSoa("example.test", 7);
+    ns->AddA("www.example.test", "10.0.0.2");
+  }
+  CheckSpec spec;
+  spec.name = "t";
+  spec.type = "dns";
+  CheckSeriesStore store;
+  store.SetChecks({&spec});
+  for (int run = 0; run < 5; ++run) {
+    recursive_.Clear();
+    recursive_.AddSoa("example.test", 1);
+    std::string a = "a" + std::to_string(run) + ".example.test";
+    std::string b = "b" + std::to_string(run) + ".example.test";
+    recursive_.AddNs("example.test", a);
+    recursive_.AddNs("example.test", b);
+    recursive_.AddA(a, "127.0.0.2");
+    recursive_.AddA(b, "127.0.0.3");
+    Result r = RunYamlCheckOnce(Check());
+    ASSERT_TRUE(r.success) << r.detail;
+    EXPECT_EQ(Observed(r, "dns_authoritative_server_info", "ns_0", a), 1);
+    store.OnResult(spec, r, 1000 + run);
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, CollectCheckSeries(store));
+  std::string text = out.str();
+  size_t counters = 0, infos = 0;
+  for (size_t at = 0; (at = text.find("\ngatewatch_dns_resolver_rcode_total{", at)) != text.npos;
+       ++at) {
+    ++counters;
+  }
+  for (size_t at = 0;
+       (at = text.find("\ngatewatch_dns_authoritative_server_info{", at)) != text.npos; ++at) {
+    ++infos;
+  }
+  EXPECT_EQ(counters, 2u) << text;  // ns_0 and ns_1, NOERROR
+  EXPECT_EQ(infos, 2u) << text;     // only the last run's names
+  EXPECT_NE(text.find("ns=\"b4.example.test\""), std::string::npos) << text;
 }
 
 }  // namespace

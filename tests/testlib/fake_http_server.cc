@@ -27,7 +27,14 @@ struct Conn {
 }  // namespace
 
 FakeHttpServer::FakeHttpServer(Behaviour behaviour, int status, const char* address, int port)
-    : behaviour_(behaviour), status_(status) {
+    : FakeHttpServer(behaviour, status, address, port, std::string()) {}
+
+FakeHttpServer::FakeHttpServer(std::string raw_response)
+    : FakeHttpServer(Behaviour::kRaw, 200, "127.0.0.1", 0, std::move(raw_response)) {}
+
+FakeHttpServer::FakeHttpServer(Behaviour behaviour, int status, const char* address, int port,
+                               std::string raw)
+    : behaviour_(behaviour), status_(status), raw_(std::move(raw)) {
   listener_ = BindInet(SOCK_STREAM, address, port, &port_);
   if (!listener_.valid() || listen(listener_.get(), 128) != 0) {
     throw std::runtime_error("FakeHttpServer: cannot listen");
@@ -134,6 +141,9 @@ void FakeHttpServer::Serve() {
           case Behaviour::kGarbage:
             c.pending = "garbage\r\n\r\nnot http at all\r\n";
             break;
+          case Behaviour::kRaw:
+            c.pending = raw_;
+            break;
           case Behaviour::kCloseImmediately:
             close_it = true;
             break;
@@ -161,7 +171,7 @@ void FakeHttpServer::Serve() {
           close_it = true;
         }
         bool done_after_send = behaviour_ == Behaviour::kOk || behaviour_ == Behaviour::kGarbage ||
-                               behaviour_ == Behaviour::kRecord;
+                               behaviour_ == Behaviour::kRecord || behaviour_ == Behaviour::kRaw;
         if (c.pending.empty() && done_after_send) close_it = true;
       }
       if (close_it) {

@@ -29,11 +29,15 @@ class FakeHttpServer {
     kCloseImmediately,  // read the request, close without a byte: an empty reply
     kReset,             // read the request, close with SO_LINGER 0: a TCP reset
     kRecord,            // read the whole request (Content-Length body too), keep it, answer 200
+    kRaw,               // the bytes given to the raw-response constructor, then close
   };
 
   // `port` 0 picks a free port; a fixed one brings a stopped upstream back on its old port.
   explicit FakeHttpServer(Behaviour behaviour, int status = 200, const char* address = "127.0.0.1",
                           int port = 0);
+  // kRaw: answers every request with exactly `raw_response` (status line, headers, body: any
+  // bytes, such as a 200 KB header or invalid UTF-8), then closes.
+  explicit FakeHttpServer(std::string raw_response);
   ~FakeHttpServer();
   FakeHttpServer(const FakeHttpServer&) = delete;
   FakeHttpServer& operator=(const FakeHttpServer&) = delete;
@@ -47,10 +51,12 @@ class FakeHttpServer {
   void Stop();
 
  private:
+  FakeHttpServer(Behaviour behaviour, int status, const char* address, int port, std::string raw);
   void Serve();
 
   Behaviour behaviour_;
   int status_;
+  std::string raw_;  // kRaw
   UniqueFd listener_;
   UniqueFd wake_;
   int port_ = 0;

@@ -152,6 +152,17 @@ INSTANTIATE_TEST_SUITE_P(
                   "checks[0].labels: must be a map"},
         ErrorCase{"LabelReserved", "checks:\n  - {name: a, type: fake, labels: {check: x}}\n",
                   "checks[0].labels.check: label name is reserved"},
+        // Label values leave the process on every scrape: valid UTF-8 of bounded size only.
+        ErrorCase{"LabelValueNotUtf8",
+                  "checks:\n  - {name: a, type: fake, labels: {team: x\xff}}\n",
+                  "checks[0].labels.team: label value must be valid UTF-8"},
+        ErrorCase{"LabelValueTooLong",
+                  "checks:\n  - {name: a, type: fake, labels: {team: "
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                  "xxxxxxxxxxxxxxxxxxxxxxxxxx}}\n",  // 257 bytes
+                  "checks[0].labels.team: label value longer than 256 bytes"},
         ErrorCase{"LabelReservedInstance",
                   "checks:\n  - {name: a, type: fake, labels: {team: x, instance: y}}\n",
                   "checks[0].labels.instance: label name is reserved"},

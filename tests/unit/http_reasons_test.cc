@@ -143,5 +143,16 @@ TEST(ReasonForResolveStatusTest, Table) {
   }
 }
 
+// What curl 7.88.1 reports for a server's oversized headers (measured against a raw server): the
+// target's fault, invalid_header, never internal_error.
+TEST(HitCurlHeaderLimitTest, Table) {
+  EXPECT_TRUE(HitCurlHeaderLimit(CURLE_OUT_OF_MEMORY, "", true));    // one 200 KB header line
+  EXPECT_FALSE(HitCurlHeaderLimit(CURLE_OUT_OF_MEMORY, "", false));  // before any connection: ours
+  EXPECT_TRUE(
+      HitCurlHeaderLimit(CURLE_RECV_ERROR, "Too large response headers: 307957 > 307200", true));
+  EXPECT_FALSE(HitCurlHeaderLimit(CURLE_RECV_ERROR, "Connection reset by peer", true));
+  EXPECT_FALSE(HitCurlHeaderLimit(CURLE_OK, "", true));
+}
+
 }  // namespace
 }  // namespace gatewatch
