@@ -62,12 +62,12 @@ TEST(HttpCheckConfigTest, StatusCodesAndClasses) {
 
 TEST(HttpCheckConfigTest, RegexesCompileAtLoad) {
   EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_regex: 'ok('}}"),
-            "checks[0].expect.body_regex: invalid regular expression: Unmatched ( or \\(");
-  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_not_regex: 'a{1'}}"),
-            "checks[0].expect.body_not_regex: invalid regular expression: Unmatched \\{");
+            "checks[0].expect.body_regex: invalid regular expression: missing ): ok(");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_not_regex: 'a**'}}"),
+            "checks[0].expect.body_not_regex: invalid regular expression: bad repetition "
+            "operator: **");
   EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {headers: {Content-Type: '[json'}}}"),
-            "checks[0].expect.headers.Content-Type: invalid regular expression: "
-            "Unmatched [, [^, [:, [., or [=");
+            "checks[0].expect.headers.Content-Type: invalid regular expression: missing ]: [json");
 }
 
 TEST(HttpCheckConfigTest, HeadHasNoBodyToMatch) {
