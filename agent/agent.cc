@@ -84,6 +84,13 @@ class Agent {
         [this] { return static_cast<double>(dns_.errors()); });
   }
 
+  // A SIGHUP load may still run on its thread; std::thread must not be destroyed joinable.
+  ~Agent() {
+    if (reload_thread_.joinable()) reload_thread_.join();
+  }
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
   int Run() {
     std::optional<Config> config;
     if (!LoadInitialConfig(&config)) return 1;
