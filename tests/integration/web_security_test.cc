@@ -43,18 +43,18 @@ std::string Bcrypt(const std::string& password) {
   return crypt_r(password.c_str(), salt.data(), &data);
 }
 
-void Run(std::vector<std::string> argv) {
+void RunOk(std::vector<std::string> argv) {
   auto r = RunToExit(argv, seconds(30));
   ASSERT_EQ(r.exit_code, 0) << argv[0] << " " << argv[1] << ": " << r.err;
 }
 
 // A CA, a server certificate for 127.0.0.1 and a client certificate, signed by the CA.
 void MakeCertificates(const std::string& d) {
-  Run({kOpenssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+  RunOk({kOpenssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
        "/CN=gatewatch test CA", "-keyout", d + "/ca.key", "-out", d + "/ca.crt"});
   WriteFile(d + "/server.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   for (const std::string name : {"server", "client"}) {
-    Run({kOpenssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name, "-keyout",
+    RunOk({kOpenssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name, "-keyout",
          d + "/" + name + ".key", "-out", d + "/" + name + ".csr"});
     std::vector<std::string> sign = {kOpenssl,
                                      "x509",
@@ -71,7 +71,7 @@ void MakeCertificates(const std::string& d) {
                                      "-out",
                                      d + "/" + name + ".crt"};
     if (name == "server") sign.insert(sign.end(), {"-extfile", d + "/server.ext"});
-    Run(sign);
+    RunOk(sign);
   }
 }
 
@@ -234,6 +234,53 @@ TEST_F(WebSecurityTest, ReloadSwapsUsersAndKeepsTheOldFileOnError) {
   gw.process->Signal(SIGHUP);
   EXPECT_TRUE(WaitFor([&] { return get("n3w") == 200; }, seconds(10)));
   EXPECT_EQ(get("s3cret"), 401);
+
+  // TLS settings are civetweb's start options: a change is reported, and applies at a restart.
+  std::string web = ReadFile(d_ + "/web.yml");
+  web.replace(web.find("TLS12"), 5, "TLS13");
+  WriteFile(d_ + "/web.yml", web);
+  gw.process->Signal(SIGHUP);
+  EXPECT_TRUE(WaitFor(
+      [&] { return gw.process->Stderr().find("applies at the next restart") != std::string::npos; },
+      seconds(10)));
+  EXPECT_EQ(get("n3w"), 200);
+}
+
+// exporter-toolkit's other policies as civetweb applies them: a certificate is optional with
+// VerifyClientCertIfGiven but one from another CA is still refused; min_version holds.
+TEST_F(WebSecurityTest, VerifyIfGivenAndMinVersion) {
+  RunOk({kOpenssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+       "/CN=rogue", "-keyout", d_ + "/rogue.key", "-out", d_ + "/rogue.crt"});
+  WriteFile(d_ + "/web.yml",
+            "tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: "
+            "VerifyClientCertIfGiven, client_ca_file: ca.crt, min_version: TLS13}\n");
+  StartedGatewatch gw = Start();
+  ASSERT_NE(gw.port, 0) << gw.process->Stderr();
+  std::string url = "https://127.0.0.1:" + std::to_string(gw.port) + "/-/ready";
+  EXPECT_EQ(CurlRun(d_, {"--cacert", d_ + "/ca.crt"}, url).status, 200);  // no certificate: fine
+  EXPECT_EQ(CurlRun(d_, Tls(), url).status, 200);
+  Curl rogue = CurlRun(
+      d_, {"--cacert", d_ + "/ca.crt", "--cert", d_ + "/rogue.crt", "--key", d_ + "/rogue.key"},
+      url);
+  EXPECT_EQ(rogue.status, 0);
+  EXPECT_NE(rogue.exit_code, 0);
+  Curl old_tls = CurlRun(d_, {"--cacert", d_ + "/ca.crt", "--tls-max", "1.2"}, url);
+  EXPECT_EQ(old_tls.status, 0);
+  EXPECT_NE(old_tls.exit_code, 0);
+  // No users: no auth.
+  EXPECT_EQ(CurlRun(d_, {"--cacert", d_ + "/ca.crt"},
+                    "https://127.0.0.1:" + std::to_string(gw.port) + "/metrics")
+                .status,
+            200);
+}
+
+TEST_F(WebSecurityTest, AKeyThatDoesNotMatchFailsTheStart) {
+  WriteFile(d_ + "/web.yml", "tls_server_config: {cert_file: server.crt, key_file: client.key}\n");
+  auto agent = RunToExit({GATEWATCH_BINARY, "--web.listen-address=127.0.0.1:0",
+                          "--web.config.file=" + d_ + "/web.yml"},
+                         seconds(10));
+  EXPECT_EQ(agent.exit_code, 1) << agent.err;
+  EXPECT_NE(agent.err.find("cannot serve"), std::string::npos) << agent.err;
 }
 
 TEST_F(WebSecurityTest, InvalidWebConfigFailsStartAndCheckWithTheKeyPath) {
