@@ -51,11 +51,11 @@ void RunOk(std::vector<std::string> argv) {
 // A CA, a server certificate for 127.0.0.1 and a client certificate, signed by the CA.
 void MakeCertificates(const std::string& d) {
   RunOk({kOpenssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-       "/CN=gatewatch test CA", "-keyout", d + "/ca.key", "-out", d + "/ca.crt"});
+         "/CN=gatewatch test CA", "-keyout", d + "/ca.key", "-out", d + "/ca.crt"});
   WriteFile(d + "/server.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   for (const std::string name : {"server", "client"}) {
     RunOk({kOpenssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name, "-keyout",
-         d + "/" + name + ".key", "-out", d + "/" + name + ".csr"});
+           d + "/" + name + ".key", "-out", d + "/" + name + ".csr"});
     std::vector<std::string> sign = {kOpenssl,
                                      "x509",
                                      "-req",
@@ -193,7 +193,9 @@ TEST_F(WebSecurityTest, CurlNeedsCertificateAndPassword) {
   int probe = ProbePortFromLog(gw.process->Stderr());
   ASSERT_NE(probe, 0) << gw.process->Stderr();
   std::string probe_base = "http://127.0.0.1:" + std::to_string(probe);
-  EXPECT_EQ(HttpGet(probe_base + "/-/healthy").status, 200);
+  // (Healthy means the loop has turned since start: wait for its first turn.)
+  EXPECT_TRUE(
+      WaitFor([&] { return HttpGet(probe_base + "/-/healthy").status == 200; }, seconds(10)));
   EXPECT_EQ(HttpGet(probe_base + "/-/ready").status, 200);
   EXPECT_EQ(HttpGet(probe_base + "/metrics").status, 404);
   EXPECT_EQ(HttpGet(probe_base + "/api/v1/status").status, 404);
@@ -250,7 +252,7 @@ TEST_F(WebSecurityTest, ReloadSwapsUsersAndKeepsTheOldFileOnError) {
 // VerifyClientCertIfGiven but one from another CA is still refused; min_version holds.
 TEST_F(WebSecurityTest, VerifyIfGivenAndMinVersion) {
   RunOk({kOpenssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-       "/CN=rogue", "-keyout", d_ + "/rogue.key", "-out", d_ + "/rogue.crt"});
+         "/CN=rogue", "-keyout", d_ + "/rogue.key", "-out", d_ + "/rogue.crt"});
   WriteFile(d_ + "/web.yml",
             "tls_server_config: {cert_file: server.crt, key_file: server.key, client_auth_type: "
             "VerifyClientCertIfGiven, client_ca_file: ca.crt, min_version: TLS13}\n");
