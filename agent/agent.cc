@@ -82,6 +82,10 @@ class Agent {
         "DNS resolver channels that could not be created and sockets the event loop could not "
         "watch for c-ares.",
         [this] { return static_cast<double>(dns_.errors()); });
+    exporter_.AddInternalCounter(
+        "gatewatch_web_auth_failures_total",
+        "Requests refused with 401 for missing or wrong basic-auth credentials.",
+        [this] { return web_ ? static_cast<double>(web_->auth_failures()) : 0.0; });
   }
 
   // A SIGHUP load may still run on its thread; std::thread must not be destroyed joinable.
@@ -108,7 +112,9 @@ class Agent {
          {"shard", options_.shard.ToString()},
          // The bound port (--web.listen-address=127.0.0.1:0 picks one): tests read it from here.
          {"listen", LocalHost() + ":" + std::to_string(web_->port())},
-         {"metrics", "http://" + LocalHost() + ":" + std::to_string(web_->port()) + "/metrics"}});
+         {"metrics", std::string(web_->tls() ? "https" : "http") + "://" + LocalHost() + ":" +
+                         std::to_string(web_->port()) + "/metrics"},
+         {"probe_port", probe_web_ ? std::to_string(probe_web_->port()) : "none"}});
     config.reset();
     malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
     loop_.Run();
@@ -151,14 +157,43 @@ class Agent {
     handlers.ready = [this] { return ready_.load(); };
     handlers.reload = [this] { return ReloadFromOtherThread(); };
     handlers.status = [this] { return exporter_.StatusJson(); };
-    web_ = std::make_unique<WebServer>(options_.listen_address, std::move(handlers));
+    WebServer::Options web_options;
+    web_options.web_config_file = options_.web_config_file;
+    web_options.enable_lifecycle = options_.enable_lifecycle;
+    web_ = std::make_unique<WebServer>(options_.listen_address, handlers, web_options);
     std::string error;
     if (!web_->Start(&error)) {
       Log(LogLevel::kError, "cannot serve",
           {{"address", options_.listen_address}, {"error", error}});
       return false;
     }
+    if (!options_.probe_address.empty()) {
+      WebServer::Options probe_options;
+      probe_options.probe_only = true;
+      probe_options.num_threads = 2;  // two cheap paths; their own workers, never the scrapes'
+      probe_options.request_timeout_ms = 2000;
+      probe_web_ = std::make_unique<WebServer>(options_.probe_address, handlers, probe_options);
+      if (!probe_web_->Start(&error)) {
+        Log(LogLevel::kError, "cannot serve probes",
+            {{"address", options_.probe_address}, {"error", error}});
+        return false;
+      }
+    }
     return true;
+  }
+
+  // Loop thread (reload): new users and headers apply at once; a bad file keeps the old one.
+  void ReloadWebConfig() {
+    if (options_.web_config_file.empty()) return;
+    std::string error;
+    bool tls_changed = false;
+    if (!web_->ReloadWebConfig(&error, &tls_changed)) {
+      Log(LogLevel::kError, "web config reload failed; keeping the running one",
+          {{"file", options_.web_config_file}, {"error", error}});
+    } else if (tls_changed) {
+      Log(LogLevel::kWarn, "web config: tls_server_config changed; it applies at the next restart",
+          {{"file", options_.web_config_file}});
+    }
   }
 
   // Runs now, then once a second on the loop until Shutdown.
@@ -182,7 +217,9 @@ class Agent {
   void StopWebServerBounded() {
     auto stopped = std::make_shared<std::promise<void>>();
     auto future = stopped->get_future();
-    std::thread([web = web_.release(), stopped] {
+    std::thread([web = web_.release(), probe = probe_web_.release(), stopped] {
+      if (probe != nullptr) probe->Stop();
+      delete probe;
       web->Stop();
       delete web;
       stopped->set_value();
@@ -213,6 +250,7 @@ class Agent {
   // config.
   void LoadThenApply(std::function<void(const WebServer::ReloadOutcome&)> reply) {
     std::lock_guard lock(reload_mutex_);
+    ReloadWebConfig();  // any thread; a bad web config keeps the running one
     std::string file = options_.config_file;
     auto config = std::make_shared<std::optional<Config>>();
     std::string error;
@@ -322,6 +360,7 @@ class Agent {
   LoggingSink logging_sink_;
   Scheduler scheduler_;
   std::unique_ptr<WebServer> web_;
+  std::unique_ptr<WebServer> probe_web_;  // --web.probe-address; stopped with the process
   TimerId housekeeping_ = 0;
   std::atomic<bool> ready_{false};
   std::mutex reload_mutex_;    // one load at a time (ParseConfig, then its Post to the loop)

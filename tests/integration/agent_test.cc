@@ -37,7 +37,8 @@ class AgentTest : public ::testing::Test {
     config_path_ = dir_.path() + "/gatewatch.yml";
     WriteFile(config_path_, config_yaml);
     auto started = StartGatewatch({GATEWATCH_BINARY, "--config.file=" + config_path_,
-                                   "--web.listen-address=127.0.0.1:0", "--log.level=debug"});
+                                   "--web.listen-address=127.0.0.1:0", "--log.level=debug",
+                                   "--web.enable-lifecycle"});
     agent_ = std::move(started.process);
     port_ = started.port;
     ASSERT_NE(port_, 0) << agent_->Stderr();
@@ -125,7 +126,14 @@ TEST_F(AgentTest, BrokenReloadKeepsTheRunningConfigAndAGoodOneReplacesIt) {
       config_path_,
       "defaults: {interval: 1s, timeout: 500ms}\nchecks:\n  - {name: api, type: http, url: '" +
           url + "'}\n  - {name: new, type: http, url: '" + url + "'}\n");
-  auto good = HttpPost("http://127.0.0.1:" + std::to_string(port_) + "/-/reload");
+  // Reloads are limited to one a second (429 with Retry-After): retry as a script would.
+  HttpResponse good;
+  WaitFor(
+      [&] {
+        good = HttpPost("http://127.0.0.1:" + std::to_string(port_) + "/-/reload");
+        return good.status != 429;
+      },
+      seconds(5));
   EXPECT_EQ(good.status, 200) << good.body;
   EXPECT_EQ(Sample(Metrics(), "gatewatch_config_last_reload_successful"), 1);
   ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="new",type="http"})", 1));
