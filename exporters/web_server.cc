@@ -218,8 +218,12 @@ class WebServer::Handler final : public CivetHandler {
       case ReloadGate::Decision::kRun:
         break;
     }
+    // End the gate however the reload ends (an exception goes on to Guarded's 500).
+    struct GateEnd {
+      ReloadGate& gate;
+      ~GateEnd() { gate.End(); }
+    } gate_end{server_.reload_gate_};
     auto outcome = h_.reload();
-    server_.reload_gate_.End();
     if (outcome.ok) {
       Send(conn, 200, kText, "Config reloaded\n", hdr);
     } else {
