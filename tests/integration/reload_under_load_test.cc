@@ -35,7 +35,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 
 // `n` checks against `ok` and `down`, every 100 ms, so runs finish during every reload.
 std::string Config(int n, int ok_port, int down_port, const std::string& label) {
-  std::string y = "interval: 200ms\ntimeout: 150ms\nchecks:\n";
+  std::string y = "defaults:\n  interval: 200ms\n  timeout: 150ms\nchecks:\n";
   for (int i = 0; i < n; ++i) {
     int port = i % 3 == 0 ? down_port : ok_port;
     y += "  - name: c" + std::to_string(i) +
