@@ -51,9 +51,9 @@ TEST(ReloadUnderLoadTest, ReloadsWhileScrapedAndReadKeepEveryAnswerWholeAndEndCl
   FakeHttpServer down(FakeHttpServer::Behaviour::kOk, 502);
   std::string config = dir.path() + "/gatewatch.yml";
   WriteFile(config, Config(12, ok.port(), down.port(), "a"));
-  auto started = StartGatewatch(
-      {GATEWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"},
-      seconds(30));
+  auto started = StartGatewatch({GATEWATCH_BINARY, "--config.file=" + config,
+                                 "--web.listen-address=127.0.0.1:0", "--web.enable-lifecycle"},
+                                seconds(30));
   ASSERT_NE(started.port, 0) << started.process->Stderr();
   std::unique_ptr<Process>& agent = started.process;
   std::string base = "http://127.0.0.1:" + std::to_string(started.port);
