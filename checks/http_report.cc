@@ -5,6 +5,7 @@
 #include "agent/base/units.h"
 #include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
+#include "checks/proxy_status.h"
 
 namespace gatewatch {
 
@@ -86,7 +87,28 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
     report.emplace_back("tls_cert_expiry",
                         FormatUtc(*info.cert_expiry) + " (" + std::to_string(days) + " days)");
   }
+  if (outcome != nullptr) {
+    DescribeHopInFront(info.status, outcome->headers, result.reason, "", result.report);
+  }
   report.emplace_back("reason", std::string(ReasonName(result.reason)));
+}
+
+void DescribeHopInFront(long status, const ResponseHeaders& headers, Reason reason,
+                        const std::string& prefix,
+                        std::vector<std::pair<std::string, std::string>>& report) {
+  std::string proxies = DescribeProxyStatus(ProxyStatusOf(headers));
+  if (!proxies.empty()) report.emplace_back(prefix + "proxy_status", std::move(proxies));
+  if (reason != Reason::kNone) {
+    // Only when the hop's reason is the one the run failed with (not, say, a body mismatch).
+    std::optional<HopAttribution> hop = AttributeHopFailure(status, headers);
+    if (hop && hop->reason == reason) {
+      report.emplace_back(prefix + "hop_reason", std::string(ReasonName(hop->reason)) + " from " +
+                                                     hop->hop + " (" + hop->source + ")");
+    }
+  }
+  if (std::optional<long> fwd = CacheForwardStatus(headers)) {
+    report.emplace_back(prefix + "cache_fwd_status", std::to_string(*fwd));
+  }
 }
 
 void DescribeFanoutBackends(const std::vector<BackendResult>& backends, size_t resolved,

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/base/clock.h"
@@ -73,6 +74,15 @@ std::vector<NamedPhase> NamePhases(const HttpPhases& phases, bool https);
 void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
                      std::optional<Duration> resolve_time, const std::string& resolved_text,
                      std::chrono::system_clock::time_point wall_now, Result& result);
+
+// Appends what the hop in front said about the response to the report: `proxy_status` (every
+// Proxy-Status member), `hop_reason` (when the run failed with the reason a hop gave, and which
+// hop) and `cache_fwd_status` (RFC 9211 fwd-status), each key prefixed with `prefix` ("edge_").
+// `reason` is what the run (or side) failed with, kNone on success. Nothing for a response
+// without those headers.
+void DescribeHopInFront(long status, const ResponseHeaders& headers, Reason reason,
+                        const std::string& prefix,
+                        std::vector<std::pair<std::string, std::string>>& report);
 
 // Appends the fan-out observations (http_backends, http_backend_up per backend) and report lines
 // ("backend ip:port" up/down, not_probed) to `result`.
