@@ -27,6 +27,36 @@ const HttpMetrics& HttpCheckMetrics() {
   return *metrics;
 }
 
+double HttpVersionNumber(long v) {
+  switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+      return 1.0;
+    case CURL_HTTP_VERSION_1_1:
+      return 1.1;
+    case CURL_HTTP_VERSION_2_0:
+      return 2;
+    case CURL_HTTP_VERSION_3:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+std::string HttpVersionText(long v) {
+  switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+      return "1.0";
+    case CURL_HTTP_VERSION_1_1:
+      return "1.1";
+    case CURL_HTTP_VERSION_2_0:
+      return "2";
+    case CURL_HTTP_VERSION_3:
+      return "3";
+    default:
+      return "-";
+  }
+}
+
 std::vector<NamedPhase> NamePhases(const HttpPhases& phases, bool https) {
   std::vector<NamedPhase> named;
   named.reserve(5);
@@ -51,7 +81,7 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
       ComputePhases(curl_ran ? info.times : CurlTimesUs{}, info.https, resolve_time);
   // Reserved: an Observation carries its label values inline, so regrowing moves big objects.
   auto& obs = result.observations;
-  obs.reserve(obs.size() + 12);
+  obs.reserve(obs.size() + 13);
   obs.push_back({&m.status_code, {}, static_cast<double>(info.status)});
   std::string code = StatusCodeLabel(info.status, CodeLabelScheme::kGatewayExact);
   obs.push_back({&m.responses, {code}, 1});
@@ -67,9 +97,10 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
   }
   obs.push_back({&m.redirects, {}, static_cast<double>(info.redirects)});
   obs.push_back({&m.content_length, {}, static_cast<double>(body_bytes)});
+  obs.push_back({&m.http_version, {}, HttpVersionNumber(info.status != 0 ? info.http_version : 0)});
 
   auto& report = result.report;
-  report.reserve(report.size() + 14);
+  report.reserve(report.size() + 15);
   report.emplace_back("url", request.redacted_url);
   if (!resolved_text.empty()) report.emplace_back("resolve", resolved_text);
   if (!info.effective_url.empty() && info.effective_url != request.redacted_url) {
@@ -77,6 +108,7 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
   }
   report.emplace_back("address", outcome != nullptr ? outcome->address : "-");
   report.emplace_back("status", info.status != 0 ? std::to_string(info.status) : "-");
+  report.emplace_back("http_version", HttpVersionText(info.status != 0 ? info.http_version : 0));
   for (const NamedPhase& p : named) report.emplace_back(p.report_key, FormatMillis(p.d));
   report.emplace_back("redirects", std::to_string(info.redirects));
   report.emplace_back("body_bytes", std::to_string(body_bytes));

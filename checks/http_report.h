@@ -40,6 +40,10 @@ struct HttpMetrics {
                          {}};
   MetricDesc redirects{
       "http_redirects", MetricKind::kGauge, "Redirects followed in the last run.", {}};
+  MetricDesc http_version{"http_version",
+                          MetricKind::kGauge,
+                          "HTTP version of the last response (1, 1.1, 2 or 3), 0 without one.",
+                          {}};
   MetricDesc content_length{
       "http_content_length_bytes", MetricKind::kGauge, "Body bytes received in the last run.", {}};
   // fanout: true only.
@@ -64,6 +68,10 @@ struct NamedPhase {
   const char* report_key;
   Duration d;
 };
+
+// CURLINFO_HTTP_VERSION as a number (1.1, 2) and as text ("1.1", "2"); 0 and "-" for none.
+double HttpVersionNumber(long curl_version);
+std::string HttpVersionText(long curl_version);
 
 // resolve, connect, tls (https only), processing, transfer, in that order.
 std::vector<NamedPhase> NamePhases(const HttpPhases& phases, bool https);
