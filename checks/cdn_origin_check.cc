@@ -9,8 +9,10 @@
 #include "checks/api/check_run_base.h"
 #include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
+#include "checks/http_report.h"
 #include "checks/http_request.h"
 #include "checks/http_run.h"
+#include "checks/proxy_status.h"
 
 namespace gatewatch {
 
@@ -39,6 +41,12 @@ struct CdnMetrics {
                           "(hit, miss, expired, stale, updating, revalidated, bypass, dynamic, "
                           "none).",
                           {"status"}};
+  MetricDesc cache_forward{"cdn_cache_forward_responses_total",
+                           MetricKind::kCounter,
+                           "Runs in which the edge's Cache-Status (RFC 9211) said it forwarded "
+                           "the request, by the fwd-status its next hop returned: code is 502, "
+                           "503 or 504 exactly, else the class (1xx..5xx).",
+                           {"code"}};
   MetricDesc content_match{"cdn_content_match",
                            MetricKind::kGauge,
                            "1 if edge and origin agreed on every compared field in the last run, "
@@ -149,9 +157,14 @@ class SideRun {
     const HttpOutcome& out = *run_.outcome();
     long status = out.info.status;
     if (status >= 500 || (status != 0 && status < 100)) {
-      // A 5xx is the better cause even when the body was also cut or too long.
-      Finish(ReasonForHttpStatus(status),
-             "HTTP " + std::to_string(status) + " from " + out.address);
+      // A 5xx is the better cause even when the body was also cut or too long; what the hop in
+      // front says about it (Proxy-Status, Cloudflare's 52x) is better still.
+      std::string detail = "HTTP " + std::to_string(status) + " from " + out.address;
+      if (std::optional<HopAttribution> hop = AttributeHopFailure(status, out.headers)) {
+        Finish(hop->reason, detail + "; " + hop->hop + " (" + hop->source + ") says " + hop->said);
+        return;
+      }
+      Finish(ReasonForHttpStatus(status), std::move(detail));
     } else if (out.code != CURLE_OK && !out.body_too_large) {
       auto [reason, detail] = DescribeTransportFailure(out);
       Finish(reason, std::move(detail));
@@ -282,7 +295,7 @@ class CdnRun final : public CheckRunBase {
                 Result& result) const {
     const CdnMetrics& m = Metrics();
     auto& obs = result.observations;
-    obs.reserve(obs.size() + kAllCdnVerdicts.size() + kAllCacheStatuses.size() + 5);
+    obs.reserve(obs.size() + kAllCdnVerdicts.size() + kAllCacheStatuses.size() + 9);
     for (CdnVerdict v : kAllCdnVerdicts) {
       obs.push_back({&m.verdict, {std::string(CdnVerdictName(v))}, v == j.verdict ? 1.0 : 0.0});
     }
@@ -296,6 +309,19 @@ class CdnRun final : public CheckRunBase {
       obs.push_back({&m.cache_status, {std::string(CacheStatusName(s))}, counted});
     }
     if (j.compared) obs.push_back({&m.content_match, {}, j.differing.empty() ? 1.0 : 0.0});
+    // The gateway codes exist from the first run, so the first forwarded 502 is an increase.
+    std::string fwd_code;
+    if (const HttpOutcome* eo = edge_.outcome(); eo != nullptr && edge.answered()) {
+      if (std::optional<long> fwd = CacheForwardStatus(eo->headers)) {
+        fwd_code = StatusCodeLabel(*fwd, CodeLabelScheme::kGatewayExact);
+      }
+    }
+    bool gateway_code = false;
+    for (const char* code : kGatewayCodes) {
+      gateway_code = gateway_code || fwd_code == code;
+      obs.push_back({&m.cache_forward, {code}, fwd_code == code ? 1.0 : 0.0});
+    }
+    if (!fwd_code.empty() && !gateway_code) obs.push_back({&m.cache_forward, {fwd_code}, 1});
 
     const CdnOriginConfig& c = *cfg_;
     auto& report = result.report;
@@ -310,6 +336,7 @@ class CdnRun final : public CheckRunBase {
       report.emplace_back(n + "_ms", FormatMillis(run.elapsed()));
       report.emplace_back(n + "_reason", std::string(ReasonName(run.reason())));
       if (run.reason() != Reason::kNone) report.emplace_back(n + "_error", run.detail());
+      if (o != nullptr) DescribeHopInFront(s.status, o->headers, run.reason(), n + "_", report);
     };
     side("edge", edge_, edge);
     side("origin", origin_, origin);
@@ -424,7 +451,8 @@ CheckType CdnOriginCheckType() {
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
     return std::make_unique<CdnOriginCheck>(spec, ParseCdnOriginConfig(node));
   };
-  type.metrics = {&m.verdict, &m.status_code, &m.duration, &m.cache_status, &m.content_match};
+  type.metrics = {&m.verdict,      &m.status_code,   &m.duration,
+                  &m.cache_status, &m.cache_forward, &m.content_match};
   return type;
 }
 

@@ -110,6 +110,12 @@ std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& no
   if (cfg->fanout && DnsResolver::IsIpLiteral(cfg->host)) {
     node.Child("fanout").Fail("needs a host name in url, not an address");
   }
+  if (ConfigNode policy = node.Child("fanout_policy"); policy.IsDefined()) {
+    std::optional<FanoutPolicy> p = ParseFanoutPolicy(policy.AsString());
+    if (!p) policy.Fail("must be all, any or quorum");
+    if (!cfg->fanout) policy.Fail("needs fanout: true");
+    cfg->fanout_policy = *p;
+  }
   return cfg;
 }
 
@@ -120,8 +126,9 @@ CheckType HttpCheckType() {
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
     return std::make_unique<HttpCheck>(spec, ParseHttpCheckConfig(node));
   };
-  type.metrics = {&m.status_code, &m.responses,      &m.phase_seconds, &m.cert_expiry,
-                  &m.redirects,   &m.content_length, &m.backend_up,    &m.backends};
+  type.metrics = {&m.status_code,    &m.responses,  &m.phase_seconds,
+                  &m.cert_expiry,    &m.redirects,  &m.http_version,
+                  &m.content_length, &m.backend_up, &m.backends};
   return type;
 }
 

@@ -5,7 +5,9 @@
 // Config (the check's own keys; errors name their exact path, e.g. `checks[0].url: ...`):
 //   url: http://127.0.0.1:8080/healthz   required; http or https; userinfo is sent as basic auth
 //                                         but never logged or reported
-//   method: GET                           GET or HEAD (HEAD sends no body and reads none)
+//   method: GET                           any method but CONNECT (HEAD sends no body and reads
+//                                         none)
+//   body: '...' | body_file: /path        request body, at most 1MiB (the file read at load)
 //   headers: {X-Probe: gatewatch}         extra request headers
 //   host: api.internal                    Host header override (SNI and certificate checks still
 //                                         use the URL host)
@@ -18,6 +20,8 @@
 //   max_redirects: 10                     0..50, default 10
 //   insecure: false                       true disables certificate verification
 //   ca_file: /path/ca.pem                 CA bundle for verification
+//   cert_file, key_file                   client certificate and key for mutual TLS
+//   http_version: "2"                     "1.1", "2" or "2-prior-knowledge"; default curl's
 //   body_limit: 64KiB                     0..64MiB; a longer body fails with body_too_large
 //   resolver: 10.0.0.53:53                ask this DNS server (ip[:port]) instead of the system's
 //                                         resolv.conf (split horizon); Host and SNI unchanged
@@ -25,6 +29,7 @@
 //                                         (at most 32, the rest counted): one dead backend behind
 //                                         a name fails the run, gatewatch_http_backend_up says
 //                                         which
+//   fanout_policy: all                    all | any | quorum: when a fan-out run fails
 //
 // The pieces: request keys in checks/http_request.h, expectations and their evaluation in
 // checks/http_expect.h, resolve -> transfer in checks/http_run.h, metrics and report lines in
@@ -37,6 +42,7 @@
 
 #include "checks/api/check_type.h"
 #include "checks/http_expect.h"
+#include "checks/http_fanout.h"
 #include "checks/http_request.h"
 #include "checks/http_run.h"
 #include "checks/http_transfer.h"
@@ -52,6 +58,7 @@ CheckType HttpCheckType();
 struct HttpCheckConfig : HttpRequest, HttpExpectations {
   std::string resolver;  // "ip:port" (DnsResolver::ParseServer form); empty: the system resolver
   bool fanout = false;
+  FanoutPolicy fanout_policy = FanoutPolicy::kAll;
 };
 
 // The HttpRun target of one run of the check: the URL host on the check's resolver (the

@@ -9,6 +9,7 @@
 #include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
 #include "checks/http_request.h"
+#include "checks/proxy_status.h"
 
 namespace gatewatch {
 
@@ -117,9 +118,15 @@ Result EvaluateHttpOutcome(const HttpExpectations& c, const HttpRequest& request
   std::string from = info.effective_url.empty() ? request.redacted_url : info.effective_url;
   bool status_ok = c.expect_status.Matches(info.status);
   auto bad_status = [&] {
-    return Result::Failure(
-        ReasonForHttpStatus(info.status),
-        status_text + " from " + from + " (" + where + "), expected " + c.expect_status.ToString());
+    std::string detail =
+        status_text + " from " + from + " (" + where + "), expected " + c.expect_status.ToString();
+    // The hop in front may say why (Proxy-Status, Cloudflare's 52x): its reason is more precise
+    // than the status class, and the detail names the hop that said so.
+    if (std::optional<HopAttribution> hop = AttributeHopFailure(info.status, o.headers)) {
+      return Result::Failure(hop->reason,
+                             detail + "; " + hop->hop + " (" + hop->source + ") says " + hop->said);
+    }
+    return Result::Failure(ReasonForHttpStatus(info.status), std::move(detail));
   };
 
   if (o.code != CURLE_OK) {

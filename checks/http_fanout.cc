@@ -122,7 +122,7 @@ class FanoutRun final : public CheckRunBase {
     for (const Backend& b : backends_) {
       results.push_back({b.address, b.result.reason, b.result.detail});
     }
-    FanoutVerdict v = CombineBackends(results, not_probed_);
+    FanoutVerdict v = CombineBackends(results, not_probed_, cfg_->fanout_policy);
     Result result = v.reason == Reason::kNone ? Result::Success() : Result::Failure(v.reason, "");
     result.detail = v.detail;
     const HttpOutcome* shown =
@@ -177,18 +177,41 @@ FanoutAddresses SelectBackends(const std::vector<ResolvedAddress>& addresses) {
   return out;
 }
 
-FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t not_probed) {
+std::optional<FanoutPolicy> ParseFanoutPolicy(std::string_view text) {
+  if (text == "all") return FanoutPolicy::kAll;
+  if (text == "any") return FanoutPolicy::kAny;
+  if (text == "quorum") return FanoutPolicy::kQuorum;
+  return std::nullopt;
+}
+
+std::string_view FanoutPolicyName(FanoutPolicy policy) {
+  switch (policy) {
+    case FanoutPolicy::kAny:
+      return "any";
+    case FanoutPolicy::kQuorum:
+      return "quorum";
+    case FanoutPolicy::kAll:
+      break;
+  }
+  return "all";
+}
+
+FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t not_probed,
+                              FanoutPolicy policy) {
   FanoutVerdict v;
   ReasonVote votes;
   std::string down;
   size_t listed = 0;
+  int first_down = -1;
+  int first_up = -1;
   for (size_t i = 0; i < backends.size(); ++i) {
     const BackendResult& b = backends[i];
     if (b.reason == Reason::kNone) {
       ++v.up;
+      if (first_up < 0) first_up = static_cast<int>(i);
       continue;
     }
-    if (v.representative < 0) v.representative = static_cast<int>(i);
+    if (first_down < 0) first_down = static_cast<int>(i);
     votes.Add(b.reason);
     if (listed++ < 3) {
       down += (down.empty() ? "" : "; ") + b.address + " " + std::string(ReasonName(b.reason)) +
@@ -197,19 +220,39 @@ FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t
       down += "; ...";
     }
   }
-  v.reason = votes.Winner(Reason::kNone);
+  bool met = false;
+  switch (policy) {
+    case FanoutPolicy::kAll:
+      met = v.up == backends.size();
+      break;
+    case FanoutPolicy::kAny:
+      met = v.up > 0;
+      break;
+    case FanoutPolicy::kQuorum:
+      met = 2 * v.up > backends.size();
+      break;
+  }
+  v.reason = met ? Reason::kNone : votes.Winner(Reason::kNone);
+  v.representative = met ? first_up : first_down;
   if (v.representative < 0 && !backends.empty()) v.representative = 0;
   std::string total = std::to_string(backends.size());
   std::string rest =
       not_probed > 0 ? " (" + std::to_string(not_probed) + " more addresses not probed)" : "";
+  std::string down_count = std::to_string(backends.size() - v.up) + "/" + total + " backends down";
   if (backends.empty()) {
     v.reason = Reason::kDnsNodata;
     v.detail = "no addresses to probe";
-  } else if (v.reason == Reason::kNone) {
+  } else if (v.up == backends.size()) {
     v.detail = total + "/" + total + " backends up" + rest;
+  } else if (met) {
+    v.detail =
+        down_count + " (policy " + std::string(FanoutPolicyName(policy)) + ")" + rest + ": " + down;
   } else {
-    v.detail = std::to_string(backends.size() - v.up) + "/" + total + " backends down" + rest +
-               ": " + down;
+    v.detail =
+        down_count +
+        (policy == FanoutPolicy::kAll ? ""
+                                      : " (policy " + std::string(FanoutPolicyName(policy)) + ")") +
+        rest + ": " + down;
   }
   return v;
 }

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/io/dns_resolver.h"
@@ -18,6 +20,12 @@ namespace gatewatch {
 struct HttpCheckConfig;  // checks/http_check.h
 
 inline constexpr size_t kMaxFanoutBackends = 32;
+
+// When a fan-out run fails: kAll when any backend is down (the default), kAny only when every
+// backend is down, kQuorum when no strict majority of the probed backends is up.
+enum class FanoutPolicy { kAll, kAny, kQuorum };
+std::optional<FanoutPolicy> ParseFanoutPolicy(std::string_view text);
+std::string_view FanoutPolicyName(FanoutPolicy policy);
 
 struct FanoutAddresses {
   std::vector<std::string> probe;  // numeric addresses: IPv4 first, each family in address order
@@ -34,16 +42,19 @@ struct BackendResult {
 
 struct FanoutVerdict {
   size_t up = 0;
-  // kNone when every probed backend is up; else the most frequent reason among the down ones
-  // (the first down backend's on a tie).
+  // kNone when the policy is met; else the most frequent reason among the down backends (the
+  // first down backend's on a tie).
   Reason reason = Reason::kNone;
-  // Index of the backend whose transfer stands for the run in the ordinary http metrics: the
-  // first down one, else the first (-1 for no backends).
+  // Index of the backend whose transfer stands for the run in the ordinary http metrics: on a
+  // failed run the first down one, on a passing run the first up one (-1 for no backends).
   int representative = -1;
-  std::string detail;  // "3/3 backends up" or "1/3 backends down: 127.0.0.4:80 connect() ..."
+  // "3/3 backends up", "1/3 backends down: 127.0.0.4:80 connect() ..." or, passing under any or
+  // quorum, "1/3 backends down (policy any): ...".
+  std::string detail;
 };
 
-FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t not_probed);
+FanoutVerdict CombineBackends(const std::vector<BackendResult>& backends, size_t not_probed,
+                              FanoutPolicy policy = FanoutPolicy::kAll);
 
 // Starts one run of a `fanout: true` http check: resolve the name (every A/AAAA), then one
 // transfer per selected address, all at once, each connecting to its address while URL, Host and

@@ -5,6 +5,7 @@
 #include "agent/base/units.h"
 #include "checks/api/http_status.h"
 #include "checks/http_reasons.h"
+#include "checks/proxy_status.h"
 
 namespace gatewatch {
 
@@ -24,6 +25,36 @@ std::string FormatUtc(int64_t unix_seconds) {
 const HttpMetrics& HttpCheckMetrics() {
   static const HttpMetrics* metrics = new HttpMetrics();
   return *metrics;
+}
+
+double HttpVersionNumber(long v) {
+  switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+      return 1.0;
+    case CURL_HTTP_VERSION_1_1:
+      return 1.1;
+    case CURL_HTTP_VERSION_2_0:
+      return 2;
+    case CURL_HTTP_VERSION_3:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
+std::string HttpVersionText(long v) {
+  switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+      return "1.0";
+    case CURL_HTTP_VERSION_1_1:
+      return "1.1";
+    case CURL_HTTP_VERSION_2_0:
+      return "2";
+    case CURL_HTTP_VERSION_3:
+      return "3";
+    default:
+      return "-";
+  }
 }
 
 std::vector<NamedPhase> NamePhases(const HttpPhases& phases, bool https) {
@@ -50,7 +81,7 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
       ComputePhases(curl_ran ? info.times : CurlTimesUs{}, info.https, resolve_time);
   // Reserved: an Observation carries its label values inline, so regrowing moves big objects.
   auto& obs = result.observations;
-  obs.reserve(obs.size() + 12);
+  obs.reserve(obs.size() + 13);
   obs.push_back({&m.status_code, {}, static_cast<double>(info.status)});
   std::string code = StatusCodeLabel(info.status, CodeLabelScheme::kGatewayExact);
   obs.push_back({&m.responses, {code}, 1});
@@ -66,9 +97,10 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
   }
   obs.push_back({&m.redirects, {}, static_cast<double>(info.redirects)});
   obs.push_back({&m.content_length, {}, static_cast<double>(body_bytes)});
+  obs.push_back({&m.http_version, {}, HttpVersionNumber(info.status != 0 ? info.http_version : 0)});
 
   auto& report = result.report;
-  report.reserve(report.size() + 14);
+  report.reserve(report.size() + 15);
   report.emplace_back("url", request.redacted_url);
   if (!resolved_text.empty()) report.emplace_back("resolve", resolved_text);
   if (!info.effective_url.empty() && info.effective_url != request.redacted_url) {
@@ -76,6 +108,7 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
   }
   report.emplace_back("address", outcome != nullptr ? outcome->address : "-");
   report.emplace_back("status", info.status != 0 ? std::to_string(info.status) : "-");
+  report.emplace_back("http_version", HttpVersionText(info.status != 0 ? info.http_version : 0));
   for (const NamedPhase& p : named) report.emplace_back(p.report_key, FormatMillis(p.d));
   report.emplace_back("redirects", std::to_string(info.redirects));
   report.emplace_back("body_bytes", std::to_string(body_bytes));
@@ -86,7 +119,28 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
     report.emplace_back("tls_cert_expiry",
                         FormatUtc(*info.cert_expiry) + " (" + std::to_string(days) + " days)");
   }
+  if (outcome != nullptr) {
+    DescribeHopInFront(info.status, outcome->headers, result.reason, "", result.report);
+  }
   report.emplace_back("reason", std::string(ReasonName(result.reason)));
+}
+
+void DescribeHopInFront(long status, const ResponseHeaders& headers, Reason reason,
+                        const std::string& prefix,
+                        std::vector<std::pair<std::string, std::string>>& report) {
+  std::string proxies = DescribeProxyStatus(ProxyStatusOf(headers));
+  if (!proxies.empty()) report.emplace_back(prefix + "proxy_status", std::move(proxies));
+  if (reason != Reason::kNone) {
+    // Only when the hop's reason is the one the run failed with (not, say, a body mismatch).
+    std::optional<HopAttribution> hop = AttributeHopFailure(status, headers);
+    if (hop && hop->reason == reason) {
+      report.emplace_back(prefix + "hop_reason", std::string(ReasonName(hop->reason)) + " from " +
+                                                     hop->hop + " (" + hop->source + ")");
+    }
+  }
+  if (std::optional<long> fwd = CacheForwardStatus(headers)) {
+    report.emplace_back(prefix + "cache_fwd_status", std::to_string(*fwd));
+  }
 }
 
 void DescribeFanoutBackends(const std::vector<BackendResult>& backends, size_t resolved,

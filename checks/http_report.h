@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/base/clock.h"
@@ -39,6 +40,10 @@ struct HttpMetrics {
                          {}};
   MetricDesc redirects{
       "http_redirects", MetricKind::kGauge, "Redirects followed in the last run.", {}};
+  MetricDesc http_version{"http_version",
+                          MetricKind::kGauge,
+                          "HTTP version of the last response (1, 1.1, 2 or 3), 0 without one.",
+                          {}};
   MetricDesc content_length{
       "http_content_length_bytes", MetricKind::kGauge, "Body bytes received in the last run.", {}};
   // fanout: true only.
@@ -64,6 +69,10 @@ struct NamedPhase {
   Duration d;
 };
 
+// CURLINFO_HTTP_VERSION as a number (1.1, 2) and as text ("1.1", "2"); 0 and "-" for none.
+double HttpVersionNumber(long curl_version);
+std::string HttpVersionText(long curl_version);
+
 // resolve, connect, tls (https only), processing, transfer, in that order.
 std::vector<NamedPhase> NamePhases(const HttpPhases& phases, bool https);
 
@@ -73,6 +82,15 @@ std::vector<NamedPhase> NamePhases(const HttpPhases& phases, bool https);
 void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
                      std::optional<Duration> resolve_time, const std::string& resolved_text,
                      std::chrono::system_clock::time_point wall_now, Result& result);
+
+// Appends what the hop in front said about the response to the report: `proxy_status` (every
+// Proxy-Status member), `hop_reason` (when the run failed with the reason a hop gave, and which
+// hop) and `cache_fwd_status` (RFC 9211 fwd-status), each key prefixed with `prefix` ("edge_").
+// `reason` is what the run (or side) failed with, kNone on success. Nothing for a response
+// without those headers.
+void DescribeHopInFront(long status, const ResponseHeaders& headers, Reason reason,
+                        const std::string& prefix,
+                        std::vector<std::pair<std::string, std::string>>& report);
 
 // Appends the fan-out observations (http_backends, http_backend_up per backend) and report lines
 // ("backend ip:port" up/down, not_probed) to `result`.

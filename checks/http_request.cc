@@ -1,12 +1,15 @@
 #include "checks/http_request.h"
 
 #include <curl/curl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 
@@ -22,6 +25,8 @@ constexpr int64_t kMaxMaxRedirects = 50;
 constexpr uint64_t kDefaultBodyLimit = 64 * 1024;
 // The body limit is also the memory a body assertion may hold per run.
 constexpr uint64_t kMaxBodyLimit = 64 * 1024 * 1024;
+// A request body is held in memory for the check's lifetime and sent every run.
+constexpr size_t kMaxRequestBody = 1024 * 1024;
 
 // A field value must not smuggle in another header line.
 bool IsSafeValue(std::string_view s) {
@@ -88,6 +93,73 @@ void ParseRequestHeaders(const ConfigNode& node, HttpRequest& cfg) {
     }
     if (has_host_header) host.Fail("conflicts with headers.Host; set only one");
     cfg.request_headers.push_back("Host: " + h);
+  }
+}
+
+std::string ReadableFile(const ConfigNode& node) {
+  std::string path = node.AsString();
+  // Caught at load, not as a failure on every run.
+  if (path.empty()) node.Fail("must be a file path");
+  if (access(path.c_str(), R_OK) != 0)
+    node.Fail("cannot read " + path + ": " + std::strerror(errno));
+  return path;
+}
+
+void ParseMethodAndBody(const ConfigNode& node, HttpRequest& cfg) {
+  if (ConfigNode method = node.Child("method"); method.IsDefined()) {
+    std::string m = method.AsString();
+    if (m == "HEAD") {
+      cfg.head = true;
+    } else if (m == "CONNECT") {
+      method.Fail("CONNECT opens a tunnel, it asks nothing of the target");
+    } else if (!IsHttpToken(m)) {
+      method.Fail("must be an HTTP method (GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, ...)");
+    } else if (m != "GET") {
+      cfg.method = m;
+    }
+  }
+  ConfigNode body = node.Child("body");
+  ConfigNode body_file = node.Child("body_file");
+  if (body.IsDefined() && body_file.IsDefined())
+    body_file.Fail("conflicts with body; set only one");
+  if (body.IsDefined()) {
+    cfg.body = body.AsString();
+    if (cfg.body->size() > kMaxRequestBody) {
+      body.Fail("is " + std::to_string(cfg.body->size()) + " bytes, more than the 1MiB limit");
+    }
+  } else if (body_file.IsDefined()) {
+    std::string path = ReadableFile(body_file);
+    // Only a regular file: a FIFO or /dev/stdin would block the config load.
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      body_file.Fail(path + " is not a regular file");
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string data;
+    char buf[64 * 1024];
+    while (in && data.size() <= kMaxRequestBody) {
+      in.read(buf, sizeof buf);
+      data.append(buf, static_cast<size_t>(in.gcount()));
+    }
+    if (in.bad()) body_file.Fail("cannot read " + path);
+    if (data.size() > kMaxRequestBody) body_file.Fail(path + " is more than the 1MiB limit");
+    cfg.body = std::move(data);
+  }
+  ConfigNode given = body.IsDefined() ? body : body_file;
+  if (cfg.head && cfg.body) given.Fail("method HEAD sends no body");
+  // POST, PUT and PATCH without a body still say so (Content-Length: 0): servers answer 411
+  // to a bodiless one.
+  if (!cfg.body && (cfg.method == "POST" || cfg.method == "PUT" || cfg.method == "PATCH")) {
+    cfg.body = "";
+  }
+}
+
+void ParseClientCertificate(const ConfigNode& node, HttpRequest& cfg) {
+  if (ConfigNode cert = node.Child("cert_file"); cert.IsDefined())
+    cfg.cert_file = ReadableFile(cert);
+  if (ConfigNode key = node.Child("key_file"); key.IsDefined()) {
+    if (cfg.cert_file.empty()) key.Fail("needs cert_file, the certificate it belongs to");
+    cfg.key_file = ReadableFile(key);
   }
 }
 
@@ -169,16 +241,17 @@ void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
   ConfigNode url = node.Required("url");
   if (!SetRequestUrl(url.AsString(), request)) url.Fail("must be an http or https URL");
 
-  if (ConfigNode method = node.Child("method"); method.IsDefined()) {
-    std::string m = method.AsString();
-    if (m == "HEAD") {
-      cfg->head = true;
-    } else if (m != "GET") {
-      method.Fail("must be GET or HEAD");
-    }
-  }
-
+  ParseMethodAndBody(node, *cfg);
   ParseRequestHeaders(node, *cfg);
+  // curl sends `Expect: 100-continue` before a larger body and waits up to a second for the
+  // answer: a probe measures the request, not that pause.
+  if (cfg->body && std::none_of(cfg->request_headers.begin(), cfg->request_headers.end(),
+                                [](const std::string& h) {
+                                  return h.size() >= 7 &&
+                                         EqualsIgnoreCase(h.substr(0, 7), "Expect:");
+                                })) {
+    cfg->request_headers.push_back("Expect:");
+  }
 
   cfg->follow_redirects = node.BoolOr("follow_redirects", true);
   cfg->max_redirects =
@@ -201,6 +274,21 @@ void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
     // Caught at load, not as a tls_certificate failure on every run.
     if (access(cfg->ca_file.c_str(), R_OK) != 0) {
       ca.Fail("cannot read " + cfg->ca_file + ": " + std::strerror(errno));
+    }
+  }
+
+  ParseClientCertificate(node, *cfg);
+  if (ConfigNode version = node.Child("http_version"); version.IsDefined()) {
+    std::string v = version.AsString();
+    if (v == "1.1") {
+      cfg->http_version = CURL_HTTP_VERSION_1_1;
+    } else if (v == "2") {
+      // HTTP/2 over TLS by ALPN, and on http:// an Upgrade: h2c the server may decline.
+      cfg->http_version = CURL_HTTP_VERSION_2_0;
+    } else if (v == "2-prior-knowledge") {
+      cfg->http_version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    } else {
+      version.Fail("must be \"1.1\", \"2\" or \"2-prior-knowledge\"");
     }
   }
 

@@ -1,8 +1,8 @@
 // Reading and validating the request part of a check that sends HTTP (the "http" check,
-// "cdn_origin"): url, method, headers, host, follow_redirects, max_redirects,
-// cross_origin_redirects, allow_https_downgrade, insecure, ca_file, body_limit, into the
-// HttpRequest that checks/http_transfer.h sends. Config errors name their exact path (ConfigError);
-// unknown keys are left to the caller.
+// "cdn_origin"): url, method, body/body_file, headers, host, follow_redirects, max_redirects,
+// cross_origin_redirects, allow_https_downgrade, insecure, ca_file, cert_file, key_file,
+// http_version, body_limit, into the HttpRequest that checks/http_transfer.h sends. Config errors
+// name their exact path (ConfigError); unknown keys are left to the caller.
 #pragma once
 
 #include <string>

@@ -38,6 +38,7 @@ TransferInfo ReadTransferInfo(CURL* easy, bool configured_https) {
   info.times.starttransfer = micros(CURLINFO_STARTTRANSFER_TIME_T);
   info.times.total = micros(CURLINFO_TOTAL_TIME_T);
   curl_easy_getinfo(easy, CURLINFO_REDIRECT_COUNT, &info.redirects);
+  curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &info.http_version);
   curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &info.os_errno);
   char* ip = nullptr;
   if (curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip != nullptr) {
@@ -249,6 +250,27 @@ std::string HttpTransfer::Address(const TransferInfo& info) const {
   return request_->host + ":" + std::to_string(request_->port);
 }
 
+namespace {
+
+// Method, body, client certificate and HTTP version (docs/configuration.md, `type: http`).
+template <typename Check>
+void ConfigureRequestOptions(CURL* e, const HttpRequest& c, Check& check) {
+  if (c.body) {
+    // The request is immutable and outlives the transfer: curl may point at its bytes.
+    check(
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(c.body->size())));
+    check(curl_easy_setopt(e, CURLOPT_POSTFIELDS, c.body->data()));
+  }
+  if (!c.method.empty()) check(curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c.method.c_str()));
+  if (!c.cert_file.empty()) check(curl_easy_setopt(e, CURLOPT_SSLCERT, c.cert_file.c_str()));
+  if (!c.key_file.empty()) check(curl_easy_setopt(e, CURLOPT_SSLKEY, c.key_file.c_str()));
+  if (c.http_version != CURL_HTTP_VERSION_NONE) {
+    check(curl_easy_setopt(e, CURLOPT_HTTP_VERSION, c.http_version));
+  }
+}
+
+}  // namespace
+
 CURLcode HttpTransfer::Configure(CURL* e) {
   CURLcode rc = CURLE_OK;
   auto check = [&rc](CURLcode r) {
@@ -284,6 +306,7 @@ CURLcode HttpTransfer::Configure(CURL* e) {
   check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c.insecure ? 0L : 1L));
   check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c.insecure ? 0L : 2L));
   if (!c.ca_file.empty()) check(curl_easy_setopt(e, CURLOPT_CAINFO, c.ca_file.c_str()));
+  ConfigureRequestOptions(e, c, check);
   if (headers_ == nullptr) {
     for (const std::string& h : c.request_headers) {
       curl_slist* next = curl_slist_append(headers_.get(), h.c_str());

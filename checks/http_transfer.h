@@ -36,6 +36,10 @@ struct HttpRequest {
   std::string host;  // URL host, without IPv6 brackets
   long port = 0;     // explicit or the scheme's default
   bool head = false;
+  // Any other method than GET and HEAD is sent as written (CURLOPT_CUSTOMREQUEST); "" is GET.
+  std::string method;
+  // Sent with the request (Content-Length set), at most kMaxRequestBody bytes; nullopt sends none.
+  std::optional<std::string> body;
   std::vector<std::string> request_headers;  // "Name: value" lines, including a Host override
   bool follow_redirects = true;
   long max_redirects = 10;
@@ -46,7 +50,10 @@ struct HttpRequest {
   bool allow_https_downgrade = false;  // else a redirect from https to http is refused
   bool insecure = false;
   std::string ca_file;
-  uint64_t body_limit = 64 * 1024;  // more body bytes fail the transfer (body_too_large)
+  std::string cert_file;                       // client certificate (PEM) for mutual TLS
+  std::string key_file;                        // its key; empty: in cert_file
+  long http_version = CURL_HTTP_VERSION_NONE;  // CURLOPT_HTTP_VERSION; NONE: curl's default
+  uint64_t body_limit = 64 * 1024;             // more body bytes fail the transfer (body_too_large)
 };
 
 // Headers of the final response. Fed every line curl's header callback sees; a new status line
@@ -118,6 +125,7 @@ struct TransferInfo {
   bool https = false;  // of the last request (a redirect may change scheme)
   std::optional<int64_t> cert_expiry;
   std::string effective_url;  // redacted
+  long http_version = 0;      // CURLINFO_HTTP_VERSION of the last response, 0 without one
 };
 
 // Everything one transfer produced.

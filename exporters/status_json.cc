@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "agent/base/utf8.h"
+#include "checks/api/proxy_status_error.h"
 
 namespace gatewatch {
 
@@ -14,9 +15,19 @@ nlohmann::json ResultJson(const ResultView& r) {
   for (const auto& [key, value] : r.report) {
     report[SanitizeUtf8(key, kMaxLabelValueBytes)] = SanitizeUtf8(value, kMaxDetailBytes);
   }
+  // The reason under its RFC 9209 name, for tools that read Proxy-Status: the error type alone
+  // and the whole member as gatewatch would send it; null when the reason has no such name.
+  nlohmann::json proxy_error = nullptr;
+  nlohmann::json proxy_status = nullptr;
+  if (std::optional<ProxyStatusError> e = ProxyStatusErrorFor(r.reason)) {
+    proxy_error = std::string(e->error);
+    proxy_status = *ProxyStatusMember(r.reason, r.detail);
+  }
   return nlohmann::json{{"success", r.success},
                         {"reason", std::string(ReasonName(r.reason))},
                         {"cause", std::string(CauseName(ReasonCause(r.reason)))},
+                        {"proxy_status_error", std::move(proxy_error)},
+                        {"proxy_status", std::move(proxy_status)},
                         {"detail", SanitizeUtf8(r.detail, kMaxDetailBytes)},
                         {"duration_seconds", r.duration_seconds},
                         {"report", std::move(report)}};

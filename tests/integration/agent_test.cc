@@ -303,7 +303,8 @@ TEST_F(AgentTest, StatusApiAndProbeJsonShareTheResultShape) {
     return out;
   };
   EXPECT_EQ(shape(probed), shape(check)) << probed.dump(2) << "\n" << check.dump(2);
-  EXPECT_EQ(shape(check).size(), 6u) << check.dump(2);
+  // success, reason, cause, proxy_status_error, proxy_status, detail, duration_seconds, report
+  EXPECT_EQ(shape(check).size(), 8u) << check.dump(2);
   EXPECT_EQ(probed["report"]["status"], check["report"]["status"]);
 }
 

@@ -61,7 +61,14 @@ class CdnOriginTest : public ::testing::Test {
         "      proxy_cache_use_stale error timeout http_502 http_503 http_504;\n    }\n" +
         "    location /nostale/ { proxy_pass " + upstream + "; }\n" +
         "    location /wrong/ { proxy_pass http://127.0.0.1:" + std::to_string(wrong_.port()) +
-        "; }\n  }\n");
+        "; }\n" +
+        // The same wrong port, with the edge saying why in the standard headers (RFC 9209/9211).
+        "    location /wrong-ps/ {\n      proxy_pass http://127.0.0.1:" +
+        std::to_string(wrong_.port()) + ";\n" +
+        "      add_header Proxy-Status 'edge-nginx; error=connection_refused; "
+        "next-hop=\"$upstream_addr\"' always;\n" +
+        "      add_header Cache-Status 'edge-nginx; fwd=uri-miss; fwd-status=$upstream_status' "
+        "always;\n    }\n  }\n");
     if (!edge_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
   }
 
@@ -181,6 +188,24 @@ TEST_F(CdnOriginTest, EdgePointedAtAWrongOriginPortIsEdgeFault) {
   EXPECT_EQ(Report(r)["origin_status"], "200");
   EXPECT_EQ(Observed(r, "cdn_verdict", "edge_fault"), 1);
   EXPECT_NE(edge_->ErrorLogText().find("Connection refused"), std::string::npos);
+}
+
+TEST_F(CdnOriginTest, EdgeThatSaysWhyInProxyStatusGivesTheEdgeSideItsReason) {
+  WritePage("/wrong-ps/page.txt", "the edge never reaches this either\n");
+  Result r = Run(EdgeUrl("/wrong-ps/page.txt"), Origin());
+  EXPECT_EQ(r.reason, Reason::kEdgeFault) << r.detail;  // the verdict stays the check's reason
+  auto report = Report(r);
+  EXPECT_EQ(report["edge_status"], "502");
+  EXPECT_EQ(report["edge_reason"], "connection_refused") << report["edge_error"];
+  EXPECT_EQ(report["edge_hop_reason"], "connection_refused from edge-nginx (Proxy-Status)");
+  EXPECT_EQ(report["edge_proxy_status"], "edge-nginx error=connection_refused next-hop=127.0.0.1:" +
+                                             std::to_string(wrong_.port()));
+  EXPECT_EQ(report["edge_cache_fwd_status"], "502");
+  EXPECT_NE(r.detail.find("edge-nginx (Proxy-Status) says connection_refused"), std::string::npos)
+      << r.detail;
+  EXPECT_EQ(Observed(r, "cdn_cache_forward_responses_total", "502"), 1);
+  EXPECT_EQ(Observed(r, "cdn_cache_forward_responses_total", "504"), 0);
+  EXPECT_EQ(report["origin_reason"], "none");
 }
 
 TEST_F(CdnOriginTest, OriginThatHangsIsOriginFaultAtTheDeadline) {

@@ -40,6 +40,15 @@ std::string Check(const std::string& url, const std::string& extra = "",
          (extra.empty() ? "" : ", " + extra) + "}";
 }
 
+// The last value of report key `key`, "" if absent.
+std::string ReportValue(const Result& r, const std::string& key) {
+  std::string value;
+  for (const auto& [k, v] : r.report) {
+    if (k == key) value = v;
+  }
+  return value;
+}
+
 class ProxyTest : public ::testing::Test {
  protected:
   void StartNginx(const std::string& extra_locations = "") {
@@ -87,6 +96,49 @@ TEST_F(ProxyTest, KilledUpstreamGivesNginxsReal502ClassifiedAsHttp502) {
   Result direct = RunCheckOnce(Check(Url(upstream_port)));
   EXPECT_EQ(direct.reason, Reason::kConnectionRefused) << direct.detail;
   EXPECT_EQ(ReasonCause(direct.reason), Cause::kUpstreamDown);
+}
+
+// nginx configured to say why in Proxy-Status (RFC 9209), to pose as Cloudflare, and to pass on
+// its cache's fwd-status (RFC 9211): real headers on the wire, decoded by the check.
+TEST_F(ProxyTest, HopInFrontSaysWhyAndTheReasonIsItsReason) {
+  int dead = FreeTcpPort();  // nothing listens there
+  StartNginx(
+      "    location /ps/ { proxy_pass http://127.0.0.1:" + std::to_string(dead) + ";\n" +
+      "      add_header Proxy-Status 'ExampleCDN; error=connection_refused; "
+      "next-hop=\"$upstream_addr\"; details=\"connect() failed\"' always; }\n" +
+      "    location /cf522 { add_header CF-Ray 8a1b2c3d4e5f6789-AMS always; return 522; }\n" +
+      "    location /own522 { return 522; }\n" +
+      "    location /fwd { proxy_pass http://127.0.0.1:" + std::to_string(upstream_.port()) +
+      ";\n      add_header Cache-Status 'nginx-cache; fwd=uri-miss; fwd-status=$upstream_status' "
+      "always; }\n");
+  std::string next_hop = "127.0.0.1:" + std::to_string(dead);
+
+  Result ps = RunCheckOnce(Check(Url(nginx_port_, "/ps/")));
+  EXPECT_EQ(ps.reason, Reason::kConnectionRefused) << ps.detail;
+  EXPECT_NE(ps.detail.find("HTTP 502"), std::string::npos) << ps.detail;
+  EXPECT_NE(ps.detail.find("ExampleCDN (Proxy-Status) says connection_refused (next-hop " +
+                           next_hop + "): \"connect() failed\""),
+            std::string::npos)
+      << ps.detail;
+  EXPECT_EQ(ReportValue(ps, "hop_reason"), "connection_refused from ExampleCDN (Proxy-Status)");
+  EXPECT_EQ(ReportValue(ps, "proxy_status"), "ExampleCDN error=connection_refused next-hop=" +
+                                                 next_hop + " details=\"connect() failed\"");
+  // The status still counts as what it was.
+  EXPECT_EQ(Observed(ps, "http_status_code"), 502);
+  EXPECT_EQ(Observed(ps, "http_responses_total", "502"), 1);
+
+  Result cf = RunCheckOnce(Check(Url(nginx_port_, "/cf522")));
+  EXPECT_EQ(cf.reason, Reason::kConnectTimeout) << cf.detail;
+  EXPECT_EQ(ReportValue(cf, "hop_reason"), "connect_timeout from cloudflare (Cloudflare 522)");
+
+  // A 522 without Cloudflare's marks is just some 5xx.
+  Result own = RunCheckOnce(Check(Url(nginx_port_, "/own522")));
+  EXPECT_EQ(own.reason, Reason::kHttp5xx) << own.detail;
+  EXPECT_EQ(ReportValue(own, "hop_reason"), "");
+
+  Result fwd = RunCheckOnce(Check(Url(nginx_port_, "/fwd")));
+  EXPECT_TRUE(fwd.success) << fwd.detail;
+  EXPECT_EQ(ReportValue(fwd, "cache_fwd_status"), "200");
 }
 
 TEST_F(ProxyTest, HangingUpstreamGivesNginxsReal504) {

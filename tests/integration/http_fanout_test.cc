@@ -92,6 +92,34 @@ TEST_F(FanoutTest, OneDeadBackendBehindTheNameIsFoundAndNamed) {
   EXPECT_EQ(Observed(ok, "http_backend_up", "127.0.0.4:" + port), 1);
 }
 
+// Behind a load balancer with one bad zone: `any` passes while one backend answers, `quorum` while
+// a majority does, and the per-address gauge still names the dead ones.
+TEST_F(FanoutTest, PolicyAnyAndQuorumToleratesDeadBackends) {
+  FakeHttpServer a(Behaviour::kOk, 200, "127.0.0.2");
+  UniqueFd dead3 = RefuseOn("127.0.0.3", a.port());
+  UniqueFd dead4 = RefuseOn("127.0.0.4", a.port());
+  std::string port = std::to_string(a.port());
+  Result any = RunYamlCheckOnce(
+      Check("backends.example.test", a.port(), "fanout: true, fanout_policy: any"));
+  EXPECT_TRUE(any.success) << any.detail;
+  EXPECT_EQ(any.detail.rfind("2/3 backends down (policy any): 127.0.0.3:" + port, 0), 0u)
+      << any.detail;
+  EXPECT_EQ(Observed(any, "http_backend_up", "127.0.0.3:" + port), 0);
+  EXPECT_EQ(Observed(any, "http_status_code"), 200) << "a passing run shows an up backend";
+
+  Result quorum = RunYamlCheckOnce(
+      Check("backends.example.test", a.port(), "fanout: true, fanout_policy: quorum"));
+  EXPECT_EQ(quorum.reason, Reason::kConnectionRefused) << quorum.detail;
+
+  dead3.reset();
+  FakeHttpServer b(Behaviour::kOk, 200, "127.0.0.3", a.port());
+  quorum = RunYamlCheckOnce(
+      Check("backends.example.test", a.port(), "fanout: true, fanout_policy: quorum"));
+  EXPECT_TRUE(quorum.success) << quorum.detail;
+  Result all = RunYamlCheckOnce(Check("backends.example.test", a.port(), "fanout: true"));
+  EXPECT_EQ(all.reason, Reason::kConnectionRefused) << all.detail;
+}
+
 TEST_F(FanoutTest, AHangingBackendTimesOutAtTheDeadlineWhileTheOthersReport) {
   FakeHttpServer a(Behaviour::kOk, 200, "127.0.0.2");
   FakeHttpServer b(Behaviour::kOk, 200, "127.0.0.3", a.port());

@@ -289,12 +289,16 @@ TEST(ResultJsonTest, PinsKeysTypesAndValues) {
   Result fail = Result::Failure(Reason::kHttp502, "502 from 127.0.0.1:8080");
   fail.duration = std::chrono::milliseconds(20);
   fail.report = {{"status", "502"}, {"url", "http://x/"}, {"status", "last wins"}, {"", ""}};
+  Result refused = Result::Failure(Reason::kConnectionRefused, "connect() to 127.0.0.1:1 refused");
+  refused.duration = std::chrono::milliseconds(1);
   std::vector<Case> cases = {
       {"success: reason none, empty report object",
        ok,
        {{"success", true},
         {"reason", "none"},
         {"cause", "none"},
+        {"proxy_status_error", nullptr},
+        {"proxy_status", nullptr},
         {"detail", ""},
         {"duration_seconds", 1.5},
         {"report", nlohmann::json::object()}}},
@@ -303,9 +307,22 @@ TEST(ResultJsonTest, PinsKeysTypesAndValues) {
        {{"success", false},
         {"reason", "http_502"},
         {"cause", "upstream_down"},
+        {"proxy_status_error", nullptr},  // a relayed status is no RFC 9209 error
+        {"proxy_status", nullptr},
         {"detail", "502 from 127.0.0.1:8080"},
         {"duration_seconds", 0.02},
         {"report", {{"status", "last wins"}, {"url", "http://x/"}, {"", ""}}}}},
+      {"failure with an RFC 9209 name: the error type and the member gatewatch would send",
+       refused,
+       {{"success", false},
+        {"reason", "connection_refused"},
+        {"cause", "upstream_down"},
+        {"proxy_status_error", "connection_refused"},
+        {"proxy_status",
+         "gatewatch; error=connection_refused; details=\"connect() to 127.0.0.1:1 refused\""},
+        {"detail", "connect() to 127.0.0.1:1 refused"},
+        {"duration_seconds", 0.001},
+        {"report", nlohmann::json::object()}}},
   };
   for (const Case& c : cases) {
     nlohmann::json got = ResultJson(c.result);

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <yaml-cpp/yaml.h>
 
+#include <fstream>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "checks/http_check.h"
 #include "checks/http_request.h"
 #include "tests/testlib/config_error.h"
+#include "tests/testlib/temp_dir.h"
 
 namespace gatewatch {
 namespace {
@@ -43,11 +45,74 @@ TEST(HttpCheckConfigTest, UrlMustBeHttpOrHttps) {
   EXPECT_EQ(ErrorText("url: 'http://'"), "checks[0].url: must be an http or https URL");
 }
 
-TEST(HttpCheckConfigTest, MethodIsGetOrHead) {
-  EXPECT_EQ(ErrorText("{url: 'http://127.0.0.1/', method: POST}"),
-            "checks[0].method: must be GET or HEAD");
-  EXPECT_EQ(ErrorText("{url: 'http://127.0.0.1/', method: get}"),
-            "checks[0].method: must be GET or HEAD");
+TEST(HttpCheckConfigTest, MethodIsAnHttpToken) {
+  const std::string form =
+      "checks[0].method: must be an HTTP method (GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, "
+      "...)";
+  EXPECT_EQ(ErrorText("{url: 'http://127.0.0.1/', method: 'GE T'}"), form);
+  EXPECT_EQ(ErrorText("{url: 'http://127.0.0.1/', method: ''}"), form);
+  EXPECT_EQ(ErrorText("{url: 'http://127.0.0.1/', method: CONNECT}"),
+            "checks[0].method: CONNECT opens a tunnel, it asks nothing of the target");
+  for (const char* m : {"POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PURGE"}) {
+    EXPECT_EQ(ErrorText(std::string("{url: 'http://h/', method: ") + m + "}"), "(no error)") << m;
+    EXPECT_EQ(Parse(std::string("{url: 'http://h/', method: ") + m + "}")->method, m);
+  }
+  EXPECT_EQ(Parse("{url: 'http://h/', method: GET}")->method, "");
+  // POST, PUT and PATCH always carry a body (Content-Length: 0 when none is configured).
+  EXPECT_EQ(Parse("{url: 'http://h/', method: POST}")->body, std::optional<std::string>(""));
+  EXPECT_EQ(Parse("{url: 'http://h/', method: DELETE}")->body, std::nullopt);
+}
+
+TEST(HttpCheckConfigTest, RequestBodyInlineOrFromAFileCapped) {
+  testing::TempDir dir;
+  std::string file = dir.path() + "/body.json";
+  std::ofstream(file) << "{\"ping\": 1}";
+  std::string big = dir.path() + "/big.bin";
+  std::ofstream(big) << std::string(1024 * 1024 + 1, 'x');
+  EXPECT_EQ(Parse("{url: 'http://h/', method: POST, body: 'a=1&b=2'}")->body,
+            std::optional<std::string>("a=1&b=2"));
+  auto from_file = Parse("{url: 'http://h/', method: PUT, body_file: '" + file + "'}");
+  EXPECT_EQ(from_file->body, std::optional<std::string>("{\"ping\": 1}"));
+  // curl's `Expect: 100-continue` pause is switched off for bodies.
+  EXPECT_THAT(from_file->request_headers, ::testing::Contains("Expect:"));
+  EXPECT_THAT(Parse("{url: 'http://h/', method: POST, body: x, headers: {Expect: 100-continue}}")
+                  ->request_headers,
+              ::testing::ElementsAre("Expect: 100-continue"));
+  EXPECT_EQ(ErrorText("{url: 'http://h/', body: a, body_file: '" + file + "'}"),
+            "checks[0].body_file: conflicts with body; set only one");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', body_file: /nonexistent/body}"),
+            "checks[0].body_file: cannot read /nonexistent/body: No such file or directory");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', body_file: '" + big + "'}"),
+            "checks[0].body_file: " + big + " is more than the 1MiB limit");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', body: '" + std::string(1024 * 1024 + 1, 'x') + "'}"),
+            "checks[0].body: is 1048577 bytes, more than the 1MiB limit");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', body_file: /dev/zero}"),
+            "checks[0].body_file: /dev/zero is not a regular file");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', method: HEAD, body: a}"),
+            "checks[0].body: method HEAD sends no body");
+}
+
+TEST(HttpCheckConfigTest, ClientCertificateAndHttpVersion) {
+  EXPECT_EQ(ErrorText("{url: 'https://h/', cert_file: /nonexistent/client.pem}"),
+            "checks[0].cert_file: cannot read /nonexistent/client.pem: No such file or directory");
+  EXPECT_EQ(ErrorText("{url: 'https://h/', key_file: /dev/null}"),
+            "checks[0].key_file: needs cert_file, the certificate it belongs to");
+  EXPECT_EQ(ErrorText("{url: 'https://h/', cert_file: /dev/null, key_file: /nonexistent/k.pem}"),
+            "checks[0].key_file: cannot read /nonexistent/k.pem: No such file or directory");
+  auto cfg = Parse("{url: 'https://h/', cert_file: /dev/null, key_file: /dev/null}");
+  EXPECT_EQ(cfg->cert_file, "/dev/null");
+  EXPECT_EQ(cfg->key_file, "/dev/null");
+
+  EXPECT_EQ(Parse("{url: 'http://h/'}")->http_version, CURL_HTTP_VERSION_NONE);
+  EXPECT_EQ(Parse("{url: 'http://h/', http_version: 1.1}")->http_version, CURL_HTTP_VERSION_1_1);
+  EXPECT_EQ(Parse("{url: 'http://h/', http_version: 2}")->http_version, CURL_HTTP_VERSION_2_0);
+  EXPECT_EQ(Parse("{url: 'http://h/', http_version: 2-prior-knowledge}")->http_version,
+            CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+  for (const char* bad : {"3", "1.0", "h2", "'2.0'"}) {
+    EXPECT_EQ(ErrorText(std::string("{url: 'http://h/', http_version: ") + bad + "}"),
+              "checks[0].http_version: must be \"1.1\", \"2\" or \"2-prior-knowledge\"")
+        << bad;
+  }
 }
 
 TEST(HttpCheckConfigTest, StatusCodesAndClasses) {
@@ -207,7 +272,7 @@ TEST(HttpCheckTypeTest, NameAndMetrics) {
   for (const MetricDesc* m : type.metrics) names.emplace_back(m->name);
   EXPECT_THAT(names, ::testing::UnorderedElementsAre(
                          "http_status_code", "http_responses_total", "http_phase_seconds",
-                         "tls_cert_expiry_timestamp_seconds", "http_redirects",
+                         "tls_cert_expiry_timestamp_seconds", "http_redirects", "http_version",
                          "http_content_length_bytes", "http_backend_up", "http_backends"));
   // The same descriptors on every call: observations point at them.
   EXPECT_EQ(HttpCheckType().metrics, type.metrics);

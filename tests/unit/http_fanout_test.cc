@@ -72,6 +72,39 @@ TEST(CombineBackendsTest, Table) {
   }
 }
 
+TEST(CombineBackendsTest, Policies) {
+  struct Row {
+    FanoutPolicy policy;
+    std::vector<Reason> backends;  // kNone: up
+    Reason want;
+    int representative;
+    const char* detail_prefix;
+  };
+  const Reason up = Reason::kNone;
+  const Reason refused = Reason::kConnectionRefused;
+  const std::vector<Row> rows = {
+      {FanoutPolicy::kAll, {up, refused, up}, refused, 1, "1/3 backends down: "},
+      {FanoutPolicy::kAny, {refused, up, refused}, up, 1, "2/3 backends down (policy any): "},
+      {FanoutPolicy::kAny, {refused, refused}, refused, 0, "2/2 backends down (policy any): "},
+      {FanoutPolicy::kQuorum, {refused, up, up}, up, 1, "1/3 backends down (policy quorum): "},
+      // Half is no majority.
+      {FanoutPolicy::kQuorum, {up, refused}, refused, 1, "1/2 backends down (policy quorum): "},
+      {FanoutPolicy::kQuorum, {up, refused, refused}, refused, 1, "2/3 backends down"},
+      {FanoutPolicy::kAny, {up, up}, up, 0, "2/2 backends up"},
+  };
+  for (const Row& row : rows) {
+    std::vector<BackendResult> backends;
+    for (size_t i = 0; i < row.backends.size(); ++i) {
+      backends.push_back({"10.0.0." + std::to_string(i + 1) + ":80", row.backends[i], "d"});
+    }
+    FanoutVerdict v = CombineBackends(backends, 0, row.policy);
+    std::string name = std::string(FanoutPolicyName(row.policy)) + " " + v.detail;
+    EXPECT_EQ(v.reason, row.want) << name;
+    EXPECT_EQ(v.representative, row.representative) << name;
+    EXPECT_EQ(v.detail.rfind(row.detail_prefix, 0), 0u) << name;
+  }
+}
+
 std::string ErrorOf(const std::string& yaml) {
   try {
     ParseHttpCheckConfig(ConfigNode(YAML::Load(yaml), "checks[0]"));
@@ -90,6 +123,20 @@ TEST(HttpResolverConfigTest, ResolverAndFanoutKeys) {
       YAML::Load("{url: 'http://a.test/', resolver: '10.0.0.53', fanout: true}"), "checks[0]"));
   EXPECT_EQ(cfg->resolver, "10.0.0.53:53");
   EXPECT_TRUE(cfg->fanout);
+  EXPECT_EQ(cfg->fanout_policy, FanoutPolicy::kAll);
+  EXPECT_EQ(ErrorOf("{url: 'http://a.test/', fanout: true, fanout_policy: most}"),
+            "checks[0].fanout_policy: must be all, any or quorum");
+  EXPECT_EQ(ErrorOf("{url: 'http://a.test/', fanout_policy: any}"),
+            "checks[0].fanout_policy: needs fanout: true");
+  for (auto [text, policy] : {std::pair{"all", FanoutPolicy::kAll},
+                              {"any", FanoutPolicy::kAny},
+                              {"quorum", FanoutPolicy::kQuorum}}) {
+    auto c = ParseHttpCheckConfig(
+        ConfigNode(YAML::Load(std::string("{url: 'http://a.test/', fanout: true, fanout_policy: ") +
+                              text + "}"),
+                   "checks[0]"));
+    EXPECT_EQ(c->fanout_policy, policy) << text;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,190 @@
+// What an http check sends: any method with a body (inline or from a file), a client certificate
+// for mutual TLS, and the HTTP version it asks for, against a real nginx (ssl_verify_client on,
+// http2 over TLS and cleartext) with certificates made by the openssl CLI in the test, and a
+// recording server for the exact bytes of the request.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "tests/testlib/fake_http_server.h"
+#include "tests/testlib/loop_services.h"
+#include "tests/testlib/nginx.h"
+#include "tests/testlib/observed.h"
+#include "tests/testlib/process.h"
+#include "tests/testlib/require.h"
+#include "tests/testlib/temp_dir.h"
+
+namespace gatewatch::testing {
+namespace {
+
+using std::chrono::seconds;
+using Behaviour = FakeHttpServer::Behaviour;
+
+std::string Check(const std::string& url, const std::string& extra = "") {
+  return "{name: t, type: http, url: '" + url + "', interval: 10s, timeout: 3s" +
+         (extra.empty() ? "" : ", " + extra) + "}";
+}
+
+std::string ReportValue(const Result& r, const std::string& key) {
+  std::string value;
+  for (const auto& [k, v] : r.report) {
+    if (k == key) value = v;
+  }
+  return value;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+TEST(HttpRequestTest, MethodAndBodyReachTheServerAsWritten) {
+  FakeHttpServer server(Behaviour::kRecord);
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/api";
+  Result post = RunYamlCheckOnce(
+      Check(url, "method: POST, body: '{\"ping\": 1}', headers: {Content-Type: application/json}"));
+  EXPECT_TRUE(post.success) << post.detail;
+
+  TempDir dir;
+  std::string file = dir.path() + "/body.txt";
+  std::ofstream(file) << "from a file\n";
+  Result put = RunYamlCheckOnce(Check(url, "method: PUT, body_file: '" + file + "'"));
+  EXPECT_TRUE(put.success) << put.detail;
+  Result del = RunYamlCheckOnce(Check(url, "method: DELETE"));
+  EXPECT_TRUE(del.success) << del.detail;
+  Result empty_post = RunYamlCheckOnce(Check(url, "method: POST"));
+  EXPECT_TRUE(empty_post.success) << empty_post.detail;
+
+  std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0].rfind("POST /api HTTP/1.1\r\n", 0), 0u) << requests[0];
+  EXPECT_TRUE(Contains(requests[0], "Content-Length: 11\r\n")) << requests[0];
+  EXPECT_TRUE(Contains(requests[0], "Content-Type: application/json\r\n")) << requests[0];
+  EXPECT_FALSE(Contains(requests[0], "Expect:")) << requests[0];
+  EXPECT_TRUE(Contains(requests[0], "\r\n\r\n{\"ping\": 1}")) << requests[0];
+  EXPECT_EQ(requests[1].rfind("PUT /api HTTP/1.1\r\n", 0), 0u) << requests[1];
+  EXPECT_TRUE(Contains(requests[1], "\r\n\r\nfrom a file\n")) << requests[1];
+  EXPECT_EQ(requests[2].rfind("DELETE /api HTTP/1.1\r\n", 0), 0u) << requests[2];
+  EXPECT_FALSE(Contains(requests[2], "Content-Length")) << requests[2];
+  EXPECT_EQ(requests[3].rfind("POST /api HTTP/1.1\r\n", 0), 0u) << requests[3];
+  EXPECT_TRUE(Contains(requests[3], "Content-Length: 0\r\n")) << requests[3];
+}
+
+// nginx with `ssl_verify_client on` behind a CA made for the test, plus http2 listeners.
+class MutualTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "openssl not installed";
+    MakeCert("ca", "/CN=test-ca", "");
+    MakeCert("server", "/CN=localhost", "ca", "subjectAltName=DNS:localhost");
+    MakeCert("client", "/CN=gatewatch-client", "ca");
+    MakeCert("other-ca", "/CN=other-ca", "");
+    MakeCert("stranger", "/CN=stranger", "other-ca");
+    mtls_port_ = FreeTcpPort();
+    h2_port_ = FreeTcpPort();
+    h2c_port_ = FreeTcpPort();
+    std::string tls = "    ssl_certificate " + Pem("server") + ";\n    ssl_certificate_key " +
+                      Key("server") + ";\n";
+    nginx_ = std::make_unique<NginxInstance>(
+        "  server {\n    listen 127.0.0.1:" + std::to_string(mtls_port_) + " ssl;\n" + tls +
+        "    ssl_client_certificate " + Pem("ca") + ";\n    ssl_verify_client on;\n" +
+        "    location / { return 200 \"hello $ssl_client_s_dn\\n\"; }\n  }\n" +
+        "  server {\n    listen 127.0.0.1:" + std::to_string(h2_port_) + " ssl http2;\n" + tls +
+        "    location / { return 200 \"ok\\n\"; }\n  }\n" +
+        "  server {\n    listen 127.0.0.1:" + std::to_string(h2c_port_) + " http2;\n" +
+        "    location / { return 200 \"ok\\n\"; }\n  }\n");
+    std::string error;
+    if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
+  }
+
+  // A P-256 key and certificate, self-signed or signed by `ca`, valid 2 days.
+  void MakeCert(const std::string& name, const std::string& subject, const std::string& ca,
+                const std::string& san = "") {
+    std::vector<std::string> args = {"/usr/bin/openssl",
+                                     "req",
+                                     "-x509",
+                                     "-newkey",
+                                     "ec",
+                                     "-pkeyopt",
+                                     "ec_paramgen_curve:prime256v1",
+                                     "-nodes",
+                                     "-days",
+                                     "2",
+                                     "-subj",
+                                     subject,
+                                     "-keyout",
+                                     Key(name),
+                                     "-out",
+                                     Pem(name)};
+    if (!ca.empty()) {
+      args.insert(args.end(),
+                  {"-CA", Pem(ca), "-CAkey", Key(ca), "-addext", "basicConstraints=CA:FALSE"});
+    }
+    if (!san.empty()) args.insert(args.end(), {"-addext", san});
+    Process openssl(args);
+    int status = -1;
+    ASSERT_TRUE(openssl.WaitExit(seconds(30), &status));
+    ASSERT_EQ(status, 0) << openssl.Stderr();
+  }
+  std::string Pem(const std::string& name) const { return dir_.path() + "/" + name + ".pem"; }
+  std::string Key(const std::string& name) const { return dir_.path() + "/" + name + ".key"; }
+  std::string Url(int port) const { return "https://localhost:" + std::to_string(port) + "/"; }
+
+  TempDir dir_;
+  std::unique_ptr<NginxInstance> nginx_;
+  int mtls_port_ = 0;
+  int h2_port_ = 0;
+  int h2c_port_ = 0;
+};
+
+TEST_F(MutualTlsTest, ClientCertificateIsSentAndRequired) {
+  std::string ca = "ca_file: '" + Pem("ca") + "'";
+  Result ok = RunYamlCheckOnce(Check(
+      Url(mtls_port_), ca + ", cert_file: '" + Pem("client") + "', key_file: '" + Key("client") +
+                           "', expect: {body_regex: 'hello CN=gatewatch-client'}"));
+  EXPECT_TRUE(ok.success) << ok.detail;
+
+  // nginx completes the handshake and answers 400 ("No required SSL certificate was sent").
+  Result none = RunYamlCheckOnce(Check(Url(mtls_port_), ca));
+  EXPECT_FALSE(none.success);
+  EXPECT_EQ(none.reason, Reason::kHttp4xx) << none.detail;
+  EXPECT_EQ(Observed(none, "http_status_code"), 400);
+
+  // A certificate from a CA nginx does not trust: refused too (400 "certificate error").
+  Result stranger =
+      RunYamlCheckOnce(Check(Url(mtls_port_), ca + ", cert_file: '" + Pem("stranger") +
+                                                  "', key_file: '" + Key("stranger") + "'"));
+  EXPECT_FALSE(stranger.success);
+  EXPECT_EQ(stranger.reason, Reason::kHttp4xx) << stranger.detail;
+
+  // The server's own certificate is checked against ca_file as before.
+  Result untrusted = RunYamlCheckOnce(Check(Url(mtls_port_)));
+  EXPECT_EQ(untrusted.reason, Reason::kTlsCertificate) << untrusted.detail;
+}
+
+TEST_F(MutualTlsTest, HttpVersionAskedForAndNegotiatedIsReported) {
+  std::string ca = "ca_file: '" + Pem("ca") + "'";
+  // TLS: curl offers h2 by ALPN by default; nginx takes it.
+  Result h2 = RunYamlCheckOnce(Check(Url(h2_port_), ca));
+  EXPECT_TRUE(h2.success) << h2.detail;
+  EXPECT_EQ(ReportValue(h2, "http_version"), "2");
+  EXPECT_EQ(Observed(h2, "http_version"), 2);
+  Result h11 = RunYamlCheckOnce(Check(Url(h2_port_), ca + ", http_version: '1.1'"));
+  EXPECT_TRUE(h11.success) << h11.detail;
+  EXPECT_EQ(ReportValue(h11, "http_version"), "1.1");
+  EXPECT_DOUBLE_EQ(Observed(h11, "http_version"), 1.1);
+
+  // Cleartext HTTP/2 only (nginx `listen ... http2` without ssl): prior knowledge works.
+  std::string h2c_url = "http://127.0.0.1:" + std::to_string(h2c_port_) + "/";
+  Result prior = RunYamlCheckOnce(Check(h2c_url, "http_version: 2-prior-knowledge"));
+  EXPECT_TRUE(prior.success) << prior.detail;
+  EXPECT_EQ(ReportValue(prior, "http_version"), "2");
+  // HTTP/1.1 to that port is not understood: nginx answers with HTTP/2 frames, which curl sees
+  // as HTTP/0.9 and refuses.
+  Result plain = RunYamlCheckOnce(Check(h2c_url, "http_version: '1.1'"));
+  EXPECT_EQ(plain.reason, Reason::kProtocolError) << plain.detail;
+  EXPECT_EQ(ReportValue(plain, "http_version"), "-") << plain.detail;
+}
+
+}  // namespace
+}  // namespace gatewatch::testing
