@@ -99,14 +99,27 @@ class WebServer::Handler final : public CivetHandler {
       Send(conn, ok ? 200 : 503, kText, ok ? "Ready\n" : "Not ready\n");
     } else if (uri == "/api/v1/status") {
       Send(conn, 200, "application/json", DumpJson(h_.status(), 2) + "\n");
-    } else if (uri == "/") {
-      Send(conn, 200, "text/html; charset=utf-8", LandingPage());
     } else if (uri == "/-/reload") {
       Send(conn, 405, kText, "Use POST or PUT to reload the config.\n", "Allow: POST, PUT\r\n");
+    } else if (h_.pages) {
+      Pages(conn, uri);
+    } else if (uri == "/") {
+      Send(conn, 200, "text/html; charset=utf-8", LandingPage());
     } else {
       Send(conn, 404, kText, "Not found\n");
     }
     return true;
+  }
+
+  // The status page and history API (exporters/history_api.h).
+  void Pages(mg_connection* conn, const std::string& uri) {
+    const char* query = mg_get_request_info(conn)->query_string;
+    auto page = h_.pages(uri, query != nullptr ? query : "");
+    if (!page) {
+      Send(conn, 404, kText, "Not found\n");
+      return;
+    }
+    Send(conn, page->status, page->content_type.c_str(), page->body);
   }
 
   bool Reload(mg_connection* conn) {

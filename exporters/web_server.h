@@ -8,7 +8,10 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+
+#include "exporters/web_response.h"
 
 class CivetServer;
 
@@ -26,6 +29,10 @@ class WebServer {
     std::function<bool()> ready;    // a config is loaded; never target health
     std::function<ReloadOutcome()> reload;
     std::function<nlohmann::json()> status;
+    // Optional: the status page and history API (exporters/history_api.h). Asked for "/" and
+    // every GET path not served above, with the decoded path and the raw query; nullopt is 404.
+    std::function<std::optional<WebResponse>(const std::string& path, const std::string& query)>
+        pages;
   };
 
   // `listen_address` in Prometheus style: ":9142", "127.0.0.1:0", "[::1]:9142".

@@ -1,0 +1,191 @@
+#include "exporters/history.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "agent/base/utf8.h"
+#include "checks/api/check.h"
+
+namespace gatewatch {
+namespace {
+
+std::shared_ptr<const RunEvidence> MakeEvidence(const Result& result) {
+  auto e = std::make_shared<RunEvidence>();
+  e->detail = SanitizeUtf8(result.detail, kMaxDetailBytes);
+  size_t bytes = 0;
+  e->report.reserve(result.report.size());
+  for (const auto& [key, value] : result.report) {
+    std::string k = SanitizeUtf8(key, kMaxLabelValueBytes);
+    std::string v = SanitizeUtf8(value, kMaxDetailBytes);
+    // The whole report of one run is capped too: a fan-out check reports a line per backend.
+    if (bytes + k.size() + v.size() > HistoryStore::kMaxReportBytes) {
+      e->report.emplace_back(
+          "truncated", "report over " + std::to_string(HistoryStore::kMaxReportBytes) + " bytes");
+      break;
+    }
+    bytes += k.size() + v.size();
+    e->report.emplace_back(std::move(k), std::move(v));
+  }
+  e->report.shrink_to_fit();
+  return e;
+}
+
+template <typename T>
+void TrimFront(std::deque<T>& d, size_t max) {
+  while (d.size() > max) d.pop_front();
+}
+
+}  // namespace
+
+HistoryStore::HistoryStore(const Clock& clock, HistoryOptions options)
+    : clock_(clock), options_(options) {}
+
+void HistoryStore::SetOptions(HistoryOptions options) {
+  std::lock_guard lock(mu_);
+  options_ = options;
+  for (auto& [name, r] : records_) Trim(r);
+}
+
+void HistoryStore::Trim(Record& r) const {
+  TrimFront(r.runs, options_.runs);
+  TrimFront(r.failures, options_.failures);
+  TrimFront(r.changes, std::max<size_t>(options_.changes, 1));
+  // The deques free their blocks as they shrink; nothing else to give back.
+}
+
+void HistoryStore::OnConfig(const std::vector<const CheckSpec*>& checks) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, Record> kept;
+  for (const CheckSpec* spec : checks) {
+    auto it = records_.find(spec->name);
+    if (it != records_.end() && it->second.type == spec->type) {
+      kept.emplace(spec->name, std::move(it->second));
+    } else {
+      kept[spec->name].type = spec->type;
+    }
+  }
+  records_ = std::move(kept);
+}
+
+void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch())
+          .count();
+  const int64_t duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(result.duration).count();
+  // A success never carries a reason; a failure without one would read as a success.
+  const Reason reason = result.success
+                            ? Reason::kNone
+                            : (result.reason == Reason::kNone ? Reason::kOther : result.reason);
+  // Built before taking the lock: sanitising is the expensive part.
+  auto evidence = MakeEvidence(result);
+
+  std::lock_guard lock(mu_);
+  auto it = records_.find(check.name);
+  if (it == records_.end()) return;  // not configured (a result racing a reload)
+  Record& r = it->second;
+  HistoryEntry entry;
+  entry.seq = ++r.seq;
+  entry.time_ms = now_ms;
+  entry.duration_us = duration_us;
+  entry.reason = reason;
+  entry.evidence = std::move(evidence);
+
+  r.runs.push_back(CompactRun{.time_ms = now_ms,
+                              .seq = static_cast<uint32_t>(entry.seq),
+                              .duration_us = static_cast<uint32_t>(std::clamp<int64_t>(
+                                  duration_us, 0, std::numeric_limits<uint32_t>::max())),
+                              .reason = reason});
+  const bool ok = reason == Reason::kNone;
+  if (!ok) {
+    ++r.failures_total;
+    if (options_.failures > 0) r.failures.push_back(entry);
+  }
+  if (r.changes.empty() || r.changes.back().ok != ok) {
+    if (!r.changes.empty()) r.changes.back().end_ms = now_ms;
+    r.changes.push_back(StatePeriod{.ok = ok, .first_reason = reason, .start_ms = now_ms});
+  }
+  ++r.changes.back().runs;
+  r.last = std::move(entry);
+  Trim(r);
+}
+
+CheckSummary HistoryStore::Summarise(const std::string& name, const Record& r) {
+  CheckSummary s;
+  s.name = name;
+  s.type = r.type;
+  s.runs_total = r.seq;
+  s.failures_total = r.failures_total;
+  if (r.last) {
+    s.has_run = true;
+    s.ok = r.last->success();
+    s.reason = r.last->reason;
+    s.detail = r.last->evidence != nullptr ? r.last->evidence->detail : "";
+    s.last_run_ms = r.last->time_ms;
+  }
+  if (!r.changes.empty()) s.since_ms = r.changes.back().start_ms;
+  return s;
+}
+
+HistoryEntry HistoryStore::Expand(const CompactRun& run, const Record& r) {
+  HistoryEntry e;
+  // The ring holds the low 32 bits; the run is one of the last `runs` of r.seq.
+  e.seq = r.seq - static_cast<uint32_t>(static_cast<uint32_t>(r.seq) - run.seq);
+  e.time_ms = run.time_ms;
+  e.duration_us = run.duration_us;
+  e.reason = run.reason;
+  if (r.last && r.last->seq == e.seq) {
+    e.evidence = r.last->evidence;
+  } else if (run.reason != Reason::kNone) {
+    for (const HistoryEntry& f : r.failures) {
+      if (f.seq == e.seq) {
+        e.evidence = f.evidence;
+        break;
+      }
+    }
+  }
+  return e;
+}
+
+std::vector<CheckSummary> HistoryStore::Summaries() const {
+  std::lock_guard lock(mu_);
+  std::vector<CheckSummary> out;
+  out.reserve(records_.size());
+  for (const auto& [name, r] : records_) out.push_back(Summarise(name, r));
+  return out;
+}
+
+std::optional<CheckHistory> HistoryStore::Snapshot(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(name);
+  if (it == records_.end()) return std::nullopt;
+  const Record& r = it->second;
+  CheckHistory h;
+  h.summary = Summarise(name, r);
+  h.runs.reserve(r.runs.size());
+  for (const CompactRun& run : r.runs) h.runs.push_back(Expand(run, r));
+  h.failures.assign(r.failures.begin(), r.failures.end());
+  h.changes.assign(r.changes.begin(), r.changes.end());
+  h.last = r.last;
+  return h;
+}
+
+std::map<std::string, std::vector<HistoryEntry>> HistoryStore::AllRuns() const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::vector<HistoryEntry>> out;
+  for (const auto& [name, r] : records_) {
+    auto& runs = out[name];
+    runs.reserve(r.runs.size());
+    for (const CompactRun& run : r.runs) {
+      runs.push_back(HistoryEntry{.seq = 0,
+                                  .time_ms = run.time_ms,
+                                  .duration_us = run.duration_us,
+                                  .reason = run.reason,
+                                  .evidence = nullptr});
+    }
+  }
+  return out;
+}
+
+}  // namespace gatewatch
