@@ -31,11 +31,6 @@ std::shared_ptr<const RunEvidence> MakeEvidence(const Result& result) {
   return e;
 }
 
-template <typename T>
-void TrimFront(std::deque<T>& d, size_t max) {
-  while (d.size() > max) d.pop_front();
-}
-
 }  // namespace
 
 HistoryStore::HistoryStore(const Clock& clock, HistoryOptions options)
@@ -48,10 +43,9 @@ void HistoryStore::SetOptions(HistoryOptions options) {
 }
 
 void HistoryStore::Trim(Record& r) const {
-  TrimFront(r.runs, options_.runs);
-  TrimFront(r.failures, options_.failures);
-  TrimFront(r.changes, std::max<size_t>(options_.changes, 1));
-  // The deques free their blocks as they shrink; nothing else to give back.
+  r.runs.Trim(options_.runs);
+  r.failures.Trim(options_.failures);
+  r.changes.Trim(std::max<size_t>(options_.changes, 1));
 }
 
 void HistoryStore::OnConfig(const std::vector<const CheckSpec*>& checks) {
@@ -92,23 +86,23 @@ void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
   entry.reason = reason;
   entry.evidence = std::move(evidence);
 
-  r.runs.push_back(CompactRun{.time_ms = now_ms,
-                              .seq = static_cast<uint32_t>(entry.seq),
-                              .duration_us = static_cast<uint32_t>(std::clamp<int64_t>(
-                                  duration_us, 0, std::numeric_limits<uint32_t>::max())),
-                              .reason = reason});
+  r.runs.Push(CompactRun{.time_ms = now_ms,
+                         .duration_us = static_cast<uint32_t>(std::clamp<int64_t>(
+                             duration_us, 0, std::numeric_limits<uint32_t>::max())),
+                         .reason = static_cast<uint8_t>(reason)},
+              options_.runs);
   const bool ok = reason == Reason::kNone;
   if (!ok) {
     ++r.failures_total;
-    if (options_.failures > 0) r.failures.push_back(entry);
+    r.failures.Push(entry, options_.failures);
   }
   if (r.changes.empty() || r.changes.back().ok != ok) {
     if (!r.changes.empty()) r.changes.back().end_ms = now_ms;
-    r.changes.push_back(StatePeriod{.ok = ok, .first_reason = reason, .start_ms = now_ms});
+    r.changes.Push(StatePeriod{.ok = ok, .first_reason = reason, .start_ms = now_ms},
+                   std::max<size_t>(options_.changes, 1));
   }
   ++r.changes.back().runs;
   r.last = std::move(entry);
-  Trim(r);
 }
 
 CheckSummary HistoryStore::Summarise(const std::string& name, const Record& r) {
@@ -128,22 +122,18 @@ CheckSummary HistoryStore::Summarise(const std::string& name, const Record& r) {
   return s;
 }
 
-HistoryEntry HistoryStore::Expand(const CompactRun& run, const Record& r) {
+HistoryEntry HistoryStore::Expand(const CompactRun& run, uint64_t seq, const Record& r) {
   HistoryEntry e;
-  // The ring holds the low 32 bits; the run is one of the last `runs` of r.seq.
-  e.seq = r.seq - static_cast<uint32_t>(static_cast<uint32_t>(r.seq) - run.seq);
+  e.seq = seq;
   e.time_ms = run.time_ms;
   e.duration_us = run.duration_us;
-  e.reason = run.reason;
+  e.reason = static_cast<Reason>(run.reason);
   if (r.last && r.last->seq == e.seq) {
     e.evidence = r.last->evidence;
-  } else if (run.reason != Reason::kNone) {
-    for (const HistoryEntry& f : r.failures) {
-      if (f.seq == e.seq) {
-        e.evidence = f.evidence;
-        break;
-      }
-    }
+  } else if (!e.success()) {
+    r.failures.ForEach([&](const HistoryEntry& f) {
+      if (f.seq == e.seq) e.evidence = f.evidence;
+    });
   }
   return e;
 }
@@ -164,9 +154,10 @@ std::optional<CheckHistory> HistoryStore::Snapshot(const std::string& name) cons
   CheckHistory h;
   h.summary = Summarise(name, r);
   h.runs.reserve(r.runs.size());
-  for (const CompactRun& run : r.runs) h.runs.push_back(Expand(run, r));
-  h.failures.assign(r.failures.begin(), r.failures.end());
-  h.changes.assign(r.changes.begin(), r.changes.end());
+  uint64_t seq = r.seq - r.runs.size();  // the ring holds the last runs, consecutive
+  r.runs.ForEach([&](const CompactRun& run) { h.runs.push_back(Expand(run, ++seq, r)); });
+  r.failures.ForEach([&](const HistoryEntry& f) { h.failures.push_back(f); });
+  r.changes.ForEach([&](const StatePeriod& p) { h.changes.push_back(p); });
   h.last = r.last;
   return h;
 }
@@ -177,13 +168,13 @@ std::map<std::string, std::vector<HistoryEntry>> HistoryStore::AllRuns() const {
   for (const auto& [name, r] : records_) {
     auto& runs = out[name];
     runs.reserve(r.runs.size());
-    for (const CompactRun& run : r.runs) {
+    r.runs.ForEach([&](const CompactRun& run) {
       runs.push_back(HistoryEntry{.seq = 0,
                                   .time_ms = run.time_ms,
                                   .duration_us = run.duration_us,
-                                  .reason = run.reason,
+                                  .reason = static_cast<Reason>(run.reason),
                                   .evidence = nullptr});
-    }
+    });
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // page and /api/v1/checks/{name}/history show after the failure is over.
 //
 // Per check it keeps
-//   - the last `runs` runs, compact (time, duration, reason: ~24 bytes each), for the list and the
+//   - the last `runs` runs, compact (time, duration, reason: 16 bytes each), for the list and the
 //     availability strip;
 //   - the last `failures` failed runs in full (detail and report, with the HTTP response's first
 //     bytes), kept even when thousands of successes follow;
@@ -10,7 +10,7 @@
 //   - the last `changes` state periods (ok or failing, with start, end and the runs in each).
 // Strings are sanitised and capped as they arrive (agent/base/utf8.h): a detail 1024 bytes, a
 // report value 1024 bytes, the report of one run 4 KiB in all. So memory per check is bounded:
-// runs * 24 B + (failures + 1) * (at most ~5 KiB) + changes * 32 B (docs/performance.md has the
+// runs * 16 B + (failures + 1) * (at most ~5 KiB) + changes * 32 B (docs/performance.md has the
 // measured figures).
 //
 // Thread-safety: OnConfig/OnResult/SetOptions on the loop thread; every read (Summaries,
@@ -18,9 +18,9 @@
 // so a web thread never holds it while rendering.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -116,24 +116,70 @@ class HistoryStore final : public ResultSink {
   static constexpr size_t kMaxReportBytes = 4096;
 
  private:
-  // A run in the ring: 24 bytes; its evidence, if any, is found in `failures` by seq.
+  // A run in the ring: 16 bytes. Its seq follows from its position (the ring holds consecutive
+  // runs); its evidence, if any, is found in `failures` by seq.
   struct CompactRun {
     int64_t time_ms;
-    uint32_t seq;
     uint32_t duration_us;  // capped at ~71 minutes (runs are shorter than their interval)
-    Reason reason;
+    uint8_t reason;        // a Reason
+  };
+  // A ring of at most `cap` items on a vector: empty it costs only the vector (24 bytes; a
+  // std::deque allocates ~576 bytes before its first element), full it holds exactly `cap`.
+  template <typename T>
+  class Ring {
+   public:
+    void Push(T item, size_t cap) {
+      if (cap == 0) return;
+      if (items_.size() < cap) {
+        if (items_.size() == items_.capacity()) {
+          items_.reserve(std::min(cap, std::max<size_t>(4, items_.capacity() * 2)));
+        }
+        items_.push_back(std::move(item));
+        return;
+      }
+      items_[head_] = std::move(item);
+      head_ = (head_ + 1) % items_.size();
+    }
+    // Keeps the newest `cap` items.
+    void Trim(size_t cap) {
+      if (items_.size() <= cap && head_ == 0) return;
+      std::vector<T> kept;
+      size_t skip = items_.size() > cap ? items_.size() - cap : 0;
+      kept.reserve(items_.size() - skip);
+      ForEach([&](const T& item) {
+        if (skip > 0) {
+          --skip;
+        } else {
+          kept.push_back(item);
+        }
+      });
+      items_ = std::move(kept);
+      head_ = 0;
+    }
+    template <typename F>
+    void ForEach(F&& f) const {  // oldest first
+      for (size_t i = 0; i < items_.size(); ++i) f(items_[(head_ + i) % items_.size()]);
+    }
+    size_t size() const { return items_.size(); }
+    bool empty() const { return items_.empty(); }
+    T& back() { return items_[(head_ + items_.size() - 1) % items_.size()]; }
+    const T& back() const { return items_[(head_ + items_.size() - 1) % items_.size()]; }
+
+   private:
+    std::vector<T> items_;
+    size_t head_ = 0;  // index of the oldest item once full
   };
   struct Record {
     std::string type;
     uint64_t seq = 0;
     uint64_t failures_total = 0;
-    std::deque<CompactRun> runs;
-    std::deque<HistoryEntry> failures;
-    std::deque<StatePeriod> changes;
+    Ring<CompactRun> runs;
+    Ring<HistoryEntry> failures;
+    Ring<StatePeriod> changes;
     std::optional<HistoryEntry> last;
   };
   static CheckSummary Summarise(const std::string& name, const Record& r);
-  static HistoryEntry Expand(const CompactRun& run, const Record& r);
+  static HistoryEntry Expand(const CompactRun& run, uint64_t seq, const Record& r);
   void Trim(Record& r) const;
 
   const Clock& clock_;

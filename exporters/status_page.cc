@@ -76,6 +76,7 @@ main{padding:.6em;max-width:60em;margin:0 auto}
 .legend{font-size:.75em;color:#57606a}
 table{border-collapse:collapse;width:100%;font-size:.9em}
 td,th{text-align:left;padding:.25em .4em;border-bottom:1px solid #e1e4e8;vertical-align:top;word-break:break-all}
+th{width:9em}
 @media (max-width:600px){main{padding:.3em}.check{padding:.5em}}
 )";
 
