@@ -31,6 +31,22 @@ std::shared_ptr<const RunEvidence> MakeEvidence(const Result& result) {
   return e;
 }
 
+// Marks the slot of a run at `time_ms` in `strip` (covering [now - span, now)).
+void AddToStrip(std::vector<Slot>& strip, int64_t time_ms, bool ok, int64_t now_ms,
+                int64_t span_ms) {
+  if (strip.empty() || span_ms <= 0) return;
+  const int64_t start = now_ms - span_ms;
+  if (time_ms < start || time_ms >= now_ms) return;
+  size_t i = static_cast<size_t>((time_ms - start) * static_cast<int64_t>(strip.size()) / span_ms);
+  Slot& s = strip[std::min(i, strip.size() - 1)];
+  Slot want = ok ? Slot::kOk : Slot::kFailed;
+  if (s == Slot::kNone) {
+    s = want;
+  } else if (s != want) {
+    s = Slot::kMixed;
+  }
+}
+
 }  // namespace
 
 HistoryStore::HistoryStore(const Clock& clock, HistoryOptions options)
@@ -162,20 +178,24 @@ std::optional<CheckHistory> HistoryStore::Snapshot(const std::string& name) cons
   return h;
 }
 
-std::map<std::string, std::vector<HistoryEntry>> HistoryStore::AllRuns() const {
+std::map<std::string, std::vector<Slot>> HistoryStore::Strips(int64_t now_ms, int64_t span_ms,
+                                                              int slots) const {
   std::lock_guard lock(mu_);
-  std::map<std::string, std::vector<HistoryEntry>> out;
+  std::map<std::string, std::vector<Slot>> out;
   for (const auto& [name, r] : records_) {
-    auto& runs = out[name];
-    runs.reserve(r.runs.size());
+    auto& strip = out[name];
+    strip.assign(static_cast<size_t>(std::max(slots, 0)), Slot::kNone);
     r.runs.ForEach([&](const CompactRun& run) {
-      runs.push_back(HistoryEntry{.seq = 0,
-                                  .time_ms = run.time_ms,
-                                  .duration_us = run.duration_us,
-                                  .reason = static_cast<Reason>(run.reason),
-                                  .evidence = nullptr});
+      AddToStrip(strip, run.time_ms, run.reason == 0, now_ms, span_ms);
     });
   }
+  return out;
+}
+
+std::vector<Slot> AvailabilityStrip(const std::vector<HistoryEntry>& runs, int64_t now_ms,
+                                    int64_t span_ms, int slots) {
+  std::vector<Slot> out(static_cast<size_t>(std::max(slots, 0)), Slot::kNone);
+  for (const HistoryEntry& e : runs) AddToStrip(out, e.time_ms, e.success(), now_ms, span_ms);
   return out;
 }
 

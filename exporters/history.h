@@ -68,6 +68,12 @@ struct StatePeriod {
   uint64_t runs = 0;     // runs in this period
 };
 
+// One slot of an availability strip: no run, all ok, all failed, or some of each.
+enum class Slot : uint8_t { kNone, kOk, kFailed, kMixed };
+// `slots` equal slots covering [now - span, now), oldest first, from `runs`.
+std::vector<Slot> AvailabilityStrip(const std::vector<HistoryEntry>& runs, int64_t now_ms,
+                                    int64_t span_ms, int slots);
+
 // One check as listed (/api/v1/checks, the status page).
 struct CheckSummary {
   std::string name;
@@ -109,8 +115,9 @@ class HistoryStore final : public ResultSink {
   std::vector<CheckSummary> Summaries() const;
   // Any thread. nullopt for a check that is not configured.
   std::optional<CheckHistory> Snapshot(const std::string& name) const;
-  // Any thread: the runs of every check (compact, no evidence), for the status page's strips.
-  std::map<std::string, std::vector<HistoryEntry>> AllRuns() const;
+  // Any thread: every check's availability strip (AvailabilityStrip of its kept runs), computed
+  // under the lock so that a page of 10,000 checks copies 60 bytes per check, not its runs.
+  std::map<std::string, std::vector<Slot>> Strips(int64_t now_ms, int64_t span_ms, int slots) const;
 
   // Caps applied to what is stored (bytes).
   static constexpr size_t kMaxReportBytes = 4096;

@@ -118,7 +118,9 @@ std::optional<WebResponse> RouteHistory(const HistoryStore& store, const Clock& 
           .count();
   std::string_view p = path;
   if (p == "/") {
-    return WebResponse{200, kHtml, RenderStatusPage(store.Summaries(), store.AllRuns(), now_ms)};
+    return WebResponse{200, kHtml,
+                       RenderStatusPage(store.Summaries(),
+                                        store.Strips(now_ms, kStripSpanMs, kStripSlots), now_ms)};
   }
   if (p.starts_with("/checks/") && p.size() > 8) {
     std::string name(p.substr(8));

@@ -9,8 +9,6 @@
 namespace gatewatch {
 namespace {
 
-constexpr int64_t kHourMs = 3600 * 1000;
-constexpr int kStripSlots = 60;  // one a minute over the last hour
 constexpr int kRefreshSeconds = 30;
 
 std::string FormatTime(int64_t ms) {
@@ -97,8 +95,7 @@ void Nav(std::string& out) {
       " · <a href=\"/-/healthy\">/-/healthy</a> · <a href=\"/-/ready\">/-/ready</a></nav>\n";
 }
 
-void Strip(std::string& out, const std::vector<HistoryEntry>& runs, int64_t now_ms) {
-  std::vector<Slot> slots = AvailabilityStrip(runs, now_ms, kHourMs, kStripSlots);
+void Strip(std::string& out, const std::vector<Slot>& slots) {
   out += "<div class=\"strip\" role=\"img\" aria-label=\"availability, last hour\">";
   for (size_t i = 0; i < slots.size(); ++i) {
     const char* cls = "s-none";
@@ -312,27 +309,8 @@ std::string_view ReasonWords(Reason r) {
   return "unknown reason";
 }
 
-std::vector<Slot> AvailabilityStrip(const std::vector<HistoryEntry>& runs, int64_t now_ms,
-                                    int64_t span_ms, int slots) {
-  std::vector<Slot> out(static_cast<size_t>(std::max(slots, 0)), Slot::kNone);
-  if (slots <= 0 || span_ms <= 0) return out;
-  const int64_t start = now_ms - span_ms;
-  for (const HistoryEntry& e : runs) {
-    if (e.time_ms < start || e.time_ms >= now_ms) continue;
-    size_t i = static_cast<size_t>((e.time_ms - start) * slots / span_ms);
-    Slot want = e.success() ? Slot::kOk : Slot::kFailed;
-    Slot& s = out[std::min(i, out.size() - 1)];
-    if (s == Slot::kNone) {
-      s = want;
-    } else if (s != want) {
-      s = Slot::kMixed;
-    }
-  }
-  return out;
-}
-
 std::string RenderStatusPage(const std::vector<CheckSummary>& checks,
-                             const std::map<std::string, std::vector<HistoryEntry>>& runs,
+                             const std::map<std::string, std::vector<Slot>>& strips,
                              int64_t now_ms) {
   std::vector<const CheckSummary*> order;
   order.reserve(checks.size());
@@ -356,8 +334,14 @@ std::string RenderStatusPage(const std::vector<CheckSummary>& checks,
   Nav(out);
   out += "</header>\n<main>\n";
   if (checks.empty()) out += "<p>No checks configured.</p>\n";
-  static const std::vector<HistoryEntry> kNoRuns;
+  static const std::vector<Slot> kNoRuns(kStripSlots, Slot::kNone);
+  size_t ok_listed = 0;
   for (const CheckSummary* s : order) {
+    if (Rank(*s) == 2 && ++ok_listed > kMaxOkListed) {
+      out += "<p class=\"since\">and " + std::to_string(static_cast<size_t>(ok) - kMaxOkListed) +
+             " more ok checks: <a href=\"/api/v1/checks\">/api/v1/checks</a> lists them all.</p>\n";
+      break;
+    }
     std::string link = "/checks/" + UrlPathEscape(s->name);
     out += "<section class=\"check " + std::string(StateClass(*s)) + "\">\n<h2><a href=\"" + link +
            "\">" + HtmlEscape(s->name, kMaxDetailBytes) + "</a> <span class=\"badge\">" +
@@ -375,8 +359,8 @@ std::string RenderStatusPage(const std::vector<CheckSummary>& checks,
              FormatSpan(now_ms - s->last_run_ms) + " ago · " + std::to_string(s->failures_total) +
              " of " + std::to_string(s->runs_total) + " runs failed</p>\n";
     }
-    auto it = runs.find(s->name);
-    Strip(out, it != runs.end() ? it->second : kNoRuns, now_ms);
+    auto it = strips.find(s->name);
+    Strip(out, it != strips.end() ? it->second : kNoRuns);
     out += "</section>\n";
   }
   out += "</main></body></html>\n";
@@ -400,7 +384,7 @@ std::string RenderCheckPage(const CheckHistory& h, int64_t now_ms) {
            std::to_string(s.failures_total) + " of " + std::to_string(s.runs_total) +
            " runs failed</p>\n";
   }
-  Strip(out, h.runs, now_ms);
+  Strip(out, AvailabilityStrip(h.runs, now_ms, kStripSpanMs, kStripSlots));
   std::string name = UrlPathEscape(s.name);
   out += "<p class=\"legend\">JSON: <a href=\"/api/v1/checks/" + name +
          "\">check</a> · <a href=\"/api/v1/checks/" + name +

@@ -27,15 +27,16 @@ std::string UrlPathEscape(std::string_view s);
 std::string_view ReasonWords(Reason r);
 std::string_view CauseWords(Cause c);
 
-// One slot of an availability strip: no run, all ok, all failed, or some of each.
-enum class Slot { kNone, kOk, kFailed, kMixed };
-// `slots` equal slots covering [now - span, now), oldest first.
-std::vector<Slot> AvailabilityStrip(const std::vector<HistoryEntry>& runs, int64_t now_ms,
-                                    int64_t span_ms, int slots);
+// The status page's strips: the last hour, one slot a minute (HistoryStore::Strips).
+inline constexpr int64_t kStripSpanMs = 3600 * 1000;
+inline constexpr int kStripSlots = 60;
+// At most this many ok checks are listed on "/" (failing ones always are): a page for a person,
+// not for 10,000 checks; the rest are counted, and /api/v1/checks has them all.
+inline constexpr size_t kMaxOkListed = 200;
 
 // "/" : every check, failing ones first (then not run yet, then ok; by name within each).
 std::string RenderStatusPage(const std::vector<CheckSummary>& checks,
-                             const std::map<std::string, std::vector<HistoryEntry>>& runs,
+                             const std::map<std::string, std::vector<Slot>>& strips,
                              int64_t now_ms);
 
 // "/checks/{name}": state, state changes, strip, recent failures with their evidence.

@@ -83,7 +83,8 @@ TEST_F(StatusPageTest, HostileNamesAndDetailsAreEscaped) {
   r.report = {{"response_body", "<b>bold</b>"}, {"<k>", "v"}};
   store.OnResult(evil, r);
   int64_t now = WallMs(clock);
-  std::string page = RenderStatusPage(store.Summaries(), store.AllRuns(), now);
+  std::string page =
+      RenderStatusPage(store.Summaries(), store.Strips(now, kStripSpanMs, kStripSlots), now);
   EXPECT_EQ(page.find("<img"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos);
   EXPECT_NE(page.find("&lt;img src=x onerror=alert(1)&gt;"), std::string::npos);
@@ -109,7 +110,9 @@ TEST_F(StatusPageTest, FailingChecksComeFirstWithReasonAndCauseInWords) {
   store.OnResult(c, Result::Failure(Reason::kConnectionRefused, "connect() refused"));
   store.OnResult(d, Result::Failure(Reason::kTimeout, "no answer in 5 s"));
   clock.Advance(seconds(65));
-  std::string page = RenderStatusPage(store.Summaries(), store.AllRuns(), WallMs(clock));
+  const int64_t now = WallMs(clock);
+  std::string page =
+      RenderStatusPage(store.Summaries(), store.Strips(now, kStripSpanMs, kStripSlots), now);
   size_t pc = page.find(">ccc-down<"), pd = page.find(">ddd-slow<"), pb = page.find(">bbb-new<"),
          pa = page.find(">aaa-ok<");
   ASSERT_NE(pc, std::string::npos);
@@ -138,6 +141,30 @@ TEST_F(StatusPageTest, FailingChecksComeFirstWithReasonAndCauseInWords) {
   EXPECT_EQ(page.find("src="), std::string::npos);
   EXPECT_EQ(page.find("http://"), std::string::npos);
   EXPECT_EQ(page.find("https://"), std::string::npos);
+}
+
+TEST_F(StatusPageTest, ListsEveryFailingCheckButCapsOkOnes) {
+  std::vector<CheckSpec> specs;
+  specs.reserve(kMaxOkListed + 51);
+  for (size_t i = 0; i < kMaxOkListed + 50; ++i) specs.push_back(Spec("ok-" + std::to_string(i)));
+  specs.push_back(Spec("zz-down"));
+  std::vector<const CheckSpec*> ptrs;
+  for (const CheckSpec& s : specs) ptrs.push_back(&s);
+  store.OnConfig(ptrs);
+  for (size_t i = 0; i + 1 < specs.size(); ++i) store.OnResult(specs[i], Result::Success());
+  store.OnResult(specs.back(), Result::Failure(Reason::kConnectionRefused, "refused"));
+  const int64_t now = WallMs(clock);
+  std::string page =
+      RenderStatusPage(store.Summaries(), store.Strips(now, kStripSpanMs, kStripSlots), now);
+  EXPECT_NE(page.find(">zz-down<"), std::string::npos);
+  EXPECT_NE(page.find("and 50 more ok checks"), std::string::npos);
+  size_t listed = 0;
+  for (size_t at = page.find("class=\"check ok\""); at != std::string::npos;
+       at = page.find("class=\"check ok\"", at + 1)) {
+    ++listed;
+  }
+  EXPECT_EQ(listed, kMaxOkListed);
+  EXPECT_NE(page.find("1 failing, 250 ok"), std::string::npos);
 }
 
 TEST_F(StatusPageTest, CheckPageShowsFailuresWithEvidenceAndStateChanges) {
