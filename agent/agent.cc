@@ -8,10 +8,14 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "agent/alerts.h"
 #include "agent/base/logging.h"
@@ -80,7 +84,18 @@ class Agent {
         "DNS resolver channels that could not be created and sockets the event loop could not "
         "watch for c-ares.",
         [this] { return static_cast<double>(dns_.errors()); });
+    exporter_.AddInternalCounter(
+        "gatewatch_web_auth_failures_total",
+        "Requests refused with 401 for missing or wrong basic-auth credentials.",
+        [this] { return web_ ? static_cast<double>(web_->auth_failures()) : 0.0; });
   }
+
+  // A SIGHUP load may still run on its thread; std::thread must not be destroyed joinable.
+  ~Agent() {
+    if (reload_thread_.joinable()) reload_thread_.join();
+  }
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
 
   int Run() {
     std::optional<Config> config;
@@ -99,7 +114,9 @@ class Agent {
          {"shard", options_.shard.ToString()},
          // The bound port (--web.listen-address=127.0.0.1:0 picks one): tests read it from here.
          {"listen", LocalHost() + ":" + std::to_string(web_->port())},
-         {"metrics", "http://" + LocalHost() + ":" + std::to_string(web_->port()) + "/metrics"}});
+         {"metrics", std::string(web_->tls() ? "https" : "http") + "://" + LocalHost() + ":" +
+                         std::to_string(web_->port()) + "/metrics"},
+         {"probe_port", probe_web_ ? std::to_string(probe_web_->port()) : "none"}});
     config.reset();
     malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
     loop_.Run();
@@ -145,14 +162,43 @@ class Agent {
     handlers.pages = [this](const std::string& path, const std::string& query) {
       return RouteHistory(history_, clock_, path, query);
     };
-    web_ = std::make_unique<WebServer>(options_.listen_address, std::move(handlers));
+    WebServer::Options web_options;
+    web_options.web_config_file = options_.web_config_file;
+    web_options.enable_lifecycle = options_.enable_lifecycle;
+    web_ = std::make_unique<WebServer>(options_.listen_address, handlers, web_options);
     std::string error;
     if (!web_->Start(&error)) {
       Log(LogLevel::kError, "cannot serve",
           {{"address", options_.listen_address}, {"error", error}});
       return false;
     }
+    if (!options_.probe_address.empty()) {
+      WebServer::Options probe_options;
+      probe_options.probe_only = true;
+      probe_options.num_threads = 2;  // two cheap paths; their own workers, never the scrapes'
+      probe_options.request_timeout_ms = 2000;
+      probe_web_ = std::make_unique<WebServer>(options_.probe_address, handlers, probe_options);
+      if (!probe_web_->Start(&error)) {
+        Log(LogLevel::kError, "cannot serve probes",
+            {{"address", options_.probe_address}, {"error", error}});
+        return false;
+      }
+    }
     return true;
+  }
+
+  // Loop thread (reload): new users and headers apply at once; a bad file keeps the old one.
+  void ReloadWebConfig() {
+    if (options_.web_config_file.empty()) return;
+    std::string error;
+    bool tls_changed = false;
+    if (!web_->ReloadWebConfig(&error, &tls_changed)) {
+      Log(LogLevel::kError, "web config reload failed; keeping the running one",
+          {{"file", options_.web_config_file}, {"error", error}});
+    } else if (tls_changed) {
+      Log(LogLevel::kWarn, "web config: tls_server_config changed; it applies at the next restart",
+          {{"file", options_.web_config_file}});
+    }
   }
 
   // Runs now, then once a second on the loop until Shutdown.
@@ -164,6 +210,7 @@ class Agent {
 
   void Shutdown() {
     loop_.CancelTimer(housekeeping_);
+    if (reload_thread_.joinable()) reload_thread_.join();  // its outcome is not applied any more
     scheduler_.Stop();
     ready_ = false;
     StopWebServerBounded();
@@ -175,7 +222,9 @@ class Agent {
   void StopWebServerBounded() {
     auto stopped = std::make_shared<std::promise<void>>();
     auto future = stopped->get_future();
-    std::thread([web = web_.release(), stopped] {
+    std::thread([web = web_.release(), probe = probe_web_.release(), stopped] {
+      if (probe != nullptr) probe->Stop();
+      delete probe;
       web->Stop();
       delete web;
       stopped->set_value();
@@ -201,36 +250,75 @@ class Agent {
     ready_ = true;
   }
 
-  // Loop thread. A bad file keeps the running config.
-  WebServer::ReloadOutcome Reload() {
+  // Any thread but the loop: reads and parses the file here (blocking I/O and YAML stay off the
+  // loop), then applies it on the loop and hands the outcome to `reply` there. Loads are
+  // serialized, so they are applied in the order they were read. A bad file keeps the running
+  // config.
+  void LoadThenApply(std::function<void(const WebServer::ReloadOutcome&)> reply) {
+    std::lock_guard lock(reload_mutex_);
+    ReloadWebConfig();  // any thread; a bad web config keeps the running one
     std::string file = options_.config_file;
+    auto config = std::make_shared<std::optional<Config>>();
+    std::string error;
+    if (!file.empty()) {
+      try {
+        config->emplace(LoadConfigFile(file));
+      } catch (const ConfigError& e) {
+        error = e.what();
+      }
+    }
+    loop_.Post([this, file, config, error, reply = std::move(reply)] {
+      WebServer::ReloadOutcome outcome = ApplyReload(file, *config, error);
+      if (reply) reply(outcome);
+    });
+  }
+
+  // Loop thread.
+  WebServer::ReloadOutcome ApplyReload(const std::string& file, std::optional<Config>& config,
+                                       const std::string& error) {
     if (file.empty()) {
       // Nothing to re-read: the embedded default cannot change. Report success honestly.
       return {true, ""};
     }
-    try {
-      size_t checks = 0;
-      {
-        Config config = LoadConfigFile(file);
-        Apply(config);
-        checks = config.checks.size();
-      }
-      malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
-      Log(LogLevel::kInfo, "config reloaded", {{"file", file}, {"checks", std::to_string(checks)}});
-      return {true, ""};
-    } catch (const ConfigError& e) {
+    if (!config) {
       exporter_.SetReloadResult(false);
       Log(LogLevel::kError, "config reload failed; keeping the running config",
-          {{"file", file}, {"error", e.what()}});
-      return {false, e.what()};
+          {{"file", file}, {"error", error}});
+      return {false, error};
+    }
+    Apply(*config);
+    size_t checks = config->checks.size();
+    config.reset();
+    malloc_trim(0);  // the parse's freed nodes (see LoadYaml in agent/config.cc)
+    Log(LogLevel::kInfo, "config reloaded", {{"file", file}, {"checks", std::to_string(checks)}});
+    return {true, ""};
+  }
+
+  // Loop thread (SIGHUP): loads on a short-lived thread; a signal during a load reloads once more
+  // after it, so the last signal always sees the last file.
+  void ReloadOnSignal() {
+    if (reload_running_) {
+      reload_pending_ = true;
+      return;
+    }
+    if (reload_thread_.joinable()) reload_thread_.join();  // done: it posted its outcome
+    reload_running_ = true;
+    auto done = [this](const WebServer::ReloadOutcome&) {
+      reload_running_ = false;
+      if (std::exchange(reload_pending_, false)) ReloadOnSignal();
+    };
+    try {
+      reload_thread_ = std::thread([this, done] { LoadThenApply(done); });
+    } catch (const std::system_error&) {
+      LoadThenApply(done);  // no thread to be had (a pids limit): load here rather than not at all
     }
   }
 
-  // Web-server thread: the reload runs on the loop, which owns the scheduler.
+  // Web-server thread: loads here, applies on the loop, which owns the scheduler.
   WebServer::ReloadOutcome ReloadFromOtherThread() {
     auto promise = std::make_shared<std::promise<WebServer::ReloadOutcome>>();
     auto future = promise->get_future();
-    loop_.Post([this, promise] { promise->set_value(Reload()); });
+    LoadThenApply([promise](const WebServer::ReloadOutcome& o) { promise->set_value(o); });
     if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       return {false, "reload timed out: the event loop did not answer"};
     }
@@ -249,7 +337,7 @@ class Agent {
       signalfd_siginfo info;
       while (::read(raw, &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGHUP) {
-          Reload();
+          ReloadOnSignal();
         } else {
           Log(LogLevel::kInfo, "stopping",
               {{"signal", strsignal(static_cast<int>(info.ssi_signo))}});
@@ -279,8 +367,13 @@ class Agent {
   LoggingSink logging_sink_;
   Scheduler scheduler_;
   std::unique_ptr<WebServer> web_;
+  std::unique_ptr<WebServer> probe_web_;  // --web.probe-address; stopped with the process
   TimerId housekeeping_ = 0;
   std::atomic<bool> ready_{false};
+  std::mutex reload_mutex_;    // one load at a time (ParseConfig, then its Post to the loop)
+  std::thread reload_thread_;  // the SIGHUP load; the flags below are the loop's
+  bool reload_running_ = false;
+  bool reload_pending_ = false;
 };
 
 }  // namespace

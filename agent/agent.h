@@ -12,6 +12,9 @@ namespace gatewatch {
 struct AgentOptions {
   std::string config_file;  // empty: the embedded default config
   std::string listen_address = ":9142";
+  std::string web_config_file;    // --web.config.file: TLS, basic auth, headers (exporter-toolkit)
+  std::string probe_address;      // --web.probe-address: plain /-/healthy and /-/ready only
+  bool enable_lifecycle = false;  // --web.enable-lifecycle: POST /-/reload
   HostPaths paths;
   Shard shard;           // run only the checks of this shard (agent/shard.h)
   std::string location;  // --location: a label on gatewatch_build_info

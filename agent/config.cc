@@ -1,8 +1,13 @@
 #include "agent/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -10,6 +15,7 @@
 #include <unordered_map>
 
 #include "agent/alerts.h"
+#include "agent/base/fd.h"
 #include "agent/base/utf8.h"
 #include "agent/io/dns_resolver.h"
 #include "checks/api/check_type.h"
@@ -143,6 +149,40 @@ ScheduledCheck ParseCheck(const ConfigNode& node, const Config& config,
   return {std::shared_ptr<const Check>(std::move(check)), std::move(fingerprint)};
 }
 
+// Collects the errors of independent parts of a document (each section, each check), so one
+// pass reports them all; at most kMaxErrors are listed, then how many more there were.
+class ConfigErrors {
+ public:
+  static constexpr size_t kMaxErrors = 20;
+  void Add(const ConfigError& e) {
+    if (count_ == 0) first_ = e;
+    if (count_++ < kMaxErrors) text_ += (text_.empty() ? "" : "\n") + std::string(e.what());
+  }
+  template <typename F>
+  void Try(F&& f) {
+    try {
+      f();
+    } catch (const ConfigError& e) {
+      Add(e);
+    }
+  }
+  bool empty() const { return count_ == 0; }
+  // One error keeps its path and message as they were; several are one line each.
+  void ThrowIfAny() {
+    if (count_ == 0) return;
+    if (count_ == 1) throw *first_;
+    if (count_ > kMaxErrors) {
+      text_ += "\n(" + std::to_string(count_ - kMaxErrors) + " more errors not shown)";
+    }
+    throw ConfigError("", text_);
+  }
+
+ private:
+  size_t count_ = 0;
+  std::optional<ConfigError> first_;
+  std::string text_;
+};
+
 Config ParseDocument(const YAML::Node& doc, const std::string& source) {
   Config config;
   config.source = source;
@@ -150,30 +190,40 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
   ConfigNode root(doc, "");
   if (!doc.IsMap()) throw ConfigError("", source + ": the config must be a map with a checks list");
 
+  ConfigErrors errors;
   ConfigNode defaults = root.Child("defaults");
-  defaults.ExpectMap();
-  config.default_interval = defaults.DurationOr("interval", config.default_interval);
-  config.default_timeout = defaults.DurationOr("timeout", config.default_timeout);
-  if (config.default_interval < kMinInterval) {
-    defaults.Child("interval").Fail("must be at least " + FormatDuration(kMinInterval));
+  errors.Try([&] {
+    defaults.ExpectMap();
+    config.default_interval = defaults.DurationOr("interval", config.default_interval);
+    config.default_timeout = defaults.DurationOr("timeout", config.default_timeout);
+    if (config.default_interval < kMinInterval) {
+      defaults.Child("interval").Fail("must be at least " + FormatDuration(kMinInterval));
+    }
+    if (config.default_timeout <= Duration::zero())
+      defaults.Child("timeout").Fail("must be greater than 0");
+    if (config.default_timeout >= config.default_interval) {
+      defaults.Child("timeout").Fail("must be less than interval (" +
+                                     FormatDuration(config.default_interval) + ")");
+    }
+    defaults.RejectUnknownKeys();
+  });
+  // Checks judged against broken defaults would only report follow-on errors.
+  if (!errors.empty()) {
+    config.default_interval = Config{}.default_interval;
+    config.default_timeout = Config{}.default_timeout;
   }
-  if (config.default_timeout <= Duration::zero())
-    defaults.Child("timeout").Fail("must be greater than 0");
-  if (config.default_timeout >= config.default_interval) {
-    defaults.Child("timeout").Fail("must be less than interval (" +
-                                   FormatDuration(config.default_interval) + ")");
-  }
-  defaults.RejectUnknownKeys();
 
   ConfigNode scheduler = root.Child("scheduler");
-  scheduler.ExpectMap();
-  config.scheduler.max_in_flight =
-      static_cast<size_t>(scheduler.IntOr("max_in_flight", 1000, 1, 1'000'000));
-  config.scheduler.coalesce = scheduler.DurationOr("coalesce", config.scheduler.coalesce);
-  if (config.scheduler.coalesce > kMaxCoalesce) {
-    scheduler.Child("coalesce").Fail("must be at most " + FormatDuration(kMaxCoalesce));
-  }
-  scheduler.RejectUnknownKeys();
+  errors.Try([&] {
+    scheduler.ExpectMap();
+    config.scheduler.max_in_flight =
+        static_cast<size_t>(scheduler.IntOr("max_in_flight", 1000, 1, 1'000'000));
+    config.scheduler.coalesce = scheduler.DurationOr("coalesce", config.scheduler.coalesce);
+    if (config.scheduler.coalesce > kMaxCoalesce) {
+      scheduler.Child("coalesce").Fail("must be at most " + FormatDuration(kMaxCoalesce));
+    }
+    scheduler.RejectUnknownKeys();
+  });
 
   ConfigNode history = root.Child("history");
   history.ExpectMap();
@@ -183,7 +233,8 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
   history.RejectUnknownKeys();
 
   ConfigNode resolvers = root.Child("resolvers");
-  auto resolver_lists = ParseResolverLists(resolvers);
+  auto resolver_lists = std::make_shared<const ResolverLists>();
+  errors.Try([&] { resolver_lists = ParseResolverLists(resolvers); });
 
   ConfigNode checks = root.Child("checks");
   if (checks.IsDefined()) {
@@ -192,16 +243,27 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
     LabelNameSet reserved_labels = ReservedLabelNames();
     config.checks.reserve(checks.size());
     for (size_t i = 0; i < checks.size(); ++i) {
-      config.checks.push_back(
-          ParseCheck(checks.At(i), config, names, resolver_lists, reserved_labels));
+      // Each check is parsed on its own: one bad check does not hide the next one's error.
+      try {
+        config.checks.push_back(
+            ParseCheck(checks.At(i), config, names, resolver_lists, reserved_labels));
+      } catch (const ConfigError& e) {
+        errors.Add(e);
+      }
     }
   }
-  std::map<std::string, std::string> check_types;
-  for (const auto& entry : config.checks) {
-    check_types[entry.check->spec().name] = entry.check->spec().type;
+  // Alerts name checks: with a check refused, they would only repeat its error as "unknown check".
+  if (errors.empty()) {
+    std::map<std::string, std::string> check_types;
+    for (const auto& entry : config.checks) {
+      check_types[entry.check->spec().name] = entry.check->spec().type;
+    }
+    errors.Try([&] { config.alerts = ParseAlerts(root.Child("alerts"), check_types); });
+  } else {
+    root.Child("alerts");  // not an unknown key
   }
-  config.alerts = ParseAlerts(root.Child("alerts"), check_types);
-  root.RejectUnknownKeys();
+  errors.Try([&] { root.RejectUnknownKeys(); });
+  errors.ThrowIfAny();
   return config;
 }
 
@@ -252,14 +314,50 @@ Config ParseConfig(const std::string& text, const std::string& source) {
   }
 }
 
-Config LoadConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
-  return ParseConfig(text.str(), path);
+std::string ReadConfigFile(const std::string& path) {
+  constexpr char kRule[] = "config files must be regular files of at most 16 MiB";
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw ConfigError(path, std::string("is ") + kind + ", not a regular file (" + kRule + ")");
+  }
+  auto too_large = [&] {
+    return ConfigError(
+        path, "is larger than " + std::to_string(kMaxConfigFileBytes) + " bytes (" + kRule + ")");
+  };
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) throw too_large();
+  // Read up to one byte past the cap: a file that grows while read is still refused.
+  std::string text;
+  text.resize(static_cast<size_t>(st.st_size) + 1);
+  size_t used = 0;
+  while (true) {
+    if (used == text.size()) {
+      if (text.size() > kMaxConfigFileBytes) throw too_large();
+      text.resize(std::min<size_t>(text.size() * 2, kMaxConfigFileBytes + 1));
+    }
+    ssize_t n = ::read(fd.get(), text.data() + used, text.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ConfigError(path, std::string("cannot read: ") + std::strerror(errno));
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  if (used > kMaxConfigFileBytes) throw too_large();
+  text.resize(used);
+  return text;
 }
+
+Config LoadConfigFile(const std::string& path) { return ParseConfig(ReadConfigFile(path), path); }
 
 std::string DefaultConfigYaml(const std::string& self_url) {
   return R"(# gatewatch embedded default config: what runs without --config.file.

@@ -25,9 +25,18 @@ struct Config {
   std::string source;                  // file path, or "<embedded default>"
 };
 
-// Both throw ConfigError naming the exact path of the first problem.
+// The largest config file read, so a wrong path (/dev/zero, a log) cannot grow memory unbounded.
+inline constexpr size_t kMaxConfigFileBytes = 16u << 20;
+
+// Both throw ConfigError: one error names its exact path; several independent ones (one per
+// check, per top-level section) are listed one per line, in document order.
 Config ParseConfig(const std::string& text, const std::string& source);
+// Reads `path` (a regular file of at most kMaxConfigFileBytes: a FIFO, a device such as
+// /dev/zero or a directory is refused without blocking) and parses it. Blocking file I/O: call it
+// off the event loop.
 Config LoadConfigFile(const std::string& path);
+// Just the read of LoadConfigFile; throws ConfigError naming the file.
+std::string ReadConfigFile(const std::string& path);
 
 // The embedded default config: useful on any machine with nothing configured. `self_url` is the
 // agent's own /-/healthy.

@@ -10,6 +10,7 @@
 #include "agent/config.h"
 #include "agent/probe.h"
 #include "exporters/rules.h"
+#include "exporters/web_config.h"
 
 namespace gatewatch {
 namespace {
@@ -18,6 +19,7 @@ namespace {
 struct GlobalFlags {
   AgentOptions agent;
   bool check_only = false;
+  bool web_check_only = false;
   std::string log_level = "info", log_format = "logfmt";
   std::string shard;
 };
@@ -41,6 +43,16 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags* f) {
   app.add_option("--web.listen-address", agent.listen_address,
                  "Address for /metrics, /-/healthy, /-/ready, /-/reload and the status API")
       ->capture_default_str();
+  app.add_option("--web.config.file", agent.web_config_file,
+                 "exporter-toolkit web config (YAML): TLS, client certificates, basic-auth users, "
+                 "headers; applies to every path of --web.listen-address");
+  app.add_option("--web.probe-address", agent.probe_address,
+                 "Optional second, plain listener serving only /-/healthy and /-/ready "
+                 "(e.g. 127.0.0.1:9143 for the kubelet)");
+  app.add_flag("--web.enable-lifecycle", agent.enable_lifecycle,
+               "Enable POST /-/reload (SIGHUP always reloads)");
+  app.add_flag("--web.config.check", f->web_check_only,
+               "Validate --web.config.file and exit (0 valid, 1 not)");
   app.add_option("--path.procfs", agent.paths.procfs, "procfs mountpoint (host checks)")
       ->capture_default_str();
   app.add_option("--path.sysfs", agent.paths.sysfs, "sysfs mountpoint (host checks)")
@@ -185,8 +197,26 @@ int RunRulesCommand(const RulesFlags& f, const GlobalFlags& global) {
   }
 }
 
+// --web.config.check, and part of --config.check when --web.config.file is given.
+int RunWebConfigCheck(const AgentOptions& agent) {
+  if (agent.web_config_file.empty()) {
+    std::fprintf(stderr, "--web.config.check: --web.config.file is required\n");
+    return 2;
+  }
+  try {
+    WebConfig web = LoadWebConfigFile(agent.web_config_file);
+    std::printf("%s: ok (tls %s, %zu basic-auth users, %zu headers)\n", web.source.c_str(),
+                web.tls ? "on" : "off", web.users.size(), web.headers.size());
+    return 0;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s: %s\n", agent.web_config_file.c_str(), e.what());
+    return 1;
+  }
+}
+
 // --config.check: validate and count, as the agent would load it.
 int RunConfigCheck(const AgentOptions& agent) {
+  if (!agent.web_config_file.empty() && RunWebConfigCheck(agent) != 0) return 1;
   try {
     Config config = agent.config_file.empty()
                         ? ParseConfig(DefaultConfigYaml(SelfHealthUrl(agent.listen_address, 9142)),
@@ -231,6 +261,7 @@ int main(int argc, char** argv) {
 
   if (probe_cmd->parsed()) return RunProbeCommand(probe, global);
   if (rules_cmd->parsed()) return RunRulesCommand(rules, global);
+  if (global.web_check_only) return RunWebConfigCheck(global.agent);
   if (global.check_only) return RunConfigCheck(global.agent);
   return RunAgent(global.agent);
 }

@@ -11,9 +11,9 @@
 //                                         use the URL host)
 //   expect:
 //     status: [200, "2xx"]                codes 100-599 and classes "1xx".."5xx"; default ["2xx"]
-//     body_regex: "ok"                    POSIX ERE that must match somewhere in the body
-//     body_not_regex: "error"             POSIX ERE that must not match
-//     headers: {Content-Type: "json"}     name case-insensitive; the ERE must match some value
+//     body_regex: "ok"                    RE2 regex that must match in the body (first 8 MiB)
+//     body_not_regex: "error"             RE2 regex that must not match
+//     headers: {Content-Type: "json"}     name case-insensitive; the regex must match some value
 //   follow_redirects: true                default true
 //   max_redirects: 10                     0..50, default 10
 //   insecure: false                       true disables certificate verification

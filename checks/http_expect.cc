@@ -1,6 +1,7 @@
 #include "checks/http_expect.h"
 
 #include <curl/curl.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 
@@ -13,9 +14,9 @@ namespace gatewatch {
 
 namespace {
 
-std::unique_ptr<PosixRegex> CompileAt(const ConfigNode& node) {
+std::unique_ptr<LinearRegex> CompileAt(const ConfigNode& node) {
   std::string error;
-  auto re = PosixRegex::Compile(node.AsString(), &error);
+  auto re = LinearRegex::Compile(node.AsString(), &error);
   if (re == nullptr) node.Fail("invalid regular expression: " + error);
   return re;
 }
@@ -63,30 +64,35 @@ void ParseHttpExpect(const ConfigNode& expect, bool head, HttpExpectations& cfg)
   expect.RejectUnknownKeys();
 }
 
-std::unique_ptr<PosixRegex> PosixRegex::Compile(const std::string& pattern, std::string* error) {
-  std::unique_ptr<PosixRegex> re(new PosixRegex(pattern));
-  int rc = regcomp(&re->re_, pattern.c_str(), REG_EXTENDED | REG_NOSUB);
-  if (rc != 0) {
-    char buf[256];
-    regerror(rc, &re->re_, buf, sizeof buf);
-    if (error != nullptr) *error = buf;
-    return nullptr;  // compiled_ stays false: a failed regcomp leaves nothing to regfree
+std::unique_ptr<LinearRegex> LinearRegex::Compile(const std::string& pattern, std::string* error) {
+  std::unique_ptr<LinearRegex> re(new LinearRegex(pattern));
+  RE2::Options options;
+  options.set_encoding(RE2::Options::EncodingLatin1);
+  options.set_never_capture(true);  // only "does it match": no submatch bookkeeping
+  options.set_log_errors(false);    // errors are reported as config errors, not on stderr
+  // The DFA cache per pattern; when full RE2 resets it or falls back to its NFA, still linear.
+  options.set_max_mem(2 << 20);
+  re->re_ = std::make_unique<RE2>(pattern, options);
+  if (!re->re_->ok()) {
+    if (error != nullptr) {
+      *error = re->re_->error();
+      const std::string& arg = re->re_->error_arg();
+      if (re->re_->error_code() == RE2::ErrorBadEscape && arg.size() == 2 && arg[1] >= '1' &&
+          arg[1] <= '9') {
+        *error += " (RE2 has no backreferences)";
+      }
+    }
+    return nullptr;
   }
-  re->compiled_ = true;
   return re;
 }
 
-PosixRegex::~PosixRegex() {
-  if (compiled_) regfree(&re_);
-}
+LinearRegex::LinearRegex(std::string pattern) : pattern_(std::move(pattern)) {}
+LinearRegex::~LinearRegex() = default;
 
-bool PosixRegex::Search(std::string_view text) const {
-  regmatch_t range[1];
-  range[0].rm_so = 0;
-  range[0].rm_eo = static_cast<regoff_t>(text.size());
-  // REG_STARTEND bounds the search by the range instead of a NUL terminator.
-  const char* data = text.data() != nullptr ? text.data() : "";
-  return regexec(&re_, data, 1, range, REG_STARTEND) == 0;
+bool LinearRegex::Search(std::string_view text) const {
+  text = text.substr(0, std::min(text.size(), kMaxRegexInput));
+  return RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re_);
 }
 
 bool StatusExpectation::Add(std::string_view item) {

@@ -91,6 +91,23 @@ void ParseRequestHeaders(const ConfigNode& node, HttpRequest& cfg) {
   }
 }
 
+// `url` without user:password@ (curl's parser, so it agrees with what curl would send).
+std::string StripUserinfo(const std::string& url) {
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+  if (u == nullptr || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    return RedactUrl(url);
+  }
+  curl_url_set(u.get(), CURLUPART_USER, nullptr, 0);
+  curl_url_set(u.get(), CURLUPART_PASSWORD, nullptr, 0);
+  char* out = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_URL, &out, 0) != CURLUE_OK || out == nullptr) {
+    return RedactUrl(url);
+  }
+  std::string s(out);
+  curl_free(out);
+  return s;
+}
+
 }  // namespace
 
 bool IsHttpToken(std::string_view s) {
@@ -113,6 +130,39 @@ bool SetRequestUrl(const std::string& url, HttpRequest& request) {
   return true;
 }
 
+RedirectStep DecideRedirect(const HttpRequest& request, const std::string& from,
+                            const std::string& to) {
+  RedirectStep step;
+  auto next = ParseUrl(to);
+  if (!next || (next->scheme != "http" && next->scheme != "https")) {
+    step.action = RedirectStep::Action::kUnsupported;
+    step.detail = "redirect to " + RedactUrl(to) + ": only http and https are followed";
+    return step;
+  }
+  auto previous = ParseUrl(from);
+  if (previous && previous->scheme == "https" && next->scheme == "http" &&
+      !request.allow_https_downgrade) {
+    step.action = RedirectStep::Action::kRefuse;
+    step.detail = "redirect from " + RedactUrl(from) + " to " + RedactUrl(to) +
+                  " refused: https never downgrades to http (allow_https_downgrade: false)";
+    return step;
+  }
+  bool same_origin = next->scheme == (request.https ? "https" : "http") &&
+                     EqualsIgnoreCase(next->host, request.host) && next->port == request.port;
+  step.url = to;
+  if (same_origin) return step;
+  if (request.cross_origin_redirects == HttpRequest::CrossOrigin::kRefuse) {
+    step.action = RedirectStep::Action::kRefuse;
+    step.detail = "redirect from " + RedactUrl(from) + " to " + RedactUrl(to) +
+                  " refused: another origin (cross_origin_redirects: refuse)";
+    return step;
+  }
+  step.action = RedirectStep::Action::kFollowWithoutHeaders;
+  // Credentials in a Location URL, or carried over by curl's relative resolution, stay home.
+  step.url = StripUserinfo(to);
+  return step;
+}
+
 void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
   HttpRequest* cfg = &request;
 
@@ -133,6 +183,17 @@ void ParseHttpRequest(const ConfigNode& node, HttpRequest& request) {
   cfg->follow_redirects = node.BoolOr("follow_redirects", true);
   cfg->max_redirects =
       static_cast<long>(node.IntOr("max_redirects", kDefaultMaxRedirects, 0, kMaxMaxRedirects));
+  if (ConfigNode policy = node.Child("cross_origin_redirects"); policy.IsDefined()) {
+    std::string p = policy.AsString();
+    if (p == "drop_headers") {
+      cfg->cross_origin_redirects = HttpRequest::CrossOrigin::kDropHeaders;
+    } else if (p == "refuse") {
+      cfg->cross_origin_redirects = HttpRequest::CrossOrigin::kRefuse;
+    } else {
+      policy.Fail("must be drop_headers or refuse");
+    }
+  }
+  cfg->allow_https_downgrade = node.BoolOr("allow_https_downgrade", false);
   cfg->insecure = node.BoolOr("insecure", false);
 
   if (ConfigNode ca = node.Child("ca_file"); ca.IsDefined()) {

@@ -1,7 +1,8 @@
 // Reading and validating the request part of a check that sends HTTP (the "http" check,
-// "cdn_origin"): url, method, headers, host, follow_redirects, max_redirects, insecure, ca_file,
-// body_limit, into the HttpRequest that checks/http_transfer.h sends. Config errors name their
-// exact path (ConfigError); unknown keys are left to the caller.
+// "cdn_origin"): url, method, headers, host, follow_redirects, max_redirects,
+// cross_origin_redirects, allow_https_downgrade, insecure, ca_file, body_limit, into the
+// HttpRequest that checks/http_transfer.h sends. Config errors name their exact path (ConfigError);
+// unknown keys are left to the caller.
 #pragma once
 
 #include <string>
@@ -18,6 +19,22 @@ bool IsHttpToken(std::string_view s);
 // Sets url, redacted_url, https, host and port of `request` from an http(s) URL, parsed by curl's
 // own parser. Returns false (and leaves `request` alone) for anything else.
 bool SetRequestUrl(const std::string& url, HttpRequest& request);
+
+// What to do with a redirect from `from` (the URL just requested) to `to` (curl's
+// CURLINFO_REDIRECT_URL, absolute). Pure; table-tested in tests/unit/http_check_config_test.cc.
+struct RedirectStep {
+  enum class Action {
+    kFollow,                // same origin as the configured URL: send everything again
+    kFollowWithoutHeaders,  // another origin: no configured headers, no URL credentials
+    kRefuse,                // `detail` says why (Reason::kRedirectRefused)
+    kUnsupported,           // not an http(s) URL (Reason::kProtocolError, as curl would say)
+  };
+  Action action = Action::kFollow;
+  std::string url;     // the URL to request next (credentials stripped when leaving the origin)
+  std::string detail;  // for kRefuse / kUnsupported, with redacted URLs
+};
+RedirectStep DecideRedirect(const HttpRequest& request, const std::string& from,
+                            const std::string& to);
 
 // Reads the request keys from a check entry `node` into `request`. Throws ConfigError naming the
 // exact path; leaves unknown keys to the caller.

@@ -12,6 +12,7 @@
 #include "agent/base/logging.h"
 #include "agent/base/version.h"
 #include "checks/http_reasons.h"
+#include "checks/http_request.h"
 
 namespace gatewatch {
 
@@ -96,13 +97,19 @@ void HttpTransfer::Start() {
     Fail("curl_easy_init failed");
     return;
   }
+  hop_url_ = request_->url;
+  Launch();
+}
+
+// Configures the easy handle for hop_url_ and hands it to curl (the first hop and every redirect).
+void HttpTransfer::Launch() {
   CURLcode rc = Configure(easy_.get());
   if (rc != CURLE_OK) {
     Fail(std::string("curl option refused: ") + curl_easy_strerror(rc));
     return;
   }
   stage_ = Stage::kRunning;
-  curl_started_ = clock_.Now();
+  if (hops_ == 0) curl_started_ = clock_.Now();
   hash_ = kFnv1a64Offset;
   // Remove() (destructor, Abort) cancels a running transfer and also the loop timer that reports
   // a failed Add, so this callback never outlives the transfer; the weak token is only a second
@@ -114,6 +121,22 @@ void HttpTransfer::Start() {
   });
 }
 
+void HttpTransfer::AddEarlierHops(TransferInfo& info) const {
+  if (hops_ == 0) return;
+  // As curl reports a followed redirect: each milestone summed over the hops (one not reached
+  // in the last hop stays 0, "not reached").
+  auto add = [](int64_t& now, int64_t earlier) {
+    if (now > 0) now += earlier;
+  };
+  add(info.times.namelookup, earlier_times_.namelookup);
+  add(info.times.connect, earlier_times_.connect);
+  add(info.times.appconnect, earlier_times_.appconnect);
+  add(info.times.pretransfer, earlier_times_.pretransfer);
+  add(info.times.starttransfer, earlier_times_.starttransfer);
+  info.times.total += earlier_times_.total;
+  info.redirects = hops_;
+}
+
 HttpOutcome HttpTransfer::Abort() {
   if (stage_ != Stage::kRunning) {
     HttpOutcome none;
@@ -123,6 +146,7 @@ HttpOutcome HttpTransfer::Abort() {
   }
   // Read before removing: the milestones show how far the transfer got.
   out_.info = ReadTransferInfo(easy_.get(), request_->https);
+  AddEarlierHops(out_.info);
   curl_.Remove(easy_.get());
   stage_ = Stage::kDone;
   // curl's total only advances when it last ran the transfer: it lasted until now.
@@ -148,14 +172,72 @@ void HttpTransfer::Fail(std::string setup_error) {
 
 void HttpTransfer::OnDone(CURLcode code) {
   stage_ = Stage::kDone;  // CurlMulti already removed the handle
+  if (code == CURLE_OK && request_->follow_redirects && FollowRedirect()) return;
+  if (code == CURLE_OK && !out_.redirect_refused.empty()) {
+    code = CURLE_ABORTED_BY_CALLBACK;  // we stopped it; DescribeTransportFailure names why
+  } else if (code == CURLE_OK && out_.code != CURLE_OK) {
+    code = out_.code;  // FollowRedirect: too many redirects, or a non-http(s) Location
+  }
   out_.code = code;
   out_.started = true;
   out_.info = ReadTransferInfo(easy_.get(), request_->https);
+  AddEarlierHops(out_.info);
   out_.address = Address(out_.info);
   if (error_[0] != '\0') out_.error = ScrubCredentials(error_);
   if (target_.hash_body && code == CURLE_OK) out_.body_hash = hash_;
   DoneCallback done = std::move(on_done_);
   done(std::move(out_));  // may destroy `this`: nothing after it
+}
+
+bool HttpTransfer::FollowRedirect() {
+  long status = 0;
+  curl_easy_getinfo(easy_.get(), CURLINFO_RESPONSE_CODE, &status);
+  char* location = nullptr;
+  // curl fills REDIRECT_URL (absolute, resolved against the hop's URL) for a 3xx with Location.
+  if (status < 300 || status > 399 || status == 304 ||
+      curl_easy_getinfo(easy_.get(), CURLINFO_REDIRECT_URL, &location) != CURLE_OK ||
+      location == nullptr) {
+    return false;
+  }
+  if (hops_ >= request_->max_redirects) {
+    out_.code = CURLE_TOO_MANY_REDIRECTS;
+    std::snprintf(error_, sizeof error_, "Maximum (%ld) redirects followed",
+                  request_->max_redirects);
+    return false;
+  }
+  RedirectStep step = DecideRedirect(*request_, hop_url_, location);
+  switch (step.action) {
+    case RedirectStep::Action::kRefuse:
+      out_.redirect_refused = std::move(step.detail);
+      return false;
+    case RedirectStep::Action::kUnsupported:
+      out_.code = CURLE_UNSUPPORTED_PROTOCOL;
+      std::snprintf(error_, sizeof error_, "%s", step.detail.c_str());
+      return false;
+    case RedirectStep::Action::kFollowWithoutHeaders:
+      send_headers_ = false;  // for good: a later hop back home does not get them either
+      break;
+    case RedirectStep::Action::kFollow:
+      break;
+  }
+  // The finished hop's milestones count toward the totals; its body and headers do not.
+  TransferInfo hop = ReadTransferInfo(easy_.get(), request_->https);
+  earlier_times_.namelookup += hop.times.namelookup;
+  earlier_times_.connect += hop.times.connect;
+  earlier_times_.appconnect += hop.times.appconnect;
+  earlier_times_.pretransfer += hop.times.pretransfer;
+  earlier_times_.starttransfer += hop.times.starttransfer;
+  earlier_times_.total += hop.times.total;
+  ++hops_;
+  hop_url_ = std::move(step.url);
+  out_.body.clear();
+  out_.body_bytes = 0;
+  error_[0] = '\0';
+  // The same handle again (never a new one): CurlMulti keys transfers by handle, and a fresh
+  // allocation could reuse the address of another transfer finishing in the same batch.
+  curl_easy_reset(easy_.get());
+  Launch();
+  return true;
 }
 
 std::string HttpTransfer::Address(const TransferInfo& info) const {
@@ -175,11 +257,10 @@ CURLcode HttpTransfer::Configure(CURL* e) {
   const HttpRequest& c = *request_;
   // curl copies string options, so a local is enough.
   const std::string user_agent = std::string("gatewatch/") + kVersion;
-  check(curl_easy_setopt(e, CURLOPT_URL, c.url.c_str()));
+  check(curl_easy_setopt(e, CURLOPT_URL, hop_url_.c_str()));
   check(curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https"));
-  check(curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"));
-  check(curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, c.follow_redirects ? 1L : 0L));
-  check(curl_easy_setopt(e, CURLOPT_MAXREDIRS, c.max_redirects));
+  // Redirects are followed by FollowRedirect(), which decides what the next hop may carry.
+  check(curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L));
   // 0 would mean "no timeout" to curl: a transfer already at its deadline still gets 1 ms.
   long remaining_ms =
       std::max<long>(1, static_cast<long>(WholeMs(target_.deadline - clock_.Now())));
@@ -203,13 +284,17 @@ CURLcode HttpTransfer::Configure(CURL* e) {
   check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c.insecure ? 0L : 1L));
   check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c.insecure ? 0L : 2L));
   if (!c.ca_file.empty()) check(curl_easy_setopt(e, CURLOPT_CAINFO, c.ca_file.c_str()));
-  for (const std::string& h : c.request_headers) {
-    curl_slist* next = curl_slist_append(headers_.get(), h.c_str());
-    if (next == nullptr) return CURLE_OUT_OF_MEMORY;
-    headers_.release();
-    headers_.reset(next);
+  if (headers_ == nullptr) {
+    for (const std::string& h : c.request_headers) {
+      curl_slist* next = curl_slist_append(headers_.get(), h.c_str());
+      if (next == nullptr) return CURLE_OUT_OF_MEMORY;
+      headers_.release();
+      headers_.reset(next);
+    }
   }
-  if (headers_ != nullptr) check(curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get()));
+  if (headers_ != nullptr && send_headers_) {
+    check(curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_.get()));
+  }
   const std::string url_host = c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host;
   // Where the connection goes instead of the URL's host:port, if anywhere. Only that changes:
   // URL, Host, SNI and certificate names stay. Scoped to the URL's host:port, so a redirect
@@ -223,13 +308,13 @@ CURLcode HttpTransfer::Configure(CURL* e) {
     // same host:port without a pin would connect there instead of resolving.
     to = FormatHostPort(target_.pinned_address, c.port);
   }
-  if (!to.empty()) {
+  if (!to.empty() && connect_to_ == nullptr) {
     std::string entry = url_host + ":" + std::to_string(c.port) + ":" + to;
     curl_slist* next = curl_slist_append(nullptr, entry.c_str());
     if (next == nullptr) return CURLE_OUT_OF_MEMORY;
     connect_to_.reset(next);
-    check(curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to_.get()));
   }
+  if (connect_to_ != nullptr) check(curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to_.get()));
   return rc;
 }
 
@@ -270,6 +355,7 @@ size_t HttpTransfer::OnHeader(char* data, size_t size, size_t nitems, void* user
 // ----------------------------------------------------------------------
 
 std::pair<Reason, std::string> DescribeTransportFailure(const HttpOutcome& o) {
+  if (!o.redirect_refused.empty()) return {Reason::kRedirectRefused, o.redirect_refused};
   const TransferInfo& info = o.info;
   Reason reason = ReasonForCurlError(o.code, info.os_errno, info.connected, info.https);
   const std::string& where = o.address;

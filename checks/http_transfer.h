@@ -39,6 +39,11 @@ struct HttpRequest {
   std::vector<std::string> request_headers;  // "Name: value" lines, including a Host override
   bool follow_redirects = true;
   long max_redirects = 10;
+  // A redirect to another scheme, host or port (another origin): follow it without the
+  // configured headers, the Host override and URL credentials, or refuse it (redirect_refused).
+  enum class CrossOrigin { kDropHeaders, kRefuse };
+  CrossOrigin cross_origin_redirects = CrossOrigin::kDropHeaders;
+  bool allow_https_downgrade = false;  // else a redirect from https to http is refused
   bool insecure = false;
   std::string ca_file;
   uint64_t body_limit = 64 * 1024;  // more body bytes fail the transfer (body_too_large)
@@ -128,6 +133,9 @@ struct HttpOutcome {
   // address, else the URL's host:port.
   std::string address;
   std::string error;  // curl's error text, credentials scrubbed ("" if none)
+  // Why a redirect was not followed (cross-origin with `cross_origin_redirects: refuse`, or https
+  // to http): the outcome then fails with Reason::kRedirectRefused and this detail.
+  std::string redirect_refused;
   ResponseHeaders headers;
   uint64_t body_bytes = 0;      // every body byte received, kept or not
   bool body_too_large = false;  // more than HttpRequest::body_limit bytes: the transfer failed
@@ -187,7 +195,11 @@ class HttpTransfer {
  private:
   enum class Stage { kIdle, kRunning, kDone };
   CURLcode Configure(CURL* easy);
+  void Launch();
   void OnDone(CURLcode code);
+  // After a complete 3xx: starts the next hop (true) or records why not (false).
+  bool FollowRedirect();
+  void AddEarlierHops(TransferInfo& info) const;
   void Fail(std::string setup_error);
   std::string Address(const TransferInfo& info) const;
   static size_t OnBody(char* data, size_t size, size_t nmemb, void* userp);
@@ -204,6 +216,12 @@ class HttpTransfer {
   // The lists must outlive the easy handle's use of them: declared before it, destroyed after.
   CurlSlistPtr headers_;
   CurlSlistPtr connect_to_;  // CURLOPT_CONNECT_TO (Target::connect_to or pinned_address)
+  // Redirects are followed here, not by curl (FOLLOWLOCATION off): curl 7.88 re-sends
+  // CURLOPT_HTTPHEADER to any host a redirect names. One easy handle, reset for each hop.
+  std::string hop_url_;        // the URL of the current hop
+  bool send_headers_ = true;   // false once a hop left the configured origin
+  long hops_ = 0;              // redirects followed
+  CurlTimesUs earlier_times_;  // milestones of the finished hops, summed (as curl reports them)
   CurlEasyPtr easy_;
   char error_[CURL_ERROR_SIZE] = {};
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);

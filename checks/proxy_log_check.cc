@@ -14,7 +14,9 @@ constexpr uint64_t kMaxMaxLine = 1024 * 1024;
 // A run parses on the loop thread: 16 MiB is ~0.15 s of JSON or ~0.04 s of `format: upstream`
 // (docs/proxy-log.md, Throughput), so one log never holds every other check back for long.
 constexpr uint64_t kMaxReadLimit = 16 * 1024 * 1024;
-constexpr size_t kMaxWindowEntries = 100'000;  // bounds memory whatever interval and window are
+// A saved reading position is resumed by a check that runs within this many intervals (the
+// longer of the old and new check's) of the old one's last run: a rebuild by a reload always is.
+constexpr int kResumeIntervals = 2;
 
 // ----- Metrics ---------------------------------------------------------------------------------
 
@@ -99,7 +101,7 @@ class ProxyLogCheck final : public Check {
       : Check(std::move(spec)), cfg_(std::move(cfg)) {}
 
   std::unique_ptr<CheckState> NewState() const override {
-    return std::make_unique<ProxyLogMonitor>(cfg_);
+    return std::make_unique<ProxyLogMonitor>(cfg_, spec().interval);
   }
 
   std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const override {
@@ -184,21 +186,40 @@ CheckType ProxyLogCheckType() {
 
 // ----- Monitor ---------------------------------------------------------------------------------
 
-ProxyLogMonitor::ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg) : cfg_(std::move(cfg)) {
+ProxyLogMonitor::ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg, Duration interval)
+    : cfg_(std::move(cfg)), interval_(interval) {
   std::string error;
   format_ = AccessLogFormat::Compile(cfg_->format, &error);  // validated by the config
+  bucket_width_ = std::max<Duration>(cfg_->window / kWindowBuckets, std::chrono::milliseconds(1));
+  buckets_.resize(kWindowBuckets + 1);
 }
 
-void ProxyLogMonitor::OpenTailers(TailRegistry& tails) {
+ProxyLogMonitor::~ProxyLogMonitor() {
+  if (tails_ == nullptr) return;
+  for (const auto* tailer : {access_.get(), error_.get()}) {
+    if (tailer == nullptr) continue;
+    if (auto position = tailer->position()) {
+      tails_->SavePosition(tailer->path(), {std::move(*position), last_run_, interval_});
+    }
+  }
+}
+
+void ProxyLogMonitor::OpenTailers(TailRegistry& tails, TimePoint now) {
   // At the first run, not in the constructor: a check built only to validate a config (and
   // dropped) must not use up a path's one read from the beginning. A check rebuilt by a reload
-  // must not re-read a log from byte 0 either: the exporter keeps its counters, so they would
-  // jump by the whole history and the window would fill with old 5xx.
+  // carries on where the previous one stopped (its saved position); without one it must not
+  // re-read a log from byte 0 either: the exporter keeps its counters, so they would jump by the
+  // whole history and the window would fill with old 5xx.
   tailers_open_ = true;
+  tails_ = &tails;
   auto tailer = [&](const std::string& path) {
     FileTailer::Options o;
     o.path = path;
     o.start_at_end = tails.FirstTail(path) ? cfg_->start_at_end : true;
+    if (auto saved = tails.TakePosition(path)) {
+      Duration within = kResumeIntervals * std::max(saved->interval, interval_);
+      if (now - saved->at <= within) o.resume = std::move(saved->position);
+    }
     o.max_line = cfg_->max_line;
     o.max_bytes_per_poll = cfg_->read_limit;
     return std::make_unique<FileTailer>(o);
@@ -273,7 +294,8 @@ void ProxyLogMonitor::OnErrorLine(std::string_view line) {
 }
 
 Result ProxyLogMonitor::Run(TimePoint now, TailRegistry& tails) {
-  if (!tailers_open_) OpenTailers(tails);
+  if (!tailers_open_) OpenTailers(tails, now);
+  last_run_ = now;
   std::optional<FileTailer::PollStats> access, error;
   if (access_ != nullptr) {
     access = access_->Poll([this](std::string_view line) { OnAccessLine(line); });
@@ -295,25 +317,64 @@ void ProxyLogMonitor::CountLines(Result& r, const char* log, const FileTailer::P
       {&m.rotations, {log}, static_cast<double>(stats != nullptr ? stats->rotations : 0)});
 }
 
+void ProxyLogMonitor::Subtract(const WindowEntry& e) {
+  // Counts are whole numbers held exactly in doubles: a key at 0 is gone, not a rounding residue.
+  window_sum_.total -= e.total;
+  window_sum_.bad -= e.bad;
+  for (const auto& [code, n] : e.bad_codes) {
+    auto it = window_sum_.bad_codes.find(code);
+    if (it != window_sum_.bad_codes.end() && (it->second -= n) <= 0) {
+      window_sum_.bad_codes.erase(it);
+    }
+  }
+  for (const auto& [key, n] : e.errors) {
+    auto it = window_sum_.errors.find(key);
+    if (it != window_sum_.errors.end() && (it->second -= n) <= 0) window_sum_.errors.erase(it);
+  }
+}
+
+void ProxyLogMonitor::AdvanceWindow(TimePoint now) {
+  const int64_t bucket = std::max<int64_t>(0, now.time_since_epoch() / bucket_width_);
+  const int64_t oldest = bucket - kWindowBuckets;  // buckets before it have left the window
+  for (WindowEntry& b : buckets_) {
+    if (b.bucket >= 0 && b.bucket < oldest) {
+      Subtract(b);
+      b = WindowEntry{};
+    }
+  }
+  WindowEntry& slot = buckets_[static_cast<size_t>(bucket % (kWindowBuckets + 1))];
+  if (slot.bucket != bucket) {
+    if (slot.bucket >= 0) Subtract(slot);  // only when the clock went back
+    slot = WindowEntry{};
+    slot.bucket = bucket;
+  }
+  slot.total += run_.total;
+  slot.bad += run_.bad;
+  slot.max_upstream_seconds = std::max(slot.max_upstream_seconds, run_.max_upstream_seconds);
+  window_sum_.total += run_.total;
+  window_sum_.bad += run_.bad;
+  for (const auto& [code, n] : run_.bad_codes) {
+    slot.bad_codes[code] += n;
+    window_sum_.bad_codes[code] += n;
+  }
+  for (const auto& [key, n] : run_.errors) {
+    slot.errors[key] += n;
+    window_sum_.errors[key] += n;
+  }
+  run_ = WindowEntry{};
+}
+
 Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* access,
                                const FileTailer::PollStats* error) {
   const ProxyMetrics& m = Metrics();
 
   // The window decides success.
-  run_.at = now;
-  window_.push_back(std::move(run_));
-  run_ = WindowEntry{};
-  while (!window_.empty() &&
-         (now - window_.front().at > cfg_->window || window_.size() > kMaxWindowEntries)) {
-    window_.pop_front();
-  }
-  WindowEntry sum;
-  for (const WindowEntry& e : window_) {
-    sum.total += e.total;
-    sum.bad += e.bad;
-    sum.max_upstream_seconds = std::max(sum.max_upstream_seconds, e.max_upstream_seconds);
-    for (const auto& [code, n] : e.bad_codes) sum.bad_codes[code] += n;
-    for (const auto& [key, n] : e.errors) sum.errors[key] += n;
+  AdvanceWindow(now);
+  const WindowEntry& sum = window_sum_;
+  double max_upstream_seconds = 0;
+  for (const WindowEntry& b : buckets_) {
+    if (b.bucket >= 0)
+      max_upstream_seconds = std::max(max_upstream_seconds, b.max_upstream_seconds);
   }
   double ratio = sum.total > 0 ? sum.bad / sum.total : 0;
   std::string window_text = FormatDuration(cfg_->window);
@@ -393,7 +454,7 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
   if (has_error) CountLines(r, "error", error, error_parsed_, error_skipped_);
   if (cfg_->proxy_read_timeout) {
     obs.push_back(
-        {&m.timeout_ratio, {}, sum.max_upstream_seconds / ToSeconds(*cfg_->proxy_read_timeout)});
+        {&m.timeout_ratio, {}, max_upstream_seconds / ToSeconds(*cfg_->proxy_read_timeout)});
   }
 
   auto& report = r.report;
@@ -410,7 +471,7 @@ Result ProxyLogMonitor::Finish(TimePoint now, const FileTailer::PollStats* acces
   report.emplace_back("window_responses", FormatDouble(sum.total));
   report.emplace_back("window_5xx_ratio", FormatDouble(ratio));
   if (cfg_->proxy_read_timeout) {
-    report.emplace_back("max_upstream_seconds", FormatDouble(sum.max_upstream_seconds));
+    report.emplace_back("max_upstream_seconds", FormatDouble(max_upstream_seconds));
   }
   report.emplace_back("reason", std::string(ReasonName(r.reason)));
 

@@ -32,13 +32,15 @@
 // State (file offsets, upstream labels, the window) lives in a ProxyLogMonitor, the check's
 // CheckState (checks/api/check.h), owned by the scheduler's slot: it persists across runs, and
 // across a reload that keeps the check unchanged (same fingerprint). A changed check starts with
-// a fresh monitor, whose tailers open at the end of a log already tailed by this agent
-// (CheckServices::tails), whatever start_at says. It is touched only on the loop thread, by runs
+// a fresh monitor (fresh window and labels), but its reading positions do not: a monitor leaves
+// them in the agent's TailRegistry (CheckServices::tails) when it goes away and the next monitor
+// of the same path carries on from there, so no line written during a reload is lost or counted
+// twice. Without a saved position, a log already tailed by this agent opens at the end, whatever
+// start_at says. It is touched only on the loop thread, by runs
 // of its own check, which the scheduler never overlaps.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -78,8 +80,19 @@ std::shared_ptr<const ProxyLogConfig> ParseProxyLogConfig(const ConfigNode& node
 // Everything a proxy_log check remembers between runs: its CheckState. Loop thread only.
 class ProxyLogMonitor final : public CheckState {
  public:
+  // The number of time buckets the window is kept in: totals are running sums (a run adds its
+  // counts, a bucket leaving the window is subtracted), so a run costs the same for a 1 s and a
+  // 24 h window, and memory is bounded whatever the interval. The window is thereby exact to
+  // 1/kWindowBuckets of itself (it covers between `window` and `window` + one bucket).
+  static constexpr int kWindowBuckets = 60;
+
   // The config must be valid (ParseProxyLogConfig). Opens nothing (see Check::NewState).
-  explicit ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg);
+  // `interval`: the check's, to tell a reading position left by a rebuilt check (resumed) from
+  // one left long ago by a check since removed (not resumed: such a check starts at the end).
+  explicit ProxyLogMonitor(std::shared_ptr<const ProxyLogConfig> cfg, Duration interval = {});
+  // Leaves the reading positions in the TailRegistry of the first Run(), for the state of a
+  // rebuilt check on the same path.
+  ~ProxyLogMonitor() override;
 
   // One run: reads what both logs gained since the last run and describes it. The first run
   // opens the logs, from their start only if start_at is beginning and `tails` has not seen the
@@ -98,9 +111,9 @@ class ProxyLogMonitor final : public CheckState {
     double sum = 0;
     uint64_t count = 0;
   };
-  // One run's totals, kept for `window` to decide success.
+  // One run's totals, a bucket of the window, or the window's running sum.
   struct WindowEntry {
-    TimePoint at;
+    int64_t bucket = -1;  // index of the bucket (time / bucket width); -1: empty
     double total = 0;
     double bad = 0;  // 5xx
     double max_upstream_seconds = 0;
@@ -112,7 +125,10 @@ class ProxyLogMonitor final : public CheckState {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
 
-  void OpenTailers(TailRegistry& tails);
+  void OpenTailers(TailRegistry& tails, TimePoint now);
+  // Adds run_ to the window at `now` and expires the buckets that left it.
+  void AdvanceWindow(TimePoint now);
+  void Subtract(const WindowEntry& e);
   int UpstreamId(std::string_view addr);
   void CountLines(Result& r, const char* log, const FileTailer::PollStats* stats, uint64_t parsed,
                   uint64_t skipped) const;
@@ -121,7 +137,10 @@ class ProxyLogMonitor final : public CheckState {
   std::unique_ptr<AccessLogFormat> format_;
   std::unique_ptr<FileTailer> access_;
   std::unique_ptr<FileTailer> error_;
-  bool tailers_open_ = false;  // at the first Run()
+  bool tailers_open_ = false;      // at the first Run()
+  TailRegistry* tails_ = nullptr;  // the first Run()'s, outlives this state (owned by the agent)
+  Duration interval_{};
+  TimePoint last_run_{};
 
   // Upstream labels: bounded by max_upstreams plus "none", "unknown" and "other".
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> upstream_ids_;
@@ -138,7 +157,9 @@ class ProxyLogMonitor final : public CheckState {
   WindowEntry run_;
   std::vector<UpstreamAttempt> attempts_;  // scratch
 
-  std::deque<WindowEntry> window_;
+  Duration bucket_width_{};
+  std::vector<WindowEntry> buckets_;  // kWindowBuckets + 1, a ring indexed by bucket
+  WindowEntry window_sum_;            // running sums over buckets_ (max_upstream_seconds unused)
 };
 
 }  // namespace gatewatch

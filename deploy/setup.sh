@@ -19,7 +19,8 @@ LOG=${GATEWATCH_SETUP_LOG:-/tmp/gatewatch-setup.log}
 # Build: compiler, CMake and the libraries gatewatch links.
 BUILD_PACKAGES=(build-essential cmake pkg-config ca-certificates git
   libcurl4-openssl-dev libc-ares-dev prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev)
+  libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev libre2-dev
+  libssl-dev libcrypt-dev)  # civetweb dlopen()s libssl.so (TLS); bcrypt via libcrypt
 # Tests: the real servers the tests start on 127.0.0.1, and promtool/amtool.
 TEST_PACKAGES=(nginx-light dnsmasq-base prometheus prometheus-alertmanager curl openssl procps iproute2
   prometheus-blackbox-exporter prometheus-node-exporter)

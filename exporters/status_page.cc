@@ -259,6 +259,8 @@ std::string_view ReasonWords(Reason r) {
       return "the reply is not valid HTTP";
     case Reason::kInvalidHeader:
       return "the response headers are invalid or too big";
+    case Reason::kRedirectRefused:
+      return "a redirect the check's policy refuses (to http, or to another host)";
     case Reason::kRedirectLimit:
       return "too many redirects";
     case Reason::kHttp502:

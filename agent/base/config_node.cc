@@ -101,8 +101,25 @@ ConfigNode ConfigNode::Child(const std::string& key) const {
 
 ConfigNode ConfigNode::Required(const std::string& key) const {
   ConfigNode child = Child(key);
-  if (!child.IsDefined()) child.Fail("is required");
-  return child;
+  if (child.IsDefined()) return child;
+  // A missing required key is most often a typo of it (`urll:`): name the typo first, since
+  // "url: is required" alone sends the user looking for a key they believe they wrote. Only keys
+  // nobody has asked for yet qualify (a known key is no typo).
+  std::string typo;
+  size_t best_distance = 3;
+  if (node_.IsMap()) {
+    for (const auto& kv : node_) {
+      const std::string present = kv.first.Scalar();
+      if (seen_->contains(present)) continue;
+      size_t d = EditDistance(present, key);
+      // Short keys are close to everything: `x` is no typo of `a`.
+      if (d < best_distance && 2 * d < key.size()) best_distance = d, typo = present;
+    }
+  }
+  if (typo.empty()) child.Fail("is required");
+  throw ConfigError(
+      path_.empty() ? typo : path_ + "." + typo,
+      "unknown key (did you mean \"" + key + "\"?)\n" + child.path() + ": is required");
 }
 
 std::vector<std::string> ConfigNode::Keys() const {

@@ -150,16 +150,49 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+namespace {
+
+// "a=1&b&c=" -> "a=<redacted>&<redacted>&c=".
+void AppendRedactedParams(std::string& out, std::string_view params) {
+  while (true) {
+    size_t amp = params.find('&');
+    std::string_view param = params.substr(0, amp);
+    size_t eq = param.find('=');
+    if (eq == std::string_view::npos) {
+      if (!param.empty()) out += "<redacted>";
+    } else {
+      out += param.substr(0, eq + 1);
+      if (eq + 1 < param.size()) out += "<redacted>";
+    }
+    if (amp == std::string_view::npos) return;
+    out += '&';
+    params.remove_prefix(amp + 1);
+  }
+}
+
+}  // namespace
+
 std::string RedactUrl(std::string_view url) {
   auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) return std::string(url);
   auto authority_start = scheme_end + 3;
   auto authority_end = url.find_first_of("/?#", authority_start);
   if (authority_end == std::string_view::npos) authority_end = url.size();
-  auto at = url.rfind('@', authority_end - 1);
-  if (at == std::string_view::npos || at < authority_start) return std::string(url);
   std::string out(url.substr(0, authority_start));
-  out += url.substr(at + 1);
+  auto at = url.rfind('@', authority_end - 1);
+  bool userinfo = at != std::string_view::npos && at >= authority_start && at < authority_end;
+  size_t host_start = userinfo ? at + 1 : authority_start;
+  size_t query = url.find_first_of("?#", authority_end);
+  out +=
+      url.substr(host_start, (query == std::string_view::npos ? url.size() : query) - host_start);
+  while (query != std::string_view::npos) {
+    out += url[query];  // '?' or '#'
+    size_t next = url[query] == '?' ? url.find('#', query + 1) : std::string_view::npos;
+    AppendRedactedParams(
+        out, url.substr(query + 1, next == std::string_view::npos ? std::string_view::npos
+                                                                  : next - query - 1));
+    query = next;
+  }
   return out;
 }
 

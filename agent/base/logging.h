@@ -3,7 +3,8 @@
 //   Log(LogLevel::kInfo, "check failed", {{"check", name}, {"reason", "http_502"}});
 //
 // Thread-safety: safe from any thread (one mutex around the write).
-// Never pass credentials: RedactUrl() strips URL userinfo and is applied by callers to URLs.
+// Never pass credentials: RedactUrl() strips URL userinfo and query values; callers apply it to
+// URLs.
 #pragma once
 
 #include <initializer_list>
@@ -26,8 +27,13 @@ bool LogEnabled(LogLevel level);
 using LogField = std::pair<std::string_view, std::string>;
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
 
-// "https://user:secret@host/x" -> "https://host/x". Anything unparsable is returned unchanged
-// minus anything up to the last '@' before the first '/' after "://".
+// The one place a URL is made fit to leave the process (details, reports, the status API, probe
+// output, logs, alert text): userinfo dropped and every query or fragment value replaced, keys
+// kept, since signed URLs and `?token=` carry secrets there:
+//   "https://user:secret@host/x?token=abc&v=2#k=1" ->
+//   "https://host/x?token=<redacted>&v=<redacted>#k=<redacted>"
+// A parameter without '=' is replaced whole; an empty value stays empty. Text without "://" is
+// returned unchanged.
 std::string RedactUrl(std::string_view url);
 
 }  // namespace gatewatch

@@ -40,6 +40,19 @@ Expected<void> FileTailer::Open() {
   current_.fd = std::move(fd);
   current_.dev = st.st_dev;
   current_.ino = st.st_ino;
+  if (first && options_.resume) {
+    const Position& p = *options_.resume;
+    // Another file at the path is new since the position was taken: read from its start. The
+    // same file is checked for truncation by Poll() right after, like any other poll.
+    if (p.dev == st.st_dev && p.ino == st.st_ino) {
+      current_.offset = p.offset;
+      current_.partial = p.partial;
+      current_.discarding = p.discarding;
+      current_.signature = p.signature;
+    }
+    options_.resume.reset();
+    return {};
+  }
   if (first && options_.start_at_end && st.st_size > 0) {
     current_.offset = static_cast<uint64_t>(st.st_size);
     // Starting inside a line: its rest is not a line of its own.
@@ -54,6 +67,12 @@ Expected<void> FileTailer::Open() {
     current_.signature.resize(got > 0 ? static_cast<size_t>(got) : 0);
   }
   return {};
+}
+
+std::optional<FileTailer::Position> FileTailer::position() const {
+  if (!current_.fd.valid()) return std::nullopt;
+  return Position{current_.dev,     current_.ino,        current_.offset,
+                  current_.partial, current_.discarding, current_.signature};
 }
 
 bool FileTailer::Truncated(const Source& src, uint64_t size) const {

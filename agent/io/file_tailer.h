@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,11 +37,26 @@ namespace gatewatch {
 
 class FileTailer {
  public:
+  // Where reading stands in the file the path named: enough for another FileTailer of the same
+  // path (a proxy_log check rebuilt by a reload) to carry on without losing or repeating a line.
+  struct Position {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    uint64_t offset = 0;
+    std::string partial;  // the start of a line whose '\n' has not arrived (at most max_line)
+    bool discarding = false;
+    std::string signature;
+  };
+
   struct Options {
     std::string path;
     bool start_at_end = true;
     size_t max_line = 16 * 1024;
     size_t max_bytes_per_poll = 8 * 1024 * 1024;
+    // First open: carry on from here (start_at_end is then ignored). If the path now names
+    // another file (rotated meanwhile), that file is new and read from its start; if it is the
+    // same file but shorter or rewritten (copytruncate), from its start too.
+    std::optional<Position> resume;
   };
 
   struct PollStats {
@@ -63,6 +79,9 @@ class FileTailer {
   const std::string& path() const { return options_.path; }
   // Byte offset of the next read in the current file (0 when none is open).
   uint64_t offset() const { return current_.offset; }
+  // The current file's position; nullopt while no file is open. A renamed file still being
+  // drained after a rotation is not part of it.
+  std::optional<Position> position() const;
 
  private:
   // One open file and where reading stands in it.

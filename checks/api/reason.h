@@ -48,6 +48,7 @@ enum class Cause {
   X(kProtocolError, "protocol_error", kMisconfiguration)       \
   X(kInvalidHeader, "invalid_header", kMisconfiguration)       \
   X(kRedirectLimit, "redirect_limit", kMisconfiguration)       \
+  X(kRedirectRefused, "redirect_refused", kMisconfiguration)   \
   X(kHttp502, "http_502", kUpstreamDown)                       \
   X(kHttp503, "http_503", kOverloaded)                         \
   X(kHttp504, "http_504", kOverloaded)                         \

@@ -2,6 +2,7 @@
 // by POST /-/reload, and a clean stop on SIGTERM.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/gatewatch_process.h"
@@ -35,7 +37,8 @@ class AgentTest : public ::testing::Test {
     config_path_ = dir_.path() + "/gatewatch.yml";
     WriteFile(config_path_, config_yaml);
     auto started = StartGatewatch({GATEWATCH_BINARY, "--config.file=" + config_path_,
-                                   "--web.listen-address=127.0.0.1:0", "--log.level=debug"});
+                                   "--web.listen-address=127.0.0.1:0", "--log.level=debug",
+                                   "--web.enable-lifecycle"});
     agent_ = std::move(started.process);
     port_ = started.port;
     ASSERT_NE(port_, 0) << agent_->Stderr();
@@ -123,7 +126,14 @@ TEST_F(AgentTest, BrokenReloadKeepsTheRunningConfigAndAGoodOneReplacesIt) {
       config_path_,
       "defaults: {interval: 1s, timeout: 500ms}\nchecks:\n  - {name: api, type: http, url: '" +
           url + "'}\n  - {name: new, type: http, url: '" + url + "'}\n");
-  auto good = HttpPost("http://127.0.0.1:" + std::to_string(port_) + "/-/reload");
+  // Reloads are limited to one a second (429 with Retry-After): retry as a script would.
+  HttpResponse good;
+  WaitFor(
+      [&] {
+        good = HttpPost("http://127.0.0.1:" + std::to_string(port_) + "/-/reload");
+        return good.status != 429;
+      },
+      seconds(5));
   EXPECT_EQ(good.status, 200) << good.body;
   EXPECT_EQ(Sample(Metrics(), "gatewatch_config_last_reload_successful"), 1);
   ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="new",type="http"})", 1));
@@ -159,6 +169,98 @@ TEST_F(AgentTest, InvalidConfigIsRefusedWithItsPath) {
     ASSERT_TRUE(p.WaitExit(seconds(10), &status));
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << mode;
     EXPECT_NE(p.Stderr().find("checks[0].timeout: must be less than interval (10s)"),
+              std::string::npos)
+        << p.Stderr();
+  }
+}
+
+// A reload that changes a key of a proxy_log check rebuilds it; the lines nginx writes meanwhile
+// were lost (the new check opened the log at its end: 300 written, 200 counted). Lines are
+// appended without pause while two reloads (POST, then SIGHUP) change a key each time; every line
+// is counted exactly once.
+TEST_F(AgentTest, ProxyLogLinesWrittenDuringReloadsAreCountedExactlyOnce) {
+  std::string log = dir_.path() + "/access.log";
+  WriteFile(log, "");
+  auto config = [&](int min_requests) {
+    return "checks:\n  - {name: edge, type: proxy_log, interval: 200ms, timeout: 100ms, format: "
+           "upstream, access_log: '" +
+           log + "', min_requests: " + std::to_string(min_requests) + "}\n";
+  };
+  Start(config(20));
+  const std::string runs =
+      R"(gatewatch_check_runs_total{check="edge",result="success",type="proxy_log"})";
+  ASSERT_TRUE(WaitFor([&] { return Sample(Metrics(), runs) >= 1; }, seconds(10))) << Metrics();
+  const std::string line =
+      "127.0.0.1 - - [25/Nov/2026:02:10:01 +0000] \"GET / HTTP/1.1\" 200 10 \"-\" \"curl/7.88.1\" "
+      "rt=0.010 ua=\"10.0.0.1:80\" us=\"200\" urt=\"0.001\"\n";
+  auto append = [&](int n, milliseconds pause) {
+    std::ofstream out(log, std::ios::app);
+    for (int i = 0; i < n; ++i) {
+      out << line << std::flush;
+      if (pause.count() > 0) std::this_thread::sleep_for(pause);
+    }
+  };
+  append(100, milliseconds(0));
+  const std::string parsed =
+      R"(gatewatch_proxy_log_lines_total{check="edge",log="access",result="parsed"})";
+  ASSERT_TRUE(WaitForSample(parsed, 100)) << Sample(Metrics(), parsed);
+
+  std::thread writer([&] { append(300, milliseconds(2)); });  // ~0.6 s of steady writing
+  WriteFile(config_path_, config(7));
+  auto reloaded = HttpPost("http://127.0.0.1:" + std::to_string(port_) + "/-/reload");
+  EXPECT_EQ(reloaded.status, 200) << reloaded.body;
+  std::this_thread::sleep_for(milliseconds(250));
+  WriteFile(config_path_, config(9));
+  agent_->Signal(SIGHUP);
+  writer.join();
+  EXPECT_TRUE(WaitForSample(parsed, 400)) << Sample(Metrics(), parsed) << "\n" << agent_->Stderr();
+  // And nothing counted twice later on.
+  double before = Sample(Metrics(), runs);
+  ASSERT_TRUE(WaitFor([&] { return Sample(Metrics(), runs) >= before + 3; }, seconds(10)));
+  EXPECT_EQ(Sample(Metrics(), parsed), 400);
+  EXPECT_NE(agent_->Stderr().find("config reloaded"), std::string::npos);
+}
+
+// Query values (signed URLs, ?token=) and URL credentials never leave the process: not in
+// /api/v1/status, not in the logs, not in `gatewatch probe` output; the keys stay for debugging.
+TEST_F(AgentTest, QueryValuesAndCredentialsAreRedactedInStatusLogsAndProbeOutput) {
+  FakeHttpServer failing(FakeHttpServer::Behaviour::kOk, 500);
+  std::string url = "http://user:pa55w0rd@127.0.0.1:" + std::to_string(failing.port()) +
+                    "/x?token=s3cret&sig=abc123";
+  Start("defaults: {interval: 1s, timeout: 500ms}\nchecks:\n  - {name: api, type: http, url: '" +
+        url + "'}\n");
+  ASSERT_TRUE(WaitForSample(R"(gatewatch_check_success{check="api",type="http"})", 0));
+  std::string status = Get("/api/v1/status").body;
+  EXPECT_NE(status.find("/x?token=<redacted>&sig=<redacted>"), std::string::npos) << status;
+  Process probe({GATEWATCH_BINARY, "probe", url, "--json", "--timeout", "2s"});
+  int exit = -1;
+  ASSERT_TRUE(probe.WaitExit(seconds(10), &exit));
+  EXPECT_NE(probe.Stdout().find("token=<redacted>"), std::string::npos) << probe.Stdout();
+  for (const char* secret : {"s3cret", "abc123", "pa55w0rd"}) {
+    EXPECT_EQ(status.find(secret), std::string::npos) << status;
+    EXPECT_EQ(agent_->Stderr().find(secret), std::string::npos) << agent_->Stderr();
+    EXPECT_EQ(probe.Stdout().find(secret), std::string::npos) << probe.Stdout();
+    EXPECT_EQ(probe.Stderr().find(secret), std::string::npos) << probe.Stderr();
+  }
+}
+
+// A config path that is not a regular file (/dev/zero grew memory without bound; a directory, a
+// FIFO that would block the open) exits non-zero at once, naming the rule and its limit.
+TEST_F(AgentTest, ConfigThatIsNotARegularFileIsRefusedAtOnce) {
+  std::string fifo = dir_.path() + "/fifo.yml";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::vector<std::pair<std::string, std::string>> rows = {
+      {"/dev/zero", "/dev/zero: is a character device, not a regular file"},
+      {dir_.path(), dir_.path() + ": is a directory, not a regular file"},
+      {fifo, fifo + ": is a FIFO, not a regular file"},
+  };
+  for (const auto& [path, error] : rows) {
+    Process p({GATEWATCH_BINARY, "--config.file=" + path, "--web.listen-address=127.0.0.1:0"});
+    int status = -1;
+    ASSERT_TRUE(p.WaitExit(seconds(10), &status)) << path;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << path;
+    EXPECT_NE(p.Stderr().find(error), std::string::npos) << p.Stderr();
+    EXPECT_NE(p.Stderr().find("config files must be regular files of at most 16 MiB"),
               std::string::npos)
         << p.Stderr();
   }

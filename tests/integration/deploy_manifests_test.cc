@@ -112,16 +112,18 @@ void ExpectRestricted(const YAML::Node& c) {
   }
 }
 
-// gatewatch's container: both probes on the metrics port, the config mounted read-only.
-void ExpectGatewatchContainer(const YAML::Node& c, const std::string& config_flag) {
+// gatewatch's container: both probes on `probe_port` (the metrics port, or the DaemonSet's plain
+// probe listener), the config mounted read-only.
+void ExpectGatewatchContainer(const YAML::Node& c, const std::string& config_flag,
+                              const std::string& probe_port = "gw-metrics") {
   ExpectRestricted(c);
   YAML::Node port = c["ports"][0];
   EXPECT_EQ(port["name"].as<std::string>(), "gw-metrics");
   EXPECT_EQ(port["containerPort"].as<int>(), 9142);
   EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"].as<std::string>(), "/-/healthy");
-  EXPECT_EQ(c["livenessProbe"]["httpGet"]["port"].as<std::string>(), "gw-metrics");
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["port"].as<std::string>(), probe_port);
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/-/ready");
-  EXPECT_EQ(c["readinessProbe"]["httpGet"]["port"].as<std::string>(), "gw-metrics");
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["port"].as<std::string>(), probe_port);
   std::vector<std::string> args = c["args"].as<std::vector<std::string>>();
   EXPECT_NE(std::find(args.begin(), args.end(), config_flag), args.end());
 }
@@ -186,7 +188,7 @@ TEST_F(ManifestsTest, SidecarIsNativeSharesNginxLogsAndIsRestricted) {
 TEST_F(ManifestsTest, DaemonSetWatchesTheNodeThroughReadOnlyHostPaths) {
   YAML::Node pod = Get("DaemonSet/gatewatch-node")["spec"]["template"]["spec"];
   YAML::Node gw = Find(pod["containers"], "gatewatch");
-  ExpectGatewatchContainer(gw, "--config.file=/etc/gatewatch/gatewatch.yml");
+  ExpectGatewatchContainer(gw, "--config.file=/etc/gatewatch/gatewatch.yml", "gw-probe");
   std::vector<std::string> args = gw["args"].as<std::vector<std::string>>();
   const std::pair<const char*, const char*> paths[] = {
       {"proc", "/proc"}, {"sys", "/sys"}, {"root", "/"}};
@@ -207,6 +209,92 @@ TEST_F(ManifestsTest, DaemonSetWatchesTheNodeThroughReadOnlyHostPaths) {
     host = host || check["type"].as<std::string>() == "host";
   EXPECT_TRUE(host) << "the node DaemonSet runs no host check";
   ExpectValidConfig("gatewatch-node");
+}
+
+// hostNetwork puts the port on every node IP: TLS with client certificates and basic auth there,
+// and the kubelet's probes on a plain listener bound to 127.0.0.1 only.
+TEST_F(ManifestsTest, DaemonSetServesTlsWithAuthAndProbesOnLocalhost) {
+  YAML::Node pod = Get("DaemonSet/gatewatch-node")["spec"]["template"]["spec"];
+  ASSERT_TRUE(pod["hostNetwork"].as<bool>());
+  YAML::Node gw = Find(pod["containers"], "gatewatch");
+  std::vector<std::string> args = gw["args"].as<std::vector<std::string>>();
+  auto has = [&](const std::string& a) {
+    return std::find(args.begin(), args.end(), a) != args.end();
+  };
+  EXPECT_TRUE(has("--web.config.file=/etc/gatewatch/web/web.yml"));
+  EXPECT_TRUE(has("--web.probe-address=127.0.0.1:9143"));
+  EXPECT_FALSE(has("--web.enable-lifecycle"));
+  EXPECT_EQ(Find(gw["ports"], "gw-probe")["containerPort"].as<int>(), 9143);
+  for (const char* probe : {"livenessProbe", "readinessProbe"}) {
+    EXPECT_EQ(gw[probe]["httpGet"]["host"].as<std::string>(), "127.0.0.1") << probe;
+    EXPECT_FALSE(gw[probe]["httpGet"]["scheme"]) << probe << ": the probe listener is plain";
+  }
+  YAML::Node web_mount = Mount(gw, "web");
+  ASSERT_TRUE(web_mount);
+  EXPECT_EQ(web_mount["mountPath"].as<std::string>(), "/etc/gatewatch/web");
+  EXPECT_EQ(Find(pod["volumes"], "web")["secret"]["secretName"].as<std::string>(),
+            "gatewatch-node-web");
+  EXPECT_EQ(Mount(gw, "tls")["mountPath"].as<std::string>(), "/etc/gatewatch/tls");
+
+  // The web config Secret: TLS with verified client certificates, users, and it passes
+  // `gatewatch --web.config.check` (its certificate paths pointed at stand-in files here).
+  std::string web = Get("Secret/gatewatch-node-web")["stringData"]["web.yml"].as<std::string>();
+  YAML::Node parsed = YAML::Load(web);
+  EXPECT_EQ(parsed["tls_server_config"]["client_auth_type"].as<std::string>(),
+            "RequireAndVerifyClientCert");
+  EXPECT_TRUE(parsed["basic_auth_users"]["prometheus"]);
+  for (const char* f : {"tls.crt", "tls.key", "ca.crt"})
+    std::ofstream(dir_.path() + "/" + f) << "x";
+  for (size_t at; (at = web.find("/etc/gatewatch/tls")) != std::string::npos;)
+    web.replace(at, std::string("/etc/gatewatch/tls").size(), dir_.path());
+  std::ofstream(dir_.path() + "/web.yml") << web;
+  CommandResult check = RunToExit(
+      {GATEWATCH_BINARY, "--web.config.check", "--web.config.file=" + dir_.path() + "/web.yml"},
+      seconds(30));
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+
+  // Its PodMonitor scrapes with https, the client certificate and basic auth.
+  YAML::Node pm = Get("PodMonitor/gatewatch-node");
+  YAML::Node labels = Get("DaemonSet/gatewatch-node")["spec"]["template"]["metadata"]["labels"];
+  for (const auto& kv : pm["spec"]["selector"]["matchLabels"]) {
+    EXPECT_EQ(labels[kv.first.as<std::string>()].as<std::string>(), kv.second.as<std::string>());
+  }
+  YAML::Node ep = pm["spec"]["podMetricsEndpoints"][0];
+  EXPECT_EQ(ep["port"].as<std::string>(), "gw-metrics");
+  EXPECT_EQ(ep["scheme"].as<std::string>(), "https");
+  EXPECT_TRUE(ep["tlsConfig"]["cert"]["secret"]["name"]);
+  EXPECT_TRUE(ep["tlsConfig"]["keySecret"]["name"]);
+  EXPECT_TRUE(ep["tlsConfig"]["ca"]["secret"]["name"]);
+  std::string auth_secret = ep["basicAuth"]["password"]["name"].as<std::string>();
+  EXPECT_TRUE(Get("Secret/" + auth_secret)["stringData"]["password"]);
+  EXPECT_EQ(Get("Secret/" + auth_secret)["stringData"]["username"].as<std::string>(), "prometheus");
+  // The plain PodMonitor does not also scrape it (over http, without credentials).
+  YAML::Node plain = Get("PodMonitor/gatewatch")["spec"]["selector"]["matchLabels"];
+  EXPECT_NE(plain["gatewatch.io/scrape"].as<std::string>(),
+            labels["gatewatch.io/scrape"].as<std::string>());
+}
+
+TEST_F(ManifestsTest, NetworkPolicyAdmitsOnlyPrometheusToTheMetricsPort) {
+  YAML::Node np = Get("NetworkPolicy/gatewatch-metrics-from-prometheus");
+  EXPECT_EQ(np["metadata"]["namespace"].as<std::string>(), "monitoring");
+  EXPECT_EQ(np["spec"]["policyTypes"][0].as<std::string>(), "Ingress");
+  ASSERT_EQ(np["spec"]["ingress"].size(), 1u);
+  YAML::Node rule = np["spec"]["ingress"][0];
+  EXPECT_EQ(
+      rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as<std::string>(),
+      "prometheus");
+  EXPECT_EQ(rule["ports"][0]["port"].as<int>(), 9142);
+  // It selects the prober's and the node's pods.
+  std::set<std::string> values;
+  for (const auto& e : np["spec"]["podSelector"]["matchExpressions"]) {
+    EXPECT_EQ(e["key"].as<std::string>(), "gatewatch.io/scrape");
+    for (const auto& v : e["values"]) values.insert(v.as<std::string>());
+  }
+  for (const char* workload : {"StatefulSet/gatewatch-prober", "DaemonSet/gatewatch-node"}) {
+    std::string v = Get(workload)["spec"]["template"]["metadata"]["labels"]["gatewatch.io/scrape"]
+                        .as<std::string>();
+    EXPECT_EQ(values.count(v), 1u) << workload;
+  }
 }
 
 TEST_F(ManifestsTest, ProberStatefulSetRunsOneShardPerReplica) {
@@ -230,8 +318,9 @@ TEST_F(ManifestsTest, PodMonitorScrapesEveryGatewatchPod) {
   YAML::Node pm = Get("PodMonitor/gatewatch");
   YAML::Node labels = pm["spec"]["selector"]["matchLabels"];
   EXPECT_EQ(pm["spec"]["podMetricsEndpoints"][0]["port"].as<std::string>(), "gw-metrics");
-  for (const char* workload :
-       {"Deployment/shop-edge", "DaemonSet/gatewatch-node", "StatefulSet/gatewatch-prober"}) {
+  // The node DaemonSet has its own (TLS) PodMonitor:
+  // DaemonSetServesTlsWithAuthAndProbesOnLocalhost.
+  for (const char* workload : {"Deployment/shop-edge", "StatefulSet/gatewatch-prober"}) {
     YAML::Node tmpl = Get(workload)["spec"]["template"];
     for (const auto& kv : labels) {
       EXPECT_EQ(tmpl["metadata"]["labels"][kv.first.as<std::string>()].as<std::string>(),

@@ -103,6 +103,49 @@ TEST_F(ProxyTest, RedirectLoopStopsAtMaxRedirects) {
   EXPECT_EQ(Observed(r, "http_redirects"), 5);
 }
 
+// curl 7.88 re-sends CURLOPT_HTTPHEADER to whatever host and port a redirect names; the check
+// follows redirects itself, so configured headers and URL credentials reach the configured origin
+// (scheme, host, port) only. nginx on one port redirects to a recording server on another.
+TEST_F(ProxyTest, CustomHeadersAndCredentialsStayWithTheConfiguredOrigin) {
+  FakeHttpServer other(Behaviour::kRecord);
+  std::string other_base = "http://127.0.0.1:" + std::to_string(other.port());
+  StartNginx("    location /away { return 302 " + other_base + "/landed?token=s3cret; }\n" +
+             "    location /home { return 302 /echo; }\n" + "    location /echo { proxy_pass " +
+             other_base + "; }\n");
+  const std::string headers = "headers: {X-Api-Key: k3y, Authorization: 'Bearer b3arer'}";
+  std::string with_user = "http://user:pa55@127.0.0.1:" + std::to_string(nginx_port_);
+
+  Result away = RunCheckOnce(Check(with_user + "/away", headers));
+  EXPECT_TRUE(away.success) << away.detail;
+  EXPECT_EQ(Observed(away, "http_redirects"), 1);
+  ASSERT_EQ(other.requests().size(), 1u);
+  std::string landed = other.requests()[0];
+  EXPECT_EQ(landed.rfind("GET /landed?token=s3cret HTTP/1.1\r\n", 0), 0u) << landed;
+  EXPECT_EQ(landed.find("k3y"), std::string::npos) << landed;
+  EXPECT_EQ(landed.find("b3arer"), std::string::npos) << landed;
+  EXPECT_EQ(landed.find("Authorization"), std::string::npos) << landed;
+  // The final URL in the detail keeps the key, not the value.
+  EXPECT_NE(away.detail.find("/landed?token=<redacted>"), std::string::npos) << away.detail;
+  EXPECT_EQ(away.detail.find("s3cret"), std::string::npos) << away.detail;
+
+  // A redirect within the origin keeps them (nginx proxies /echo to the recording server).
+  Result home = RunCheckOnce(Check(Url(nginx_port_, "/home"), headers));
+  EXPECT_TRUE(home.success) << home.detail;
+  ASSERT_EQ(other.requests().size(), 2u);
+  EXPECT_NE(other.requests()[1].find("X-Api-Key: k3y"), std::string::npos) << other.requests()[1];
+
+  // Or such a redirect is refused, and nothing is sent there.
+  Result refused =
+      RunCheckOnce(Check(Url(nginx_port_, "/away"), headers + ", cross_origin_redirects: refuse"));
+  EXPECT_EQ(refused.reason, Reason::kRedirectRefused) << refused.detail;
+  EXPECT_EQ(ReasonCause(refused.reason), Cause::kMisconfiguration);
+  EXPECT_NE(refused.detail.find("refused: another origin (cross_origin_redirects: refuse)"),
+            std::string::npos)
+      << refused.detail;
+  EXPECT_EQ(refused.detail.find("s3cret"), std::string::npos) << refused.detail;
+  EXPECT_EQ(other.requests().size(), 2u);
+}
+
 TEST_F(ProxyTest, HeadWorks) {
   StartNginx();
   Result r = RunCheckOnce(Check(Url(nginx_port_, "/hello"), "method: HEAD"));
@@ -176,14 +219,28 @@ class TlsTest : public ::testing::Test {
     nginx_ = std::make_unique<NginxInstance>(
         "  server {\n    listen 127.0.0.1:" + std::to_string(port_) +
         " ssl;\n    ssl_certificate " + cert + ";\n    ssl_certificate_key " + key +
-        ";\n    location / { return 200 \"ok\\n\"; }\n  }\n");
+        ";\n    location / { return 200 \"ok\\n\"; }\n" +
+        "    location /down { return 302 http://127.0.0.1:" + std::to_string(plain_.port()) +
+        "/plain; }\n  }\n");
     std::string error;
     if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
   }
+  FakeHttpServer plain_{Behaviour::kRecord};  // plain http, where /down redirects
   TempDir certs_;
   std::unique_ptr<NginxInstance> nginx_;
   int port_ = 0;
 };
+
+TEST_F(TlsTest, RedirectFromHttpsToHttpIsRefusedUnlessAllowed) {
+  std::string down = "https://localhost:" + std::to_string(port_) + "/down";
+  Result r = RunCheckOnce(Check(down, "insecure: true"));
+  EXPECT_EQ(r.reason, Reason::kRedirectRefused) << r.detail;
+  EXPECT_NE(r.detail.find("https never downgrades to http"), std::string::npos) << r.detail;
+  EXPECT_TRUE(plain_.requests().empty());
+  Result allowed = RunCheckOnce(Check(down, "insecure: true, allow_https_downgrade: true"));
+  EXPECT_TRUE(allowed.success) << allowed.detail;
+  EXPECT_EQ(plain_.requests().size(), 1u);
+}
 
 TEST_F(TlsTest, UntrustedCertificateIsATlsCertificateFailure) {
   Result r = RunCheckOnce(Check("https://localhost:" + std::to_string(port_) + "/"));

@@ -4,6 +4,7 @@
 #include "agent/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -244,6 +245,22 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"HttpCheckErrorsCarryTheirPath",
                   "checks:\n  - {name: a, type: http, url: 'ftp://x/'}\n",
                   "checks[0].url: must be an http or https URL"},
+        // A typo of a required key is named before (with) the "required" error it explains.
+        ErrorCase{"RequiredKeyTypo", "checks:\n  - {name: a, type: http, urll: 'http://x/'}\n",
+                  "checks[0].urll: unknown key (did you mean \"url\"?)\n"
+                  "checks[0].url: is required"},
+        ErrorCase{"RequiredNameTypo", "checks:\n  - {nme: a, type: fake}\n",
+                  "checks[0].nme: unknown key (did you mean \"name\"?)\n"
+                  "checks[0].name: is required"},
+        ErrorCase{"RequiredWithoutTypo", "checks:\n  - {name: a, type: http, zzzz: 1}\n",
+                  "checks[0].url: is required"},
+        // Every check's error at once (one line each), and a bad section beside them.
+        ErrorCase{"EveryCheckErrorAtOnce",
+                  "scheduler: {max_inflight: 5}\nchecks:\n  - {name: a, type: fake, value: lots}\n"
+                  "  - {name: b, type: fake}\n  - {name: c, type: fake, timout: 1s}\n",
+                  "scheduler.max_inflight: unknown key (did you mean \"max_in_flight\"?)\n"
+                  "checks[0].value: must be an integer between 0 and 100 (got \"lots\")\n"
+                  "checks[2].timout: unknown key (did you mean \"timeout\"?)"},
         ErrorCase{"HttpUnknownKey",
                   "checks:\n  - {name: a, type: http, url: 'http://127.0.0.1:1/', value: 1}\n",
                   "checks[0].value: unknown key"}),
@@ -431,6 +448,45 @@ TEST(ConfigTest, UnreadableFileNamesTheFile) {
     EXPECT_STREQ(e.what(), "/nonexistent/gatewatch.yml: cannot read: No such file or directory");
     EXPECT_EQ(e.path(), "/nonexistent/gatewatch.yml");
   }
+}
+
+std::string LoadError(const std::string& path) {
+  try {
+    LoadConfigFile(path);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// Regular files only, at most kMaxConfigFileBytes: a FIFO is refused without blocking on its
+// open, /dev/zero without reading it, a file one byte over the cap without parsing it.
+TEST(ConfigTest, OnlyRegularFilesUpToTheCapAreRead) {
+  std::string dir = ::testing::TempDir() + "gatewatch_config_kinds_" + std::to_string(getpid());
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  std::string fifo = dir + "/fifo.yml";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string rule = " (config files must be regular files of at most 16 MiB)";
+  EXPECT_EQ(LoadError(fifo), fifo + ": is a FIFO, not a regular file" + rule);
+  EXPECT_EQ(LoadError("/dev/zero"), "/dev/zero: is a character device, not a regular file" + rule);
+  EXPECT_EQ(LoadError(dir), dir + ": is a directory, not a regular file" + rule);
+
+  std::string big = dir + "/big.yml";
+  std::string text = "checks: []\n#";
+  text.resize(kMaxConfigFileBytes, 'x');  // one long comment
+  {
+    std::ofstream out(big);
+    out << text;
+  }
+  EXPECT_EQ(LoadError(big), "(no error)");  // exactly at the cap: read and parsed
+  {
+    std::ofstream out(big);
+    out << text << 'x';
+  }
+  EXPECT_EQ(LoadError(big), big + ": is larger than 16777216 bytes" + rule);
+  std::remove(big.c_str());
+  std::remove(fifo.c_str());
+  rmdir(dir.c_str());
 }
 
 TEST(ConfigTest, EmbeddedDefaultIsValidAndChecksTheAgent) {

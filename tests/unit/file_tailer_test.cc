@@ -57,6 +57,40 @@ TEST_F(FileTailerTest, StartsAtTheEndOnFirstOpen) {
   EXPECT_EQ(Poll(t), Lines{});
 }
 
+// A second tailer given the first one's position carries on exactly there (the half line
+// included), whatever start_at_end says; if the path names another file by then (rotated), that
+// file is new and read from its start; if the same file was truncated, from its start too.
+TEST_F(FileTailerTest, ResumesFromAnotherTailersPosition) {
+  auto first = Following(Opts());
+  Append("a 1\nhal");
+  EXPECT_EQ(Poll(*first), Lines{"a 1"});
+  auto position = first->position();
+  ASSERT_TRUE(position.has_value());
+  first.reset();
+  Append("f 1\nb 1\n");  // written while no tailer runs
+  FileTailer::Options o = Opts();
+  o.resume = position;
+  FileTailer second(o);
+  EXPECT_EQ(Poll(second), (Lines{"half 1", "b 1"}));
+  EXPECT_EQ(Poll(second), Lines{});
+
+  // The path renamed away and created again meanwhile: the new file is read whole.
+  position = second.position();
+  std::filesystem::rename(Path(), Path("access.log.1"));
+  Append("new 1\n");
+  o.resume = position;
+  FileTailer third(o);
+  EXPECT_EQ(Poll(third), Lines{"new 1"});
+
+  // The same file truncated and rewritten meanwhile (copytruncate): from its start.
+  position = third.position();
+  std::filesystem::resize_file(Path(), 0);
+  Append("x 1\n");
+  o.resume = position;
+  FileTailer fourth(o);
+  EXPECT_EQ(Poll(fourth), Lines{"x 1"});
+}
+
 TEST_F(FileTailerTest, CanStartAtTheBeginning) {
   Append("old 1\nold 2\n");
   auto o = Opts();

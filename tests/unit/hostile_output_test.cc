@@ -4,10 +4,12 @@
 // web handler that throws answers 500 instead of taking the process down.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "agent/base/utf8.h"
 #include "exporters/check_series.h"
@@ -102,11 +104,17 @@ TEST(HostileOutputTest, AThrowingHandlerAnswers500AndTheServerKeepsServing) {
   h.reload = []() -> WebServer::ReloadOutcome { throw 42; };
   // Invalid UTF-8 straight into the JSON (as if something escaped the store's sanitizing).
   h.status = [] { return nlohmann::json{{"detail", "\xff" + kCutE}}; };
-  WebServer server("127.0.0.1:0", h);
+  WebServer::Options options;
+  options.enable_lifecycle = true;
+  WebServer server("127.0.0.1:0", h, options);
   std::string error;
   ASSERT_TRUE(server.Start(&error)) << error;
   std::string base = "http://127.0.0.1:" + std::to_string(server.port());
   EXPECT_EQ(gatewatch::testing::HttpGet(base + "/metrics").status, 500);
+  EXPECT_EQ(gatewatch::testing::HttpPost(base + "/-/reload").status, 500);
+  // The reload that threw has ended: the next one (a second later, the gate's rate) runs again
+  // instead of finding a reload "in progress" forever.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(gatewatch::testing::HttpPost(base + "/-/reload").status, 500);
   auto status = gatewatch::testing::HttpGet(base + "/api/v1/status");
   EXPECT_EQ(status.status, 200);

@@ -7,8 +7,12 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "agent/base/logging.h"
 #include "checks/http_check.h"
+#include "checks/http_request.h"
 #include "tests/testlib/config_error.h"
 
 namespace gatewatch {
@@ -62,12 +66,12 @@ TEST(HttpCheckConfigTest, StatusCodesAndClasses) {
 
 TEST(HttpCheckConfigTest, RegexesCompileAtLoad) {
   EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_regex: 'ok('}}"),
-            "checks[0].expect.body_regex: invalid regular expression: Unmatched ( or \\(");
-  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_not_regex: 'a{1'}}"),
-            "checks[0].expect.body_not_regex: invalid regular expression: Unmatched \\{");
+            "checks[0].expect.body_regex: invalid regular expression: missing ): ok(");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {body_not_regex: 'a**'}}"),
+            "checks[0].expect.body_not_regex: invalid regular expression: bad repetition "
+            "operator: **");
   EXPECT_EQ(ErrorText("{url: 'http://h/', expect: {headers: {Content-Type: '[json'}}}"),
-            "checks[0].expect.headers.Content-Type: invalid regular expression: "
-            "Unmatched [, [^, [:, [., or [=");
+            "checks[0].expect.headers.Content-Type: invalid regular expression: missing ]: [json");
 }
 
 TEST(HttpCheckConfigTest, HeadHasNoBodyToMatch) {
@@ -170,7 +174,7 @@ body_limit: 10KB
   EXPECT_TRUE(cfg->https);
   EXPECT_EQ(cfg->host, "::1");
   EXPECT_EQ(cfg->port, 8443);
-  EXPECT_EQ(cfg->redacted_url, "https://[::1]:8443/healthz?x=1");
+  EXPECT_EQ(cfg->redacted_url, "https://[::1]:8443/healthz?x=<redacted>");  // values never shown
   EXPECT_TRUE(cfg->head);
   EXPECT_THAT(cfg->request_headers,
               ::testing::ElementsAre("X-Probe: gatewatch", "X-Empty;", "Host: api.internal"));
@@ -315,6 +319,107 @@ TEST(ScrubCredentialsTest, RemovesUserinfoFromUrlsInText) {
   EXPECT_EQ(ScrubCredentials("no urls here"), "no urls here");
   EXPECT_EQ(ScrubCredentials("Recv failure: Connection reset by peer"),
             "Recv failure: Connection reset by peer");
+}
+
+TEST(ScrubCredentialsTest, RedactsQueryValuesInText) {
+  EXPECT_EQ(ScrubCredentials("Failed to GET https://h/x?token=s3cret&v=2 (after 3 ms)"),
+            "Failed to GET https://h/x?token=<redacted>&v=<redacted> (after 3 ms)");
+}
+
+// RedactUrl: the one helper every URL passes before it leaves the process.
+TEST(RedactUrlTest, DropsUserinfoAndQueryValuesKeepingKeys) {
+  const std::vector<std::pair<std::string, std::string>> rows = {
+      {"https://h.example/healthz", "https://h.example/healthz"},
+      {"https://user:secret@h.example/x", "https://h.example/x"},
+      {"https://h/x?token=s3cret", "https://h/x?token=<redacted>"},
+      {"https://h/x?token=s3cret&v=2", "https://h/x?token=<redacted>&v=<redacted>"},
+      {"https://h/x?X-Amz-Signature=abc&X-Amz-Expires=60",
+       "https://h/x?X-Amz-Signature=<redacted>&X-Amz-Expires=<redacted>"},
+      {"https://h/x?bare-secret", "https://h/x?<redacted>"},
+      {"https://h/x?empty=&a=b", "https://h/x?empty=&a=<redacted>"},
+      {"https://h/x?", "https://h/x?"},
+      {"https://h?k=v", "https://h?k=<redacted>"},
+      {"https://h/x#access_token=abc", "https://h/x#access_token=<redacted>"},
+      {"https://u:p@h/x?a=1#b=2", "https://h/x?a=<redacted>#b=<redacted>"},
+      {"http://h/a@b?c=d", "http://h/a@b?c=<redacted>"},  // '@' in the path is no userinfo
+      {"not a url?token=x", "not a url?token=x"},
+  };
+  for (const auto& [in, out] : rows) EXPECT_EQ(RedactUrl(in), out) << in;
+  for (const auto& [in, out] : rows) {
+    if (in.find("://") != std::string::npos) {
+      EXPECT_EQ(out.find("s3cret"), std::string::npos) << in;
+      EXPECT_EQ(RedactUrl(out), out) << "redacting twice changes nothing: " << in;
+    }
+  }
+}
+
+// What a redirect may carry, by where it goes (configured URL http://api.example:8080/ or its
+// https twin): same origin keeps everything; another scheme, host or port drops the configured
+// headers and credentials, or is refused; https to http is refused unless allowed.
+TEST(DecideRedirectTest, SameOriginFollowsOtherOriginsDropOrRefuse) {
+  using Action = RedirectStep::Action;
+  HttpRequest http;
+  ASSERT_TRUE(SetRequestUrl("http://api.example:8080/start", http));
+  HttpRequest https;
+  ASSERT_TRUE(SetRequestUrl("https://api.example/start", https));
+  HttpRequest refuse = http;
+  refuse.cross_origin_redirects = HttpRequest::CrossOrigin::kRefuse;
+  HttpRequest downgrade_ok = https;
+  downgrade_ok.allow_https_downgrade = true;
+  struct Row {
+    const HttpRequest* request;
+    std::string from, to;
+    Action action;
+    std::string url_or_detail;
+  };
+  const std::vector<Row> rows = {
+      {&http, "http://api.example:8080/start", "http://api.example:8080/next", Action::kFollow,
+       "http://api.example:8080/next"},
+      {&http, "http://api.example:8080/start", "http://API.example:8080/next", Action::kFollow,
+       "http://API.example:8080/next"},
+      {&http, "http://api.example:8080/start", "http://api.example:9090/next",
+       Action::kFollowWithoutHeaders, "http://api.example:9090/next"},
+      {&http, "http://api.example:8080/start", "http://other.example:8080/next",
+       Action::kFollowWithoutHeaders, "http://other.example:8080/next"},
+      {&http, "http://api.example:8080/start", "https://api.example:8080/next",
+       Action::kFollowWithoutHeaders, "https://api.example:8080/next"},
+      {&http, "http://api.example:8080/start", "http://u:p@other.example/next",
+       Action::kFollowWithoutHeaders, "http://other.example/next"},
+      {&https, "https://api.example/start", "https://api.example:443/next", Action::kFollow,
+       "https://api.example:443/next"},
+      {&https, "https://api.example/start", "http://api.example/next", Action::kRefuse,
+       "redirect from https://api.example/start to http://api.example/next refused: https never "
+       "downgrades to http (allow_https_downgrade: false)"},
+      {&downgrade_ok, "https://api.example/start", "http://api.example/next",
+       Action::kFollowWithoutHeaders, "http://api.example/next"},
+      {&refuse, "http://api.example:8080/start", "http://other.example:8080/x?token=s3cret",
+       Action::kRefuse,
+       "redirect from http://api.example:8080/start to "
+       "http://other.example:8080/x?token=<redacted> "
+       "refused: another origin (cross_origin_redirects: refuse)"},
+      {&refuse, "http://api.example:8080/start", "http://api.example:8080/x", Action::kFollow,
+       "http://api.example:8080/x"},
+      {&http, "http://api.example:8080/start", "ftp://api.example/file", Action::kUnsupported,
+       "redirect to ftp://api.example/file: only http and https are followed"},
+  };
+  for (const Row& row : rows) {
+    RedirectStep step = DecideRedirect(*row.request, row.from, row.to);
+    EXPECT_EQ(step.action, row.action) << row.to;
+    bool refused = row.action == Action::kRefuse || row.action == Action::kUnsupported;
+    EXPECT_EQ(refused ? step.detail : step.url, row.url_or_detail) << row.to;
+  }
+}
+
+TEST(HttpCheckConfigTest, RedirectPolicyKeys) {
+  auto defaults = Parse("url: http://h/");
+  EXPECT_EQ(defaults->cross_origin_redirects, HttpRequest::CrossOrigin::kDropHeaders);
+  EXPECT_FALSE(defaults->allow_https_downgrade);
+  auto set =
+      Parse("{url: 'http://h/', cross_origin_redirects: refuse, allow_https_downgrade: true}");
+  EXPECT_EQ(set->cross_origin_redirects, HttpRequest::CrossOrigin::kRefuse);
+  EXPECT_TRUE(set->allow_https_downgrade);
+  EXPECT_EQ(ErrorText("{url: 'http://h/', cross_origin_redirects: drop}"),
+            "checks[0].cross_origin_redirects: must be drop_headers or refuse");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The http check's expectations: parsing `expect:` and the pure evaluation of one transfer's
 // outcome against it (status, headers, body, transport failures), with the exact details; the
-// status set and the POSIX regex they are built from.
+// status set and the RE2 regex they are built from.
 #include "checks/http_expect.h"
 
 #include <gtest/gtest.h>
@@ -77,9 +77,9 @@ TEST(StatusExpectationTest, ParsesCodesAndClasses) {
   EXPECT_FALSE(s.Matches(600));
 }
 
-TEST(PosixRegexTest, SearchIsUnanchoredAndLengthBounded) {
+TEST(LinearRegexTest, SearchIsUnanchoredAndLengthBounded) {
   std::string error;
-  auto re = PosixRegex::Compile("\"status\": *\"ok\"", &error);
+  auto re = LinearRegex::Compile("\"status\": *\"ok\"", &error);
   ASSERT_NE(re, nullptr) << error;
   EXPECT_TRUE(re->Search("{\"status\": \"ok\"}"));
   EXPECT_FALSE(re->Search("{\"status\": \"down\"}"));
@@ -91,8 +91,79 @@ TEST(PosixRegexTest, SearchIsUnanchoredAndLengthBounded) {
   big += "\"status\": \"ok\"";
   EXPECT_TRUE(re->Search(big));
   EXPECT_FALSE(re->Search(std::string_view()));
-  EXPECT_EQ(PosixRegex::Compile("(", &error), nullptr);
+  EXPECT_EQ(LinearRegex::Compile("(", &error), nullptr);
   EXPECT_FALSE(error.empty());
+}
+
+// What a configured pattern means, as users wrote them for glibc's POSIX ERE: unanchored search,
+// anchors, classes, alternation, bytes that are not UTF-8 matched byte for byte.
+TEST(LinearRegexTest, PatternSemantics) {
+  struct Row {
+    const char* pattern;
+    std::string text;
+    bool match;
+  };
+  const std::vector<Row> rows = {
+      {"ok", "all ok here", true},
+      {"^ok$", "ok", true},
+      {"^ok$", "ok\n", false},
+      {"^ok", "not ok", false},
+      {"ok$", "ok then", false},
+      {"[[:digit:]]{3}", "code 502", true},
+      {"[[:digit:]]{3}", "code 50", false},
+      {"a|b", "xbx", true},
+      {"(ab)+c", "ababc", true},
+      {"HEALTHY", "healthy", false},  // case-sensitive unless (?i)
+      {"(?i)HEALTHY", "healthy", true},
+      {"a.c",
+       "a\xff"
+       "c",
+       true},  // `.` is one byte, even an invalid UTF-8 one
+      {"\xff", "\xff", true},
+      {"\xc3\xa9", "caf\xc3\xa9", true},  // a UTF-8 literal matches its bytes
+      {"a.b", std::string("a\0b", 3), true},
+      {"a.b", "a\nb", false},  // `.` does not match a newline, as in glibc
+      {"application/json", "application/json; charset=utf-8", true},
+  };
+  for (const Row& row : rows) {
+    std::string error;
+    auto re = LinearRegex::Compile(row.pattern, &error);
+    ASSERT_NE(re, nullptr) << row.pattern << ": " << error;
+    EXPECT_EQ(re->Search(row.text), row.match) << row.pattern << " on " << row.text;
+  }
+}
+
+// `([a-z]+ )*end` over a 1 MiB body without "end" took glibc regexec more than 20 s on the loop
+// thread; RE2 answers (no match) in linear time. The assertion is the result, not a time.
+TEST(LinearRegexTest, PathologicalPatternOverOneMebibyteAnswers) {
+  std::string error;
+  auto re = LinearRegex::Compile("([a-z]+ )*end", &error);
+  ASSERT_NE(re, nullptr) << error;
+  std::string body;
+  while (body.size() < (1u << 20)) body += "abcdefg ";
+  EXPECT_FALSE(re->Search(body));
+  EXPECT_TRUE(re->Search(body + "end"));
+  auto nested = LinearRegex::Compile("(x+x+)+y", &error);
+  ASSERT_NE(nested, nullptr) << error;
+  EXPECT_FALSE(nested->Search(std::string(1 << 20, 'x')));
+}
+
+// Past kMaxRegexInput bytes nothing is searched: the cap that bounds the work per expectation.
+TEST(LinearRegexTest, SearchesOnlyTheFirstMaxRegexInputBytes) {
+  std::string error;
+  auto re = LinearRegex::Compile("needle", &error);
+  ASSERT_NE(re, nullptr) << error;
+  std::string text(kMaxRegexInput - 6, 'a');
+  EXPECT_TRUE(re->Search(text + "needle"));
+  EXPECT_FALSE(re->Search(text + "aneedle"));
+}
+
+TEST(LinearRegexTest, BackreferencesAreRejectedWithTheReason) {
+  std::string error;
+  EXPECT_EQ(LinearRegex::Compile("(a)\\1", &error), nullptr);
+  EXPECT_NE(error.find("RE2 has no backreferences"), std::string::npos) << error;
+  EXPECT_EQ(LinearRegex::Compile("(?=a)", &error), nullptr);
+  EXPECT_EQ(error.find("backreferences"), std::string::npos) << error;
 }
 
 TEST(HttpExpectTest, EvaluatesStatusHeadersAndBody) {
@@ -230,6 +301,12 @@ TEST(HttpExpectTest, ParseErrorsNameTheExactPath) {
       {"{status: [200, 6xx]}", false,
        "checks[0].expect.status[1]: must be a status code 100-599 or a class \"1xx\"..\"5xx\""},
       {"{body_regex: '('}", false, "checks[0].expect.body_regex: invalid regular expression"},
+      {"{body_regex: '(a)\\1'}", false,
+       "checks[0].expect.body_regex: invalid regular expression: invalid escape sequence: \\1 "
+       "(RE2 has no backreferences)"},
+      {"{headers: {ETag: '(w)/\\1'}}", false,
+       "checks[0].expect.headers.ETag: invalid regular expression: invalid escape sequence: \\1 "
+       "(RE2 has no backreferences)"},
       {"{body_not_regex: x}", true,
        "checks[0].expect.body_not_regex: method HEAD receives no body to match"},
       {"{headers: {'a b': x}}", false, "checks[0].expect.headers.a b: is not a valid header name"},

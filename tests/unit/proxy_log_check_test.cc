@@ -306,6 +306,106 @@ TEST(ProxyLogCheckTest, StateIsTheChecksNotTheCheckObject) {
   std::filesystem::remove(c.access_log);
 }
 
+void Append(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::app);
+  out << text;
+}
+
+double Parsed(const Result& r) { return Obs(r, "proxy_log_lines_total", {"access", "parsed"}); }
+
+// A reload that changes any key rebuilds the check and its state: the new state carries on at the
+// old one's position (offset and the half line written so far), so the lines written around the
+// reload are each counted once (they were lost: 300 written, 200 counted).
+TEST(ProxyLogMonitorTest, ARebuiltCheckCarriesOnWhereTheOldOneStopped) {
+  std::string path = FreshLog("rebuilt.log", 5);  // history: not read (start_at: end)
+  auto config = [&](const std::string& extra) {
+    return ParseConfig(
+        "checks:\n  - {name: edge, type: proxy_log, interval: 10s, timeout: 1s, "
+        "format: upstream, access_log: '" +
+            path + "'" + extra + "}\n",
+        "test.yml");
+  };
+  TailRegistry tails;
+  Config v1 = config("");
+  std::unique_ptr<CheckState> state = v1.checks.at(0).check->NewState();
+  auto* monitor = static_cast<ProxyLogMonitor*>(state.get());
+  EXPECT_EQ(Parsed(monitor->Run(TimePoint(seconds(10)), tails)), 0);
+  std::string lines;
+  for (int i = 0; i < 100; ++i) lines += Line(200, "10.0.0.1:80", "200", "0.001") + "\n";
+  Append(path, lines);
+  EXPECT_EQ(Parsed(monitor->Run(TimePoint(seconds(20)), tails)), 100);
+
+  // Written while the reload happens, the last line only half.
+  std::string during;
+  for (int i = 0; i < 300; ++i) during += Line(200, "10.0.0.1:80", "200", "0.001") + "\n";
+  std::string half = Line(502, "10.0.0.1:80", "502", "0.000");
+  Append(path, during + half.substr(0, 40));
+  Config v2 = config(", min_requests: 5");  // another key: another fingerprint, a new state
+  ASSERT_NE(v1.checks[0].fingerprint, v2.checks[0].fingerprint);
+  state = v2.checks.at(0).check->NewState();  // the old state goes, as in Scheduler::SetChecks
+  monitor = static_cast<ProxyLogMonitor*>(state.get());
+  Append(path, half.substr(40) + "\n");
+  Result r = monitor->Run(TimePoint(seconds(25)), tails);
+  EXPECT_EQ(Parsed(r), 301);
+  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "skipped"}), 0) << "the half line is whole";
+  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
+  EXPECT_EQ(Parsed(monitor->Run(TimePoint(seconds(30)), tails)), 0);
+
+  // A check on the path removed long ago (beyond two intervals) does not resume: it starts at
+  // the end, as a new check does.
+  state.reset();
+  Append(path, lines);
+  std::unique_ptr<CheckState> later = v2.checks.at(0).check->NewState();
+  EXPECT_EQ(Parsed(static_cast<ProxyLogMonitor*>(later.get())->Run(TimePoint(seconds(60)), tails)),
+            0);
+  std::filesystem::remove(path);
+}
+
+// The window's totals are running sums over a fixed number of buckets: what entered is counted
+// until its bucket is a whole window old, then subtracted; memory does not grow with the number
+// of runs, and a 24 h window costs a run what a 1 s one does.
+TEST(ProxyLogMonitorTest, WindowTotalsAreRunningSumsOverTimeBuckets) {
+  ProxyLogConfig c = Cfg();
+  c.window = seconds(60);  // buckets of 1 s
+  c.min_requests = 1;
+  c.max_5xx_ratio = 0.5;
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
+  auto feed = [&](int ok, int bad) {
+    for (int i = 0; i < ok; ++i) m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.001"));
+    for (int i = 0; i < bad; ++i) m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
+  };
+  auto window = [](const Result& r) {
+    for (const auto& [k, v] : r.report) {
+      if (k == "window_responses") return std::stod(v);
+    }
+    return -1.0;
+  };
+  feed(10, 0);
+  EXPECT_EQ(window(m.Finish(TimePoint(seconds(100)), nullptr, nullptr)), 10);
+  feed(0, 4);
+  Result r = m.Finish(TimePoint(seconds(130)), nullptr, nullptr);
+  EXPECT_EQ(window(r), 14);
+  EXPECT_TRUE(r.success) << r.detail;
+  // At 160 s the bucket of 100 s is exactly one window old: still in. At 161 s it has left.
+  EXPECT_EQ(window(m.Finish(TimePoint(seconds(160)), nullptr, nullptr)), 14);
+  r = m.Finish(TimePoint(seconds(161)), nullptr, nullptr);
+  EXPECT_EQ(window(r), 4);
+  EXPECT_FALSE(r.success) << "4 of 4 are 5xx once the 200s left the window";
+  EXPECT_EQ(r.reason, Reason::kHttp502);
+  // Many runs over many windows: the sums stay exact.
+  for (int i = 0; i < 10'000; ++i) {
+    feed(1, i % 2);
+    m.Finish(TimePoint(seconds(200) + std::chrono::milliseconds(250 * i)), nullptr, nullptr);
+  }
+  // The last 61 s hold runs 9756..9999 (at 4 per second) -> 244 runs, 122 of them with a 502.
+  r = m.Finish(TimePoint(seconds(200) + std::chrono::milliseconds(250 * 9999)), nullptr, nullptr);
+  EXPECT_EQ(window(r), 244 + 122);
+  // Long after, everything has left.
+  r = m.Finish(TimePoint(seconds(100'000)), nullptr, nullptr);
+  EXPECT_EQ(window(r), 0);
+  EXPECT_TRUE(r.success) << r.detail;
+}
+
 TEST(ProxyLogMonitorTest, TimeoutRatioIsTheWindowsSlowestUpstreamOverTheTimeout) {
   ProxyLogConfig c = Cfg();
   c.proxy_read_timeout = seconds(2);
