@@ -29,6 +29,7 @@
 #include "agent/listen_address.h"
 #include "agent/scheduler/scheduler.h"
 #include "agent/sinks.h"
+#include "exporters/history_api.h"
 #include "exporters/prometheus_exporter.h"
 #include "exporters/web_server.h"
 
@@ -70,7 +71,8 @@ class Agent {
                   Placement{options_.shard.ToString(), options_.location}),
         alert_log_(exporter_),
         alerts_(clock_, alert_log_),
-        fanout_({&exporter_, &alerts_}),
+        history_(clock_),
+        fanout_({&exporter_, &alerts_, &history_}),
         logging_sink_(fanout_),
         scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {
     exporter_.AddInternalCounter(
@@ -157,6 +159,9 @@ class Agent {
     handlers.ready = [this] { return ready_.load(); };
     handlers.reload = [this] { return ReloadFromOtherThread(); };
     handlers.status = [this] { return exporter_.StatusJson(); };
+    handlers.pages = [this](const std::string& path, const std::string& query) {
+      return RouteHistory(history_, clock_, path, query);
+    };
     WebServer::Options web_options;
     web_options.web_config_file = options_.web_config_file;
     web_options.enable_lifecycle = options_.enable_lifecycle;
@@ -240,6 +245,7 @@ class Agent {
   void Apply(const Config& config) {
     scheduler_.SetChecks(ToScheduled(config, options_.shard), config.scheduler);
     alerts_.SetAlerts(config.alerts);
+    history_.SetOptions(config.history);
     exporter_.SetReloadResult(true);
     ready_ = true;
   }
@@ -356,6 +362,7 @@ class Agent {
   PrometheusExporter exporter_;
   LoggingAlertSink alert_log_;
   AlertEvaluator alerts_;
+  HistoryStore history_;  // runs and failures per check: the status page and history API
   FanoutSink fanout_;
   LoggingSink logging_sink_;
   Scheduler scheduler_;

@@ -225,6 +225,13 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
     scheduler.RejectUnknownKeys();
   });
 
+  ConfigNode history = root.Child("history");
+  history.ExpectMap();
+  config.history.runs = static_cast<size_t>(history.IntOr("runs", 100, 1, 10'000));
+  config.history.failures = static_cast<size_t>(history.IntOr("failures", 20, 0, 1'000));
+  config.history.changes = static_cast<size_t>(history.IntOr("changes", 20, 1, 1'000));
+  history.RejectUnknownKeys();
+
   ConfigNode resolvers = root.Child("resolvers");
   auto resolver_lists = std::make_shared<const ResolverLists>();
   errors.Try([&] { resolver_lists = ParseResolverLists(resolvers); });

@@ -11,6 +11,7 @@
 #include "agent/scheduler/scheduler.h"
 #include "checks/api/check.h"
 #include "exporters/alert_spec.h"
+#include "exporters/history.h"
 
 namespace gatewatch {
 
@@ -18,6 +19,7 @@ struct Config {
   Duration default_interval = std::chrono::seconds(30);
   Duration default_timeout = std::chrono::seconds(10);
   SchedulerOptions scheduler;          // scheduler: {max_in_flight, coalesce}
+  HistoryOptions history;              // history: {runs, failures, changes}
   std::vector<ScheduledCheck> checks;  // check and fingerprint, as the scheduler takes them
   std::vector<AlertSpec> alerts;       // see agent/alerts.h
   std::string source;                  // file path, or "<embedded default>"

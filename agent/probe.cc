@@ -56,9 +56,18 @@ void PrintTable(const std::string& title, const Result& r) {
   for (const auto& [key, value] : r.report)
     width = std::max(width, static_cast<int>(key.size()) + 1);
   std::printf("%-*s %s\n", width + 2, "PROBE", title.c_str());
-  for (const auto& [key, value] : r.report)
+  for (const auto& [key, value] : r.report) {
+    // Evidence (response_head) spans lines: continuation lines are indented under the value.
+    std::string shown;
+    for (char c : SanitizeUtf8(value, kMaxDetailBytes)) {
+      if (c == '\r') continue;
+      shown += c;
+      if (c == '\n') shown.append(static_cast<size_t>(width) + 3, ' ');
+    }
+    while (!shown.empty() && (shown.back() == ' ' || shown.back() == '\n')) shown.pop_back();
     std::printf("  %-*s %s\n", width, SanitizeUtf8(key, kMaxLabelValueBytes).c_str(),
-                SanitizeUtf8(value, kMaxDetailBytes).c_str());
+                shown.c_str());
+  }
   std::printf("  %-*s %s ms\n", width, "duration", FormatMillis(r.duration, 1).c_str());
   if (r.success) {
     std::printf("%-*s OK\n", width + 2, "RESULT");

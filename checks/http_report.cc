@@ -123,6 +123,12 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
     DescribeHopInFront(info.status, outcome->headers, result.reason, "", result.report);
   }
   report.emplace_back("reason", std::string(ReasonName(result.reason)));
+  // A failed run keeps what the server said (capped in the transfer, sanitised where it leaves):
+  // the history and `gatewatch probe` show it as evidence.
+  if (result.reason != Reason::kNone && outcome != nullptr) {
+    if (!outcome->head_prefix.empty()) report.emplace_back("response_head", outcome->head_prefix);
+    if (!outcome->body_prefix.empty()) report.emplace_back("response_body", outcome->body_prefix);
+  }
 }
 
 void DescribeHopInFront(long status, const ResponseHeaders& headers, Reason reason,

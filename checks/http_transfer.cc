@@ -349,6 +349,9 @@ size_t HttpTransfer::OnBody(char* data, size_t size, size_t nmemb, void* userp) 
   size_t n = size * nmemb;
   HttpOutcome& out = self->out_;
   out.body_bytes += n;
+  if (out.body_prefix.size() < HttpOutcome::kEvidenceBytes) {
+    out.body_prefix.append(data, std::min(n, HttpOutcome::kEvidenceBytes - out.body_prefix.size()));
+  }
   if (out.body_bytes > self->request_->body_limit) {
     out.body_too_large = true;
     return 0;
@@ -361,7 +364,13 @@ size_t HttpTransfer::OnBody(char* data, size_t size, size_t nmemb, void* userp) 
 
 size_t HttpTransfer::OnHeader(char* data, size_t size, size_t nitems, void* userp) {
   auto* self = static_cast<HttpTransfer*>(userp);
-  self->out_.headers.OnLine(std::string_view(data, size * nitems));
+  std::string_view line(data, size * nitems);
+  self->out_.headers.OnLine(line);
+  std::string& head = self->out_.head_prefix;
+  if (line.substr(0, 5) == "HTTP/") head.clear();  // only the final response's head is evidence
+  if (head.size() < HttpOutcome::kEvidenceBytes) {
+    head.append(line.substr(0, HttpOutcome::kEvidenceBytes - head.size()));
+  }
   return size * nitems;
 }
 

@@ -150,6 +150,11 @@ struct HttpOutcome {
   std::string body;             // the body, when HttpTransfer::Target::keep_body
   std::optional<uint64_t> body_hash;  // FNV-1a 64 of the body, when Target::hash_body and the
                                       // whole body arrived
+  // Evidence for the history: the first kEvidenceBytes of the final response's head (status line
+  // and header lines as received) and of its body, raw bytes (sanitised where they leave).
+  static constexpr size_t kEvidenceBytes = 512;
+  std::string head_prefix;
+  std::string body_prefix;
 };
 
 // One HTTP exchange. Owned by the check run that started it.

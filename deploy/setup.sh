@@ -29,6 +29,8 @@ TEST_PACKAGES=(nginx-light dnsmasq-base prometheus prometheus-alertmanager curl 
 TEST_PACKAGES+=(podman runc netavark debootstrap)
 # The libFuzzer targets (tests/fuzz/run.sh): clang and its fuzzer runtime.
 TEST_PACKAGES+=(clang libclang-rt-14-dev)
+# The status page in a real browser (status_page_browser_test): headless chromium.
+TEST_PACKAGES+=(chromium)
 
 fail() {
   echo "gatewatch setup: $1 (log: $LOG)" >&2

@@ -144,11 +144,13 @@ class WebServer::Handler final : public CivetHandler {
       Send(conn, ok ? 200 : 503, kText, ok ? "Ready\n" : "Not ready\n", hdr);
     } else if (uri == "/api/v1/status") {
       Send(conn, 200, "application/json", DumpJson(h_.status(), 2) + "\n", hdr);
-    } else if (uri == "/") {
-      Send(conn, 200, "text/html; charset=utf-8", LandingPage(), hdr);
     } else if (uri == "/-/reload") {
       Send(conn, 405, kText, "Use POST or PUT to reload the config.\n",
            hdr + "Allow: POST, PUT\r\n");
+    } else if (h_.pages) {
+      Pages(conn, uri, hdr);
+    } else if (uri == "/") {
+      Send(conn, 200, "text/html; charset=utf-8", LandingPage(), hdr);
     } else {
       Send(conn, 404, kText, "Not found\n", hdr);
     }
@@ -166,6 +168,17 @@ class WebServer::Handler final : public CivetHandler {
       Send(conn, 404, kText, "Not found: this listener serves /-/healthy and /-/ready only\n");
     }
     return true;
+  }
+
+  // The status page and history API (exporters/history_api.h).
+  void Pages(mg_connection* conn, const std::string& uri, const std::string& hdr) {
+    const char* query = mg_get_request_info(conn)->query_string;
+    auto page = h_.pages(uri, query != nullptr ? query : "");
+    if (!page) {
+      Send(conn, 404, kText, "Not found\n", hdr);
+      return;
+    }
+    Send(conn, page->status, page->content_type.c_str(), page->body, hdr);
   }
 
   // False (after answering 401) when users are configured and the request does not name one

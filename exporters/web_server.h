@@ -15,10 +15,12 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "exporters/reload_gate.h"
 #include "exporters/web_config.h"
+#include "exporters/web_response.h"
 
 class CivetServer;
 
@@ -36,6 +38,10 @@ class WebServer {
     std::function<bool()> ready;    // a config is loaded; never target health
     std::function<ReloadOutcome()> reload;
     std::function<nlohmann::json()> status;
+    // Optional: the status page and history API (exporters/history_api.h). Asked for "/" and
+    // every GET path not served above, with the decoded path and the raw query; nullopt is 404.
+    std::function<std::optional<WebResponse>(const std::string& path, const std::string& query)>
+        pages;
   };
 
   struct Options {

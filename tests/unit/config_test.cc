@@ -112,6 +112,13 @@ INSTANTIATE_TEST_SUITE_P(
                   "scheduler.coalesce: must be a duration like 500ms, 30s or 5m (got \"10\")"},
         ErrorCase{"UnknownKeyInScheduler", "scheduler: {max_inflight: 5}\n",
                   "scheduler.max_inflight: unknown key (did you mean \"max_in_flight\"?)"},
+        ErrorCase{"HistoryRunsZero", "history: {runs: 0}\n",
+                  "history.runs: must be an integer between 1 and 10000 (got \"0\")"},
+        ErrorCase{"HistoryFailuresTooMany", "history: {failures: 1001}\n",
+                  "history.failures: must be an integer between 0 and 1000 (got \"1001\")"},
+        ErrorCase{"HistoryNotAMap", "history: 100\n", "history: must be a map"},
+        ErrorCase{"UnknownKeyInHistory", "history: {run: 5}\n",
+                  "history.run: unknown key (did you mean \"runs\"?)"},
 
         // Common check keys.
         ErrorCase{"CheckNotAMap", "checks:\n  - just-a-string\n", "checks[0]: must be a map"},
@@ -327,6 +334,9 @@ TEST(ConfigTest, BuiltInDefaultsWhenNothingIsSet) {
   EXPECT_EQ(c.default_timeout, seconds(10));
   EXPECT_EQ(c.scheduler.max_in_flight, 1000u);
   EXPECT_EQ(c.scheduler.coalesce, milliseconds(50));
+  EXPECT_EQ(c.history.runs, 100u);
+  EXPECT_EQ(c.history.failures, 20u);
+  EXPECT_EQ(c.history.changes, 20u);
   ASSERT_EQ(c.checks.size(), 1u);
   EXPECT_EQ(c.checks[0].check->spec().interval, seconds(30));
   EXPECT_EQ(c.checks[0].check->spec().timeout, seconds(10));

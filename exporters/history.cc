@@ -1,0 +1,202 @@
+#include "exporters/history.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "agent/base/utf8.h"
+#include "checks/api/check.h"
+
+namespace gatewatch {
+namespace {
+
+std::shared_ptr<const RunEvidence> MakeEvidence(const Result& result) {
+  auto e = std::make_shared<RunEvidence>();
+  e->detail = SanitizeUtf8(result.detail, kMaxDetailBytes);
+  size_t bytes = 0;
+  e->report.reserve(result.report.size());
+  for (const auto& [key, value] : result.report) {
+    std::string k = SanitizeUtf8(key, kMaxLabelValueBytes);
+    std::string v = SanitizeUtf8(value, kMaxDetailBytes);
+    // The whole report of one run is capped too: a fan-out check reports a line per backend.
+    if (bytes + k.size() + v.size() > HistoryStore::kMaxReportBytes) {
+      e->report.emplace_back(
+          "truncated", "report over " + std::to_string(HistoryStore::kMaxReportBytes) + " bytes");
+      break;
+    }
+    bytes += k.size() + v.size();
+    e->report.emplace_back(std::move(k), std::move(v));
+  }
+  e->report.shrink_to_fit();
+  return e;
+}
+
+// Marks the slot of a run at `time_ms` in `strip` (covering [now - span, now)).
+void AddToStrip(std::vector<Slot>& strip, int64_t time_ms, bool ok, int64_t now_ms,
+                int64_t span_ms) {
+  if (strip.empty() || span_ms <= 0) return;
+  const int64_t start = now_ms - span_ms;
+  if (time_ms < start || time_ms >= now_ms) return;
+  size_t i = static_cast<size_t>((time_ms - start) * static_cast<int64_t>(strip.size()) / span_ms);
+  Slot& s = strip[std::min(i, strip.size() - 1)];
+  Slot want = ok ? Slot::kOk : Slot::kFailed;
+  if (s == Slot::kNone) {
+    s = want;
+  } else if (s != want) {
+    s = Slot::kMixed;
+  }
+}
+
+}  // namespace
+
+HistoryStore::HistoryStore(const Clock& clock, HistoryOptions options)
+    : clock_(clock), options_(options) {}
+
+void HistoryStore::SetOptions(HistoryOptions options) {
+  std::lock_guard lock(mu_);
+  options_ = options;
+  for (auto& [name, r] : records_) Trim(r);
+}
+
+void HistoryStore::Trim(Record& r) const {
+  r.runs.Trim(options_.runs);
+  r.failures.Trim(options_.failures);
+  r.changes.Trim(std::max<size_t>(options_.changes, 1));
+}
+
+void HistoryStore::OnConfig(const std::vector<const CheckSpec*>& checks) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, Record> kept;
+  for (const CheckSpec* spec : checks) {
+    auto it = records_.find(spec->name);
+    if (it != records_.end() && it->second.type == spec->type) {
+      kept.emplace(spec->name, std::move(it->second));
+    } else {
+      kept[spec->name].type = spec->type;
+    }
+  }
+  records_ = std::move(kept);
+}
+
+void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.WallNow().time_since_epoch())
+          .count();
+  const int64_t duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(result.duration).count();
+  // A success never carries a reason; a failure without one would read as a success.
+  const Reason reason = result.success
+                            ? Reason::kNone
+                            : (result.reason == Reason::kNone ? Reason::kOther : result.reason);
+  // Built before taking the lock: sanitising is the expensive part.
+  auto evidence = MakeEvidence(result);
+
+  std::lock_guard lock(mu_);
+  auto it = records_.find(check.name);
+  if (it == records_.end()) return;  // not configured (a result racing a reload)
+  Record& r = it->second;
+  HistoryEntry entry;
+  entry.seq = ++r.seq;
+  entry.time_ms = now_ms;
+  entry.duration_us = duration_us;
+  entry.reason = reason;
+  entry.evidence = std::move(evidence);
+
+  r.runs.Push(CompactRun{.time_ms = now_ms,
+                         .duration_us = static_cast<uint32_t>(std::clamp<int64_t>(
+                             duration_us, 0, std::numeric_limits<uint32_t>::max())),
+                         .reason = static_cast<uint8_t>(reason)},
+              options_.runs);
+  const bool ok = reason == Reason::kNone;
+  if (!ok) {
+    ++r.failures_total;
+    r.failures.Push(entry, options_.failures);
+  }
+  if (r.changes.empty() || r.changes.back().ok != ok) {
+    if (!r.changes.empty()) r.changes.back().end_ms = now_ms;
+    r.changes.Push(StatePeriod{.ok = ok, .first_reason = reason, .start_ms = now_ms},
+                   std::max<size_t>(options_.changes, 1));
+  }
+  ++r.changes.back().runs;
+  r.last = std::move(entry);
+}
+
+CheckSummary HistoryStore::Summarise(const std::string& name, const Record& r) {
+  CheckSummary s;
+  s.name = name;
+  s.type = r.type;
+  s.runs_total = r.seq;
+  s.failures_total = r.failures_total;
+  if (r.last) {
+    s.has_run = true;
+    s.ok = r.last->success();
+    s.reason = r.last->reason;
+    s.detail = r.last->evidence != nullptr ? r.last->evidence->detail : "";
+    s.last_run_ms = r.last->time_ms;
+  }
+  if (!r.changes.empty()) s.since_ms = r.changes.back().start_ms;
+  return s;
+}
+
+HistoryEntry HistoryStore::Expand(const CompactRun& run, uint64_t seq, const Record& r) {
+  HistoryEntry e;
+  e.seq = seq;
+  e.time_ms = run.time_ms;
+  e.duration_us = run.duration_us;
+  e.reason = static_cast<Reason>(run.reason);
+  if (r.last && r.last->seq == e.seq) {
+    e.evidence = r.last->evidence;
+  } else if (!e.success()) {
+    r.failures.ForEach([&](const HistoryEntry& f) {
+      if (f.seq == e.seq) e.evidence = f.evidence;
+    });
+  }
+  return e;
+}
+
+std::vector<CheckSummary> HistoryStore::Summaries() const {
+  std::lock_guard lock(mu_);
+  std::vector<CheckSummary> out;
+  out.reserve(records_.size());
+  for (const auto& [name, r] : records_) out.push_back(Summarise(name, r));
+  return out;
+}
+
+std::optional<CheckHistory> HistoryStore::Snapshot(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = records_.find(name);
+  if (it == records_.end()) return std::nullopt;
+  const Record& r = it->second;
+  CheckHistory h;
+  h.summary = Summarise(name, r);
+  h.runs.reserve(r.runs.size());
+  uint64_t seq = r.seq - r.runs.size();  // the ring holds the last runs, consecutive
+  r.runs.ForEach([&](const CompactRun& run) { h.runs.push_back(Expand(run, ++seq, r)); });
+  r.failures.ForEach([&](const HistoryEntry& f) { h.failures.push_back(f); });
+  r.changes.ForEach([&](const StatePeriod& p) { h.changes.push_back(p); });
+  h.last = r.last;
+  return h;
+}
+
+std::map<std::string, std::vector<Slot>> HistoryStore::Strips(int64_t now_ms, int64_t span_ms,
+                                                              int slots) const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::vector<Slot>> out;
+  for (const auto& [name, r] : records_) {
+    auto& strip = out[name];
+    strip.assign(static_cast<size_t>(std::max(slots, 0)), Slot::kNone);
+    r.runs.ForEach([&](const CompactRun& run) {
+      AddToStrip(strip, run.time_ms, run.reason == 0, now_ms, span_ms);
+    });
+  }
+  return out;
+}
+
+std::vector<Slot> AvailabilityStrip(const std::vector<HistoryEntry>& runs, int64_t now_ms,
+                                    int64_t span_ms, int slots) {
+  std::vector<Slot> out(static_cast<size_t>(std::max(slots, 0)), Slot::kNone);
+  for (const HistoryEntry& e : runs) AddToStrip(out, e.time_ms, e.success(), now_ms, span_ms);
+  return out;
+}
+
+}  // namespace gatewatch
