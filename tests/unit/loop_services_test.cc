@@ -26,7 +26,6 @@ using testing::RunUntil;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// Runs the loop until `done` or until `limit` passes (a safety net, not an assertion on time).
 TEST(EventLoopTest, RunsTimersInOrderAndPostedTasksFromOtherThreads) {
   SystemClock clock;
   EventLoop loop(clock);

@@ -11,38 +11,15 @@
 #include <fstream>
 
 #include "agent/config.h"
+#include "tests/testlib/nginx_log_lines.h"
 
 namespace gatewatch {
 namespace {
 
 using std::chrono::seconds;
-
-std::string Line(int status, const std::string& addr, const std::string& ustatus,
-                 const std::string& utime, const std::string& rt = "0.010") {
-  return "127.0.0.1 - - [25/Nov/2026:02:10:01 +0000] \"GET / HTTP/1.1\" " + std::to_string(status) +
-         " 10 \"-\" \"curl/7.88.1\" rt=" + rt + " ua=\"" + addr + "\" us=\"" + ustatus +
-         "\" urt=\"" + utime + "\"";
-}
-
-std::string Refused(const std::string& addr) {
-  return "2026/11/25 02:10:01 [error] 7#7: *3 connect() failed (111: Connection refused) while "
-         "connecting to upstream, client: 127.0.0.1, server: , request: \"GET / HTTP/1.1\", "
-         "upstream: \"http://" +
-         addr + "/\", host: \"127.0.0.1\"";
-}
-
-// Sum of the observations of `name` whose labels are `labels` (all of them, in order).
-double Obs(const Result& r, std::string_view name, const std::vector<std::string>& labels) {
-  double sum = 0;
-  bool found = false;
-  for (const auto& o : r.observations) {
-    if (o.desc->name == name && o.label_values == labels) {
-      sum += o.value;
-      found = true;
-    }
-  }
-  return found ? sum : -1;
-}
+using testing::ObservedSum;
+using testing::RefusedErrorLine;
+using testing::UpstreamLogLine;
 
 const Observation* Find(const Result& r, std::string_view name,
                         const std::vector<std::string>& labels) {
@@ -61,23 +38,23 @@ ProxyLogConfig Cfg() {
 
 TEST(ProxyLogMonitorTest, CountsEachResponseOnceAtTheUpstreamThatAnswered) {
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(Cfg()));
-  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.004"));
+  m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80", "200", "0.004"));
   // Retried on the next server after a refused connect: the client got a 200 from 10.0.0.2.
-  m.OnAccessLine(Line(200, "10.0.0.1:80, 10.0.0.2:80", "502, 200", "0.000, 0.020"));
-  m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
-  m.OnAccessLine(Line(404, "-", "-", "-"));
+  m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80, 10.0.0.2:80", "502, 200", "0.000, 0.020"));
+  m.OnAccessLine(UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000"));
+  m.OnAccessLine(UpstreamLogLine(404, "-", "-", "-"));
   m.OnAccessLine("garbage");
   FileTailer::PollStats stats;
   Result r = m.Finish(TimePoint(seconds(100)), &stats, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"none", "4xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"none", "4xx"}), 1);
   // Alert codes exist at 0 from an upstream's first line.
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "504"}), 0);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 4);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "skipped"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "too_long"}), 0);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.2:80", "504"}), 0);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"}), 4);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "skipped"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "too_long"}), 0);
   // Every attempt's time, under its own upstream, in one pre-bucketed observation per series.
   const Observation* u1 = Find(r, "proxy_upstream_response_seconds", {"10.0.0.1:80"});
   ASSERT_NE(u1, nullptr);
@@ -92,8 +69,8 @@ TEST(ProxyLogMonitorTest, CountsEachResponseOnceAtTheUpstreamThatAnswered) {
 
   // The next run reports only what is new.
   Result next = m.Finish(TimePoint(seconds(105)), &stats, nullptr);
-  EXPECT_EQ(Obs(next, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), -1);
-  EXPECT_EQ(Obs(next, "proxy_log_lines_total", {"access", "parsed"}), 0);
+  EXPECT_EQ(ObservedSum(next, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), -1);
+  EXPECT_EQ(ObservedSum(next, "proxy_log_lines_total", {"access", "parsed"}), 0);
 }
 
 TEST(ProxyLogMonitorTest, UpstreamLabelsFoldIntoOtherPastTheCap) {
@@ -101,14 +78,14 @@ TEST(ProxyLogMonitorTest, UpstreamLabelsFoldIntoOtherPastTheCap) {
   c.max_upstreams = 2;
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
   for (int i = 1; i <= 5; ++i) {
-    m.OnAccessLine(Line(200, "10.0.0." + std::to_string(i) + ":80", "200", "0.001"));
+    m.OnAccessLine(UpstreamLogLine(200, "10.0.0." + std::to_string(i) + ":80", "200", "0.001"));
   }
-  m.OnAccessLine(Line(200, "-", "-", "-"));
+  m.OnAccessLine(UpstreamLogLine(200, "-", "-", "-"));
   Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"other", "2xx"}), 3);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"none", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"other", "2xx"}), 3);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"none", "2xx"}), 1);
   std::set<std::string> upstreams;
   for (const auto& o : r.observations) {
     if (o.desc->name == "proxy_responses_total") upstreams.insert(o.label_values[0]);
@@ -120,18 +97,18 @@ TEST(ProxyLogMonitorTest, UpstreamLabelsAreNeverRecycledSoCountersStayMonotonic)
   ProxyLogConfig c = Cfg();
   c.max_upstreams = 1;
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
-  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.001"));
+  m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80", "200", "0.001"));
   Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
   // 10.0.0.1 is gone for a day: its slot (and its exported series) stays, the newcomer is other.
   for (int i = 2; i < 1000; ++i) r = m.Finish(TimePoint(seconds(i * 100)), nullptr, nullptr);
-  m.OnAccessLine(Line(200, "10.0.0.2:80", "200", "0.001"));
+  m.OnAccessLine(UpstreamLogLine(200, "10.0.0.2:80", "200", "0.001"));
   r = m.Finish(TimePoint(seconds(100'000)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"other", "2xx"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), -1);
-  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.001"));
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"other", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.2:80", "2xx"}), -1);
+  m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80", "200", "0.001"));
   r = m.Finish(TimePoint(seconds(100'001)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
 }
 
 TEST(ProxyLogMonitorTest, CombinedFormatCountsUnderUnknownUpstream) {
@@ -141,7 +118,7 @@ TEST(ProxyLogMonitorTest, CombinedFormatCountsUnderUnknownUpstream) {
   m.OnAccessLine(
       "127.0.0.1 - - [25/Nov/2026:02:10:01 +0000] \"GET / HTTP/1.1\" 503 10 \"-\" \"curl/7.88.1\"");
   Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"unknown", "503"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"unknown", "503"}), 1);
 }
 
 TEST(ProxyLogMonitorTest, FailsOnlyWhenTheWindowsFiveHundredsCrossTheRatio) {
@@ -154,19 +131,20 @@ TEST(ProxyLogMonitorTest, FailsOnlyWhenTheWindowsFiveHundredsCrossTheRatio) {
   FileTailer::PollStats ok;
 
   // One 502 among few requests: no flap.
-  m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
-  m.OnErrorLine(Refused("10.0.0.1:80"));
+  m.OnAccessLine(UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000"));
+  m.OnErrorLine(RefusedErrorLine("10.0.0.1:80"));
   Result r = m.Finish(TimePoint(seconds(0)), &ok, &ok);
   EXPECT_TRUE(r.success) << r.detail;
-  EXPECT_EQ(Obs(r, "proxy_upstream_errors_total", {"10.0.0.1:80", "connection_refused"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"error", "parsed"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_upstream_errors_total", {"10.0.0.1:80", "connection_refused"}),
+            1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"error", "parsed"}), 1);
 
   // 30 of 60 in the window: fails with the reason nginx gave, naming the upstream.
   for (int i = 0; i < 29; ++i) {
-    m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
-    m.OnErrorLine(Refused("10.0.0.1:80"));
+    m.OnAccessLine(UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000"));
+    m.OnErrorLine(RefusedErrorLine("10.0.0.1:80"));
   }
-  for (int i = 0; i < 30; ++i) m.OnAccessLine(Line(200, "10.0.0.2:80", "200", "0.001"));
+  for (int i = 0; i < 30; ++i) m.OnAccessLine(UpstreamLogLine(200, "10.0.0.2:80", "200", "0.001"));
   r = m.Finish(TimePoint(seconds(10)), &ok, &ok);
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.reason, Reason::kConnectionRefused);
@@ -175,12 +153,12 @@ TEST(ProxyLogMonitorTest, FailsOnlyWhenTheWindowsFiveHundredsCrossTheRatio) {
             "connection_refused 30 times, mostly at 10.0.0.1:80");
 
   // The window moves on: healthy again without a single new 200 needed.
-  for (int i = 0; i < 20; ++i) m.OnAccessLine(Line(200, "10.0.0.2:80", "200", "0.001"));
+  for (int i = 0; i < 20; ++i) m.OnAccessLine(UpstreamLogLine(200, "10.0.0.2:80", "200", "0.001"));
   r = m.Finish(TimePoint(seconds(75)), &ok, &ok);
   EXPECT_TRUE(r.success) << r.detail;
 
   // Without error-log reasons, the dominant code names the failure.
-  for (int i = 0; i < 20; ++i) m.OnAccessLine(Line(504, "10.0.0.3:80", "504", "1.000"));
+  for (int i = 0; i < 20; ++i) m.OnAccessLine(UpstreamLogLine(504, "10.0.0.3:80", "504", "1.000"));
   r = m.Finish(TimePoint(seconds(80)), &ok, &ok);
   EXPECT_EQ(r.reason, Reason::kHttp504) << r.detail;
 }
@@ -195,8 +173,8 @@ TEST(ProxyLogMonitorTest, TheDominantReasonIsSummedOverUpstreams) {
       "HTTP/1.1\", upstream: \"http://10.0.0.9:80/\", host: \"127.0.0.1\"";
   for (int i = 0; i < 15; ++i) m.OnErrorLine(timeout);
   for (int i = 0; i < 30; ++i) {
-    m.OnErrorLine(Refused("10.0.0." + std::to_string(1 + i % 3) + ":80"));
-    m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
+    m.OnErrorLine(RefusedErrorLine("10.0.0." + std::to_string(1 + i % 3) + ":80"));
+    m.OnAccessLine(UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000"));
   }
   FileTailer::PollStats ok;
   Result r = m.Finish(TimePoint(seconds(1)), &ok, &ok);
@@ -215,7 +193,7 @@ TEST(ProxyLogMonitorTest, UnreadableLogFailsAsMisconfigurationAndStillCounts) {
   EXPECT_EQ(r.detail,
             "access_log: open /nonexistent/access.log: No such file or directory (retrying every "
             "run)");
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
 }
 
 // A fresh log file; "first time" is per TailRegistry (one per agent), which each test makes.
@@ -226,7 +204,8 @@ std::string FreshLog(const std::string& name, int lines) {
        ("gw_proxy_log_" + std::to_string(getpid()) + "_" + std::to_string(++n) + "_" + name))
           .string();
   std::ofstream out(path, std::ios::trunc);
-  for (int i = 0; i < lines; ++i) out << Line(502, "10.0.0.1:80", "502", "0.000") << "\n";
+  for (int i = 0; i < lines; ++i)
+    out << UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000") << "\n";
   return path;
 }
 
@@ -242,7 +221,7 @@ TEST(ProxyLogMonitorTest, StartAtBeginningReadsHistoryOnlyOnceAcrossAReload) {
   }
   auto first = std::make_unique<ProxyLogMonitor>(cfg);
   Result r = first->Run(TimePoint(seconds(1)), tails);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 30);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 30);
   EXPECT_FALSE(r.success);  // 30 of 30 are 5xx
 
   // A reload that changed the check builds a new monitor: the exporter keeps its counters, so the
@@ -250,23 +229,23 @@ TEST(ProxyLogMonitorTest, StartAtBeginningReadsHistoryOnlyOnceAcrossAReload) {
   first.reset();
   ProxyLogMonitor rebuilt(cfg);
   r = rebuilt.Run(TimePoint(seconds(2)), tails);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), -1);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), -1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"}), 0);
   EXPECT_TRUE(r.success) << r.detail;
   {
     std::ofstream out(c.access_log, std::ios::app);
-    out << Line(200, "10.0.0.1:80", "200", "0.001") << "\n";
+    out << UpstreamLogLine(200, "10.0.0.1:80", "200", "0.001") << "\n";
   }
   r = rebuilt.Run(TimePoint(seconds(3)), tails);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
 
   // Another agent (its own registry, e.g. a `gatewatch probe`) has never tailed it: from the start.
   TailRegistry other;
   ProxyLogMonitor elsewhere(cfg);
   r = elsewhere.Run(TimePoint(seconds(4)), other);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 30);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 30);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
   std::filesystem::remove(c.access_log);
 }
 
@@ -291,17 +270,17 @@ TEST(ProxyLogCheckTest, StateIsTheChecksNotTheCheckObject) {
   monitor_b->Run(TimePoint(seconds(1)), tails);
   {
     std::ofstream out(c.access_log, std::ios::app);
-    out << Line(200, "10.0.0.1:80", "200", "0.001") << "\n";
+    out << UpstreamLogLine(200, "10.0.0.1:80", "200", "0.001") << "\n";
   }
   // Each state has its own offset: both see the new line once, the first one again never.
-  EXPECT_EQ(Obs(monitor_a->Run(TimePoint(seconds(2)), tails), "proxy_log_lines_total",
-                {"access", "parsed"}),
+  EXPECT_EQ(ObservedSum(monitor_a->Run(TimePoint(seconds(2)), tails), "proxy_log_lines_total",
+                        {"access", "parsed"}),
             1);
-  EXPECT_EQ(Obs(monitor_b->Run(TimePoint(seconds(2)), tails), "proxy_log_lines_total",
-                {"access", "parsed"}),
+  EXPECT_EQ(ObservedSum(monitor_b->Run(TimePoint(seconds(2)), tails), "proxy_log_lines_total",
+                        {"access", "parsed"}),
             1);
-  EXPECT_EQ(Obs(monitor_a->Run(TimePoint(seconds(3)), tails), "proxy_log_lines_total",
-                {"access", "parsed"}),
+  EXPECT_EQ(ObservedSum(monitor_a->Run(TimePoint(seconds(3)), tails), "proxy_log_lines_total",
+                        {"access", "parsed"}),
             0);
   std::filesystem::remove(c.access_log);
 }
@@ -311,7 +290,9 @@ void Append(const std::string& path, const std::string& text) {
   out << text;
 }
 
-double Parsed(const Result& r) { return Obs(r, "proxy_log_lines_total", {"access", "parsed"}); }
+double Parsed(const Result& r) {
+  return ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"});
+}
 
 // A reload that changes any key rebuilds the check and its state: the new state carries on at the
 // old one's position (offset and the half line written so far), so the lines written around the
@@ -331,14 +312,15 @@ TEST(ProxyLogMonitorTest, ARebuiltCheckCarriesOnWhereTheOldOneStopped) {
   auto* monitor = static_cast<ProxyLogMonitor*>(state.get());
   EXPECT_EQ(Parsed(monitor->Run(TimePoint(seconds(10)), tails)), 0);
   std::string lines;
-  for (int i = 0; i < 100; ++i) lines += Line(200, "10.0.0.1:80", "200", "0.001") + "\n";
+  for (int i = 0; i < 100; ++i) lines += UpstreamLogLine(200, "10.0.0.1:80", "200", "0.001") + "\n";
   Append(path, lines);
   EXPECT_EQ(Parsed(monitor->Run(TimePoint(seconds(20)), tails)), 100);
 
   // Written while the reload happens, the last line only half.
   std::string during;
-  for (int i = 0; i < 300; ++i) during += Line(200, "10.0.0.1:80", "200", "0.001") + "\n";
-  std::string half = Line(502, "10.0.0.1:80", "502", "0.000");
+  for (int i = 0; i < 300; ++i)
+    during += UpstreamLogLine(200, "10.0.0.1:80", "200", "0.001") + "\n";
+  std::string half = UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000");
   Append(path, during + half.substr(0, 40));
   Config v2 = config(", min_requests: 5");  // another key: another fingerprint, a new state
   ASSERT_NE(v1.checks[0].fingerprint, v2.checks[0].fingerprint);
@@ -347,8 +329,9 @@ TEST(ProxyLogMonitorTest, ARebuiltCheckCarriesOnWhereTheOldOneStopped) {
   Append(path, half.substr(40) + "\n");
   Result r = monitor->Run(TimePoint(seconds(25)), tails);
   EXPECT_EQ(Parsed(r), 301);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "skipped"}), 0) << "the half line is whole";
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "skipped"}), 0)
+      << "the half line is whole";
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
   EXPECT_EQ(Parsed(monitor->Run(TimePoint(seconds(30)), tails)), 0);
 
   // A check on the path removed long ago (beyond two intervals) does not resume: it starts at
@@ -371,8 +354,10 @@ TEST(ProxyLogMonitorTest, WindowTotalsAreRunningSumsOverTimeBuckets) {
   c.max_5xx_ratio = 0.5;
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
   auto feed = [&](int ok, int bad) {
-    for (int i = 0; i < ok; ++i) m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.001"));
-    for (int i = 0; i < bad; ++i) m.OnAccessLine(Line(502, "10.0.0.1:80", "502", "0.000"));
+    for (int i = 0; i < ok; ++i)
+      m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80", "200", "0.001"));
+    for (int i = 0; i < bad; ++i)
+      m.OnAccessLine(UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000"));
   };
   auto window = [](const Result& r) {
     for (const auto& [k, v] : r.report) {
@@ -410,14 +395,15 @@ TEST(ProxyLogMonitorTest, TimeoutRatioIsTheWindowsSlowestUpstreamOverTheTimeout)
   ProxyLogConfig c = Cfg();
   c.proxy_read_timeout = seconds(2);
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
-  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "1.500"));
-  m.OnAccessLine(Line(200, "10.0.0.1:80", "200", "0.100"));
+  m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80", "200", "1.500"));
+  m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80", "200", "0.100"));
   Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
-  EXPECT_DOUBLE_EQ(Obs(r, "proxy_upstream_response_timeout_ratio", {}), 0.75);
+  EXPECT_DOUBLE_EQ(ObservedSum(r, "proxy_upstream_response_timeout_ratio", {}), 0.75);
   r = m.Finish(TimePoint(seconds(2)), nullptr, nullptr);
-  EXPECT_DOUBLE_EQ(Obs(r, "proxy_upstream_response_timeout_ratio", {}), 0.75);  // still in window
+  EXPECT_DOUBLE_EQ(ObservedSum(r, "proxy_upstream_response_timeout_ratio", {}),
+                   0.75);  // still in window
   r = m.Finish(TimePoint(seconds(100)), nullptr, nullptr);
-  EXPECT_DOUBLE_EQ(Obs(r, "proxy_upstream_response_timeout_ratio", {}), 0);
+  EXPECT_DOUBLE_EQ(ObservedSum(r, "proxy_upstream_response_timeout_ratio", {}), 0);
 }
 
 std::string ConfigError(const std::string& keys) {

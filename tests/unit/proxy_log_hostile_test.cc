@@ -12,6 +12,7 @@
 #include "checks/nginx_log_parse.h"
 #include "checks/proxy_log_check.h"
 #include "exporters/series_render.h"
+#include "tests/testlib/nginx_log_lines.h"
 #include "tests/testlib/promtool.h"
 #include "tests/testlib/temp_dir.h"
 
@@ -19,30 +20,11 @@ namespace gatewatch {
 namespace {
 
 using std::chrono::seconds;
+using testing::ObservedSum;
+using testing::RefusedErrorLine;
 
 std::string Line(const std::string& addr, const std::string& utime, const std::string& rt) {
-  return "127.0.0.1 - - [25/Nov/2026:02:10:01 +0000] \"GET / HTTP/1.1\" 502 10 \"-\" "
-         "\"curl/7.88.1\" rt=" +
-         rt + " ua=\"" + addr + "\" us=\"502\" urt=\"" + utime + "\"";
-}
-
-std::string Refused(const std::string& addr) {
-  return "2026/11/25 02:10:01 [error] 7#7: *3 connect() failed (111: Connection refused) while "
-         "connecting to upstream, client: 127.0.0.1, server: , request: \"GET / HTTP/1.1\", "
-         "upstream: \"http://" +
-         addr + "/\", host: \"127.0.0.1\"";
-}
-
-double Obs(const Result& r, std::string_view name, const std::vector<std::string>& labels) {
-  double sum = 0;
-  bool found = false;
-  for (const auto& o : r.observations) {
-    if (o.desc->name == name && o.label_values == labels) {
-      sum += o.value;
-      found = true;
-    }
-  }
-  return found ? sum : -1;
+  return testing::UpstreamLogLine(502, addr, "502", utime, rt);
 }
 
 std::set<std::string> Upstreams(const Result& r) {
@@ -84,15 +66,15 @@ TEST(ProxyLogHostileTest, JunkUpstreamNamesCountUnderOtherWithoutTakingASlot) {
   // label value, so the first real upstream after them lands under "other".
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(Cfg(1)));
   m.OnErrorLine(
-      Refused("\xff\xfe"
-              "caf\xC3:80"));
+      RefusedErrorLine("\xff\xfe"
+                       "caf\xC3:80"));
   m.OnAccessLine(Line("\xff\xfe evil", "0.001", "0.001"));
   m.OnAccessLine(Line("x\"y", "0.001", "0.001"));
   m.OnAccessLine(Line("10.0.0.1:80", "0.001", "0.001"));
   Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_responses_total", {"other", "502"}), 2);
-  EXPECT_EQ(Obs(r, "proxy_upstream_errors_total", {"other", "connection_refused"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"other", "502"}), 2);
+  EXPECT_EQ(ObservedSum(r, "proxy_upstream_errors_total", {"other", "connection_refused"}), 1);
   EXPECT_EQ(Upstreams(r), (std::set<std::string>{"10.0.0.1:80", "other"}));
 }
 
@@ -100,9 +82,9 @@ TEST(ProxyLogHostileTest, InvalidUtf8UpstreamInTheErrorLogKeepsMetricsParseable)
   // Today's code: the raw bytes become a label value and every later /metrics text is rejected.
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(Cfg(64)));
   m.OnErrorLine(
-      Refused("\xff"
-              "caf\xC3"));
-  m.OnErrorLine(Refused("10.0.0.2:80"));
+      RefusedErrorLine("\xff"
+                       "caf\xC3"));
+  m.OnErrorLine(RefusedErrorLine("10.0.0.2:80"));
   Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
   CheckSpec spec;
   spec.name = "edge";
@@ -124,10 +106,10 @@ TEST(ProxyLogHostileTest, NonFiniteTimesAreUnparsedAndNeverReachAHistogramSum) {
     m.OnAccessLine(Line("10.0.0.1:80, 10.0.0.2:80", "0.1, " + bad, "0.1"));
   }
   Result r = m.Finish(TimePoint(seconds(1)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "skipped"}), 21);
-  EXPECT_DOUBLE_EQ(Obs(r, "proxy_request_duration_seconds", {}), 0.25);
-  EXPECT_DOUBLE_EQ(Obs(r, "proxy_upstream_response_seconds", {"10.0.0.1:80"}), 0.25);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "skipped"}), 21);
+  EXPECT_DOUBLE_EQ(ObservedSum(r, "proxy_request_duration_seconds", {}), 0.25);
+  EXPECT_DOUBLE_EQ(ObservedSum(r, "proxy_upstream_response_seconds", {"10.0.0.1:80"}), 0.25);
   for (const auto& o : r.observations) EXPECT_TRUE(std::isfinite(o.value)) << o.desc->name;
 
   // The json format too: a string "nan", and a number out of range.
@@ -140,9 +122,9 @@ TEST(ProxyLogHostileTest, NonFiniteTimesAreUnparsedAndNeverReachAHistogramSum) {
   j.OnAccessLine(
       R"({"status":"200","upstream_response_time":"inf","upstream_addr":"10.0.0.1:80"})");
   r = j.Finish(TimePoint(seconds(1)), nullptr, nullptr);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
-  EXPECT_EQ(Obs(r, "proxy_log_lines_total", {"access", "skipped"}), 3);
-  EXPECT_DOUBLE_EQ(Obs(r, "proxy_request_duration_seconds", {}), 0.5);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "skipped"}), 3);
+  EXPECT_DOUBLE_EQ(ObservedSum(r, "proxy_request_duration_seconds", {}), 0.5);
 }
 
 }  // namespace
