@@ -86,8 +86,12 @@ class Agent {
         [this] { return static_cast<double>(dns_.errors()); });
     exporter_.AddInternalCounter(
         "gatewatch_web_auth_failures_total",
-        "Requests refused with 401 for missing or wrong basic-auth credentials.",
-        [this] { return web_ ? static_cast<double>(web_->auth_failures()) : 0.0; });
+        "Requests refused with 401 for missing or wrong basic-auth credentials.", [this] {
+          // Read by scrapes on web threads while Shutdown may release web_: an atomic copy of the
+          // pointer, never cleared (the server is deleted only after Stop() joined its workers).
+          const WebServer* web = web_for_scrapes_.load(std::memory_order_acquire);
+          return web != nullptr ? static_cast<double>(web->auth_failures()) : 0.0;
+        });
   }
 
   // A SIGHUP load may still run on its thread; std::thread must not be destroyed joinable.
@@ -166,6 +170,7 @@ class Agent {
     web_options.web_config_file = options_.web_config_file;
     web_options.enable_lifecycle = options_.enable_lifecycle;
     web_ = std::make_unique<WebServer>(options_.listen_address, handlers, web_options);
+    web_for_scrapes_.store(web_.get(), std::memory_order_release);
     std::string error;
     if (!web_->Start(&error)) {
       Log(LogLevel::kError, "cannot serve",
@@ -367,6 +372,7 @@ class Agent {
   LoggingSink logging_sink_;
   Scheduler scheduler_;
   std::unique_ptr<WebServer> web_;
+  std::atomic<const WebServer*> web_for_scrapes_{nullptr};  // see the auth-failures counter
   std::unique_ptr<WebServer> probe_web_;  // --web.probe-address; stopped with the process
   TimerId housekeeping_ = 0;
   std::atomic<bool> ready_{false};
