@@ -183,8 +183,8 @@ TEST(ProxyLogMonitorTest, TheDominantReasonIsSummedOverUpstreams) {
 
 TEST(ProxyLogMonitorTest, UnreadableLogFailsAsMisconfigurationAndStillCounts) {
   ProxyLogConfig c = Cfg();
+  TailRegistry tails;  // outlives the monitor, as the agent's does
   ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(c));
-  TailRegistry tails;
   Result r = m.Run(TimePoint(seconds(1)), tails);
   EXPECT_FALSE(r.success);
   // A wrong path is the operator's mistake, not a gatewatch bug (internal_error).
@@ -257,6 +257,7 @@ TEST(ProxyLogCheckTest, StateIsTheChecksNotTheCheckObject) {
           c.access_log + "', format: upstream}\n",
       "test.yml");
   const Check& check = *config.checks.at(0).check;
+  TailRegistry tails;  // outlives the states, as the agent's does: they leave positions in it
   std::unique_ptr<CheckState> a = check.NewState(), b = check.NewState();
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
@@ -265,7 +266,6 @@ TEST(ProxyLogCheckTest, StateIsTheChecksNotTheCheckObject) {
   auto* monitor_b = dynamic_cast<ProxyLogMonitor*>(b.get());
   ASSERT_NE(monitor_a, nullptr);
   ASSERT_NE(monitor_b, nullptr);
-  TailRegistry tails;
   monitor_a->Run(TimePoint(seconds(1)), tails);  // opens at the end
   monitor_b->Run(TimePoint(seconds(1)), tails);
   {
