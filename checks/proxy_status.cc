@@ -26,20 +26,7 @@ class SfCursor {
   }
 
   // Skips to just past the next comma outside a string (or the end): the lenient recovery.
-  void SkipMember() {
-    bool quoted = false;
-    for (; !done(); ++i_) {
-      char c = s_[i_];
-      if (quoted && c == '\\') {
-        ++i_;
-      } else if (c == '"') {
-        quoted = !quoted;
-      } else if (c == ',' && !quoted) {
-        ++i_;
-        return;
-      }
-    }
-  }
+  void SkipMember() { SkipPastUnquoted(','); }
 
   bool ParseBareItem(std::string& out) {
     char c = peek();
@@ -97,6 +84,14 @@ class SfCursor {
   // An inner list, kept as written between its parentheses.
   bool ParseInnerList(std::string& out) {
     size_t start = ++i_;
+    if (!SkipPastUnquoted(')')) return false;
+    out.assign(s_.substr(start, i_ - 1 - start));
+    return true;
+  }
+
+ private:
+  // Moves just past the next `stop` outside a quoted string; false (at the end) if there is none.
+  bool SkipPastUnquoted(char stop) {
     bool quoted = false;
     for (; !done(); ++i_) {
       char c = s_[i_];
@@ -104,8 +99,7 @@ class SfCursor {
         ++i_;
       } else if (c == '"') {
         quoted = !quoted;
-      } else if (c == ')' && !quoted) {
-        out.assign(s_.substr(start, i_ - start));
+      } else if (c == stop && !quoted) {
         ++i_;
         return true;
       }
@@ -113,7 +107,6 @@ class SfCursor {
     return false;
   }
 
- private:
   static bool IsTokenChar(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) ||
            std::string_view("!#$%&'*+-.^_`|~:/").find(c) != std::string_view::npos;

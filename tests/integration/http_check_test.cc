@@ -34,21 +34,6 @@ std::string Url(int port, const std::string& path = "/") {
   return "http://127.0.0.1:" + std::to_string(port) + path;
 }
 
-std::string Check(const std::string& url, const std::string& extra = "",
-                  const std::string& timeout = "2s") {
-  return "{name: t, type: http, url: '" + url + "', interval: 10s, timeout: " + timeout +
-         (extra.empty() ? "" : ", " + extra) + "}";
-}
-
-// The last value of report key `key`, "" if absent.
-std::string ReportValue(const Result& r, const std::string& key) {
-  std::string value;
-  for (const auto& [k, v] : r.report) {
-    if (k == key) value = v;
-  }
-  return value;
-}
-
 class ProxyTest : public ::testing::Test {
  protected:
   void StartNginx(const std::string& extra_locations = "") {
@@ -73,7 +58,7 @@ class ProxyTest : public ::testing::Test {
 
 TEST_F(ProxyTest, HealthyUpstreamThroughNginxSucceeds) {
   StartNginx();
-  Result r = RunCheckOnce(Check(Url(nginx_port_)));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(nginx_port_)));
   EXPECT_TRUE(r.success) << r.detail;
   EXPECT_EQ(r.reason, Reason::kNone);
   EXPECT_EQ(Observed(r, "http_status_code"), 200);
@@ -85,7 +70,7 @@ TEST_F(ProxyTest, KilledUpstreamGivesNginxsReal502ClassifiedAsHttp502) {
   StartNginx();
   int upstream_port = upstream_.port();
   upstream_.Stop();
-  Result r = RunCheckOnce(Check(Url(nginx_port_)));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(nginx_port_)));
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.reason, Reason::kHttp502) << r.detail;
   EXPECT_EQ(Observed(r, "http_status_code"), 502);
@@ -93,7 +78,7 @@ TEST_F(ProxyTest, KilledUpstreamGivesNginxsReal502ClassifiedAsHttp502) {
   EXPECT_NE(nginx_->ErrorLogText().find("Connection refused"), std::string::npos)
       << nginx_->ErrorLogText();
   // The same dead upstream probed directly says why: nothing listens.
-  Result direct = RunCheckOnce(Check(Url(upstream_port)));
+  Result direct = RunCheckOnce(HttpCheckYaml(Url(upstream_port)));
   EXPECT_EQ(direct.reason, Reason::kConnectionRefused) << direct.detail;
   EXPECT_EQ(ReasonCause(direct.reason), Cause::kUpstreamDown);
 }
@@ -113,7 +98,7 @@ TEST_F(ProxyTest, HopInFrontSaysWhyAndTheReasonIsItsReason) {
       "always; }\n");
   std::string next_hop = "127.0.0.1:" + std::to_string(dead);
 
-  Result ps = RunCheckOnce(Check(Url(nginx_port_, "/ps/")));
+  Result ps = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/ps/")));
   EXPECT_EQ(ps.reason, Reason::kConnectionRefused) << ps.detail;
   EXPECT_NE(ps.detail.find("HTTP 502"), std::string::npos) << ps.detail;
   EXPECT_NE(ps.detail.find("ExampleCDN (Proxy-Status) says connection_refused (next-hop " +
@@ -127,30 +112,30 @@ TEST_F(ProxyTest, HopInFrontSaysWhyAndTheReasonIsItsReason) {
   EXPECT_EQ(Observed(ps, "http_status_code"), 502);
   EXPECT_EQ(Observed(ps, "http_responses_total", "502"), 1);
 
-  Result cf = RunCheckOnce(Check(Url(nginx_port_, "/cf522")));
+  Result cf = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/cf522")));
   EXPECT_EQ(cf.reason, Reason::kConnectTimeout) << cf.detail;
   EXPECT_EQ(ReportValue(cf, "hop_reason"), "connect_timeout from cloudflare (Cloudflare 522)");
 
   // A 522 without Cloudflare's marks is just some 5xx.
-  Result own = RunCheckOnce(Check(Url(nginx_port_, "/own522")));
+  Result own = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/own522")));
   EXPECT_EQ(own.reason, Reason::kHttp5xx) << own.detail;
   EXPECT_EQ(ReportValue(own, "hop_reason"), "");
 
-  Result fwd = RunCheckOnce(Check(Url(nginx_port_, "/fwd")));
+  Result fwd = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/fwd")));
   EXPECT_TRUE(fwd.success) << fwd.detail;
   EXPECT_EQ(ReportValue(fwd, "cache_fwd_status"), "200");
 }
 
 TEST_F(ProxyTest, HangingUpstreamGivesNginxsReal504) {
   StartNginx();
-  Result r = RunCheckOnce(Check(Url(nginx_port_, "/slow"), "", "5s"));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/slow"), "", "5s"));
   EXPECT_EQ(r.reason, Reason::kHttp504) << r.detail;
   EXPECT_EQ(Observed(r, "http_responses_total", "504"), 1);
 }
 
 TEST_F(ProxyTest, RedirectLoopStopsAtMaxRedirects) {
   StartNginx();
-  Result r = RunCheckOnce(Check(Url(nginx_port_, "/loop"), "max_redirects: 5"));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/loop"), "max_redirects: 5"));
   EXPECT_EQ(r.reason, Reason::kRedirectLimit) << r.detail;
   EXPECT_EQ(Observed(r, "http_redirects"), 5);
 }
@@ -167,7 +152,7 @@ TEST_F(ProxyTest, CustomHeadersAndCredentialsStayWithTheConfiguredOrigin) {
   const std::string headers = "headers: {X-Api-Key: k3y, Authorization: 'Bearer b3arer'}";
   std::string with_user = "http://user:pa55@127.0.0.1:" + std::to_string(nginx_port_);
 
-  Result away = RunCheckOnce(Check(with_user + "/away", headers));
+  Result away = RunCheckOnce(HttpCheckYaml(with_user + "/away", headers));
   EXPECT_TRUE(away.success) << away.detail;
   EXPECT_EQ(Observed(away, "http_redirects"), 1);
   ASSERT_EQ(other.requests().size(), 1u);
@@ -181,14 +166,14 @@ TEST_F(ProxyTest, CustomHeadersAndCredentialsStayWithTheConfiguredOrigin) {
   EXPECT_EQ(away.detail.find("s3cret"), std::string::npos) << away.detail;
 
   // A redirect within the origin keeps them (nginx proxies /echo to the recording server).
-  Result home = RunCheckOnce(Check(Url(nginx_port_, "/home"), headers));
+  Result home = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/home"), headers));
   EXPECT_TRUE(home.success) << home.detail;
   ASSERT_EQ(other.requests().size(), 2u);
   EXPECT_NE(other.requests()[1].find("X-Api-Key: k3y"), std::string::npos) << other.requests()[1];
 
   // Or such a redirect is refused, and nothing is sent there.
-  Result refused =
-      RunCheckOnce(Check(Url(nginx_port_, "/away"), headers + ", cross_origin_redirects: refuse"));
+  Result refused = RunCheckOnce(
+      HttpCheckYaml(Url(nginx_port_, "/away"), headers + ", cross_origin_redirects: refuse"));
   EXPECT_EQ(refused.reason, Reason::kRedirectRefused) << refused.detail;
   EXPECT_EQ(ReasonCause(refused.reason), Cause::kMisconfiguration);
   EXPECT_NE(refused.detail.find("refused: another origin (cross_origin_redirects: refuse)"),
@@ -200,7 +185,7 @@ TEST_F(ProxyTest, CustomHeadersAndCredentialsStayWithTheConfiguredOrigin) {
 
 TEST_F(ProxyTest, HeadWorks) {
   StartNginx();
-  Result r = RunCheckOnce(Check(Url(nginx_port_, "/hello"), "method: HEAD"));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/hello"), "method: HEAD"));
   EXPECT_TRUE(r.success) << r.detail;
   EXPECT_EQ(Observed(r, "http_status_code"), 200);
   EXPECT_EQ(Observed(r, "http_content_length_bytes"), 0) << "HEAD must not read a body";
@@ -208,31 +193,33 @@ TEST_F(ProxyTest, HeadWorks) {
 
 TEST_F(ProxyTest, BodyAndHeaderAssertions) {
   StartNginx();
-  Result body = RunCheckOnce(Check(Url(nginx_port_, "/hello"), "expect: {body_regex: '^ok'}"));
+  Result body =
+      RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/hello"), "expect: {body_regex: '^ok'}"));
   EXPECT_EQ(body.reason, Reason::kBodyMismatch) << body.detail;
-  Result ok = RunCheckOnce(Check(Url(nginx_port_, "/hello"), "expect: {body_regex: '^hello'}"));
+  Result ok =
+      RunCheckOnce(HttpCheckYaml(Url(nginx_port_, "/hello"), "expect: {body_regex: '^hello'}"));
   EXPECT_TRUE(ok.success) << ok.detail;
-  Result header = RunCheckOnce(
-      Check(Url(nginx_port_, "/hello"), "expect: {headers: {Content-Type: 'application/json'}}"));
+  Result header = RunCheckOnce(HttpCheckYaml(
+      Url(nginx_port_, "/hello"), "expect: {headers: {Content-Type: 'application/json'}}"));
   EXPECT_EQ(header.reason, Reason::kHeaderMismatch) << header.detail;
 }
 
 TEST(MisbehavingTargetTest, AcceptingButSilentServerIsATimeoutWithinTheDeadline) {
   FakeHttpServer hang(Behaviour::kHang);
-  Result r = RunCheckOnce(Check(Url(hang.port()), "", "1s"));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(hang.port()), "", "1s"));
   EXPECT_EQ(r.reason, Reason::kTimeout) << r.detail << " (it accepted: not connect_timeout)";
 }
 
 TEST(MisbehavingTargetTest, TrickleIsATimeoutWithBoundedMemory) {
   FakeHttpServer trickle(Behaviour::kTrickle);
-  Result r = RunCheckOnce(Check(Url(trickle.port()), "", "1s"));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(trickle.port()), "", "1s"));
   EXPECT_EQ(r.reason, Reason::kTimeout) << r.detail;
   EXPECT_EQ(Observed(r, "http_status_code"), 200);
 }
 
 TEST(MisbehavingTargetTest, EndlessBodyIsCutAtTheLimit) {
   FakeHttpServer endless(Behaviour::kEndless);
-  Result r = RunCheckOnce(Check(Url(endless.port()), "body_limit: 64KiB"));
+  Result r = RunCheckOnce(HttpCheckYaml(Url(endless.port()), "body_limit: 64KiB"));
   EXPECT_EQ(r.reason, Reason::kBodyTooLarge) << r.detail;
   double received = Observed(r, "http_content_length_bytes");
   EXPECT_GT(received, 64 * 1024 - 1);
@@ -241,19 +228,19 @@ TEST(MisbehavingTargetTest, EndlessBodyIsCutAtTheLimit) {
 
 TEST(MisbehavingTargetTest, GarbageEmptyReplyAndResetHaveTheirReasons) {
   FakeHttpServer garbage(Behaviour::kGarbage);
-  EXPECT_EQ(RunCheckOnce(Check(Url(garbage.port()))).reason, Reason::kProtocolError);
+  EXPECT_EQ(RunCheckOnce(HttpCheckYaml(Url(garbage.port()))).reason, Reason::kProtocolError);
   FakeHttpServer empty(Behaviour::kCloseImmediately);
-  EXPECT_EQ(RunCheckOnce(Check(Url(empty.port()))).reason, Reason::kEmptyReply);
+  EXPECT_EQ(RunCheckOnce(HttpCheckYaml(Url(empty.port()))).reason, Reason::kEmptyReply);
   FakeHttpServer reset(Behaviour::kReset);
-  EXPECT_EQ(RunCheckOnce(Check(Url(reset.port()))).reason, Reason::kConnectionReset);
+  EXPECT_EQ(RunCheckOnce(HttpCheckYaml(Url(reset.port()))).reason, Reason::kConnectionReset);
 }
 
 TEST(MisbehavingTargetTest, UnexpectedStatusesMapToTheirClass) {
   FakeHttpServer s503(Behaviour::kOk, 503);
-  EXPECT_EQ(RunCheckOnce(Check(Url(s503.port()))).reason, Reason::kHttp503);
+  EXPECT_EQ(RunCheckOnce(HttpCheckYaml(Url(s503.port()))).reason, Reason::kHttp503);
   FakeHttpServer s404(Behaviour::kOk, 404);
-  EXPECT_EQ(RunCheckOnce(Check(Url(s404.port()))).reason, Reason::kHttp4xx);
-  EXPECT_TRUE(RunCheckOnce(Check(Url(s404.port()), "expect: {status: [404]}")).success);
+  EXPECT_EQ(RunCheckOnce(HttpCheckYaml(Url(s404.port()))).reason, Reason::kHttp4xx);
+  EXPECT_TRUE(RunCheckOnce(HttpCheckYaml(Url(s404.port()), "expect: {status: [404]}")).success);
 }
 
 // TLS through a real nginx with a certificate made by openssl for the test (valid 30 days).
@@ -285,24 +272,24 @@ class TlsTest : public ::testing::Test {
 
 TEST_F(TlsTest, RedirectFromHttpsToHttpIsRefusedUnlessAllowed) {
   std::string down = "https://localhost:" + std::to_string(port_) + "/down";
-  Result r = RunCheckOnce(Check(down, "insecure: true"));
+  Result r = RunCheckOnce(HttpCheckYaml(down, "insecure: true"));
   EXPECT_EQ(r.reason, Reason::kRedirectRefused) << r.detail;
   EXPECT_NE(r.detail.find("https never downgrades to http"), std::string::npos) << r.detail;
   EXPECT_TRUE(plain_.requests().empty());
-  Result allowed = RunCheckOnce(Check(down, "insecure: true, allow_https_downgrade: true"));
+  Result allowed = RunCheckOnce(HttpCheckYaml(down, "insecure: true, allow_https_downgrade: true"));
   EXPECT_TRUE(allowed.success) << allowed.detail;
   EXPECT_EQ(plain_.requests().size(), 1u);
 }
 
 TEST_F(TlsTest, UntrustedCertificateIsATlsCertificateFailure) {
-  Result r = RunCheckOnce(Check("https://localhost:" + std::to_string(port_) + "/"));
+  Result r = RunCheckOnce(HttpCheckYaml("https://localhost:" + std::to_string(port_) + "/"));
   EXPECT_EQ(r.reason, Reason::kTlsCertificate) << r.detail;
   EXPECT_EQ(ReasonCause(r.reason), Cause::kMisconfiguration);
 }
 
 TEST_F(TlsTest, InsecureCheckSucceedsAndReportsTheCertificatesExpiry) {
-  Result r =
-      RunCheckOnce(Check("https://localhost:" + std::to_string(port_) + "/", "insecure: true"));
+  Result r = RunCheckOnce(
+      HttpCheckYaml("https://localhost:" + std::to_string(port_) + "/", "insecure: true"));
   EXPECT_TRUE(r.success) << r.detail;
   double expiry = Observed(r, "tls_cert_expiry_timestamp_seconds");
   double now =
@@ -313,7 +300,7 @@ TEST_F(TlsTest, InsecureCheckSucceedsAndReportsTheCertificatesExpiry) {
 }
 
 TEST_F(TlsTest, PlainHttpToTheTlsPortIsNotASuccess) {
-  Result r = RunCheckOnce(Check("http://127.0.0.1:" + std::to_string(port_) + "/"));
+  Result r = RunCheckOnce(HttpCheckYaml("http://127.0.0.1:" + std::to_string(port_) + "/"));
   EXPECT_EQ(r.reason, Reason::kHttp4xx)
       << r.detail << " (nginx answers 400 to plain HTTP on a TLS port)";
 }
@@ -333,7 +320,8 @@ class DnsmasqTest : public ::testing::Test {
     // Ready when it answers; a bounded wait, not a timing assertion.
     for (int i = 0; i < 100; ++i) {
       Result r = RunCheckOnce(
-          Check("http://www.example.test:" + std::to_string(upstream_.port()) + "/"), servers_);
+          HttpCheckYaml("http://www.example.test:" + std::to_string(upstream_.port()) + "/"),
+          servers_);
       if (r.reason != Reason::kDnsTimeout && r.reason != Reason::kDnsError) break;
     }
   }
@@ -345,13 +333,13 @@ class DnsmasqTest : public ::testing::Test {
 
 TEST_F(DnsmasqTest, NamesResolveThroughTheAgentsResolver) {
   Result r = RunCheckOnce(
-      Check("http://www.example.test:" + std::to_string(upstream_.port()) + "/"), servers_);
+      HttpCheckYaml("http://www.example.test:" + std::to_string(upstream_.port()) + "/"), servers_);
   EXPECT_TRUE(r.success) << r.detail;
   EXPECT_GE(Observed(r, "http_phase_seconds", "resolve"), 0);
 }
 
 TEST_F(DnsmasqTest, UnknownNameIsNxdomain) {
-  Result r = RunCheckOnce(Check("http://nope.example.test/"), servers_);
+  Result r = RunCheckOnce(HttpCheckYaml("http://nope.example.test/"), servers_);
   EXPECT_EQ(r.reason, Reason::kDnsNxdomain) << r.detail;
   EXPECT_EQ(ReasonCause(r.reason), Cause::kDns);
 }

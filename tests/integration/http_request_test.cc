@@ -22,16 +22,7 @@ using std::chrono::seconds;
 using Behaviour = FakeHttpServer::Behaviour;
 
 std::string Check(const std::string& url, const std::string& extra = "") {
-  return "{name: t, type: http, url: '" + url + "', interval: 10s, timeout: 3s" +
-         (extra.empty() ? "" : ", " + extra) + "}";
-}
-
-std::string ReportValue(const Result& r, const std::string& key) {
-  std::string value;
-  for (const auto& [k, v] : r.report) {
-    if (k == key) value = v;
-  }
-  return value;
+  return HttpCheckYaml(url, extra, "3s");
 }
 
 bool Contains(const std::string& haystack, const std::string& needle) {

@@ -45,4 +45,21 @@ inline Result RunYamlCheckOnce(const std::string& check_yaml, const std::string&
   return RunCheckOnce(*config.checks.at(0).check, io.services);
 }
 
+// One http check as a flow mapping for RunYamlCheckOnce: `url`, interval 10s, `timeout`, and any
+// `extra` keys ("method: POST, body: x").
+inline std::string HttpCheckYaml(const std::string& url, const std::string& extra = "",
+                                 const std::string& timeout = "2s") {
+  return "{name: t, type: http, url: '" + url + "', interval: 10s, timeout: " + timeout +
+         (extra.empty() ? "" : ", " + extra) + "}";
+}
+
+// The last value of report key `key`, "" if absent.
+inline std::string ReportValue(const Result& r, const std::string& key) {
+  std::string value;
+  for (const auto& [k, v] : r.report) {
+    if (k == key) value = v;
+  }
+  return value;
+}
+
 }  // namespace gatewatch::testing

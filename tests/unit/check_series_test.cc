@@ -15,6 +15,7 @@
 
 #include "exporters/series_render.h"
 #include "exporters/status_json.h"
+#include "tests/testlib/check_spec.h"
 #include "tests/testlib/metrics_text.h"
 
 namespace gatewatch {
@@ -27,14 +28,7 @@ const MetricDesc kGauge2{"t_pair", MetricKind::kGauge, "Two labels.", {"zone", "
 const MetricDesc kCounter1{"t_total", MetricKind::kCounter, "A counter.", {"code"}};
 const MetricDesc kHist{"t_seconds", MetricKind::kHistogram, "A histogram.", {"side"}, {0.1, 1}};
 
-CheckSpec Spec(const std::string& name, std::string type = "http",
-               std::map<std::string, std::string> labels = {}) {
-  CheckSpec s;
-  s.name = name;
-  s.type = std::move(type);
-  s.labels = std::move(labels);
-  return s;
-}
+using testing::Spec;
 
 std::string Render(const CheckSeriesStore& store) {
   std::ostringstream out;

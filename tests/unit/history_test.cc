@@ -11,6 +11,7 @@
 #include "agent/base/utf8.h"
 #include "exporters/history_api.h"
 #include "exporters/status_json.h"
+#include "tests/testlib/check_spec.h"
 #include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
@@ -19,12 +20,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-CheckSpec Spec(const std::string& name, std::string type = "http") {
-  CheckSpec s;
-  s.name = name;
-  s.type = std::move(type);
-  return s;
-}
+using testing::Spec;
 
 Result Ok() {
   Result r = Result::Success();
@@ -45,7 +41,7 @@ int64_t WallMs(const FakeClock& clock) {
   return std::chrono::duration_cast<milliseconds>(clock.WallNow().time_since_epoch()).count();
 }
 
-class HistoryTest : public testing::Test {
+class HistoryTest : public ::testing::Test {
  protected:
   void Configure(const std::vector<const CheckSpec*>& specs) { store.OnConfig(specs); }
   void Run(const CheckSpec& spec, const Result& r) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/base/utf8.h"
+#include "tests/testlib/check_spec.h"
 #include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
@@ -13,12 +14,7 @@ namespace {
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-CheckSpec Spec(const std::string& name, std::string type = "http") {
-  CheckSpec s;
-  s.name = name;
-  s.type = std::move(type);
-  return s;
-}
+using testing::Spec;
 
 int64_t WallMs(const FakeClock& clock) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock.WallNow().time_since_epoch())
@@ -70,7 +66,7 @@ TEST(AvailabilityStripTest, BucketsRunsByMinute) {
   EXPECT_EQ(slots[59], Slot::kFailed);
 }
 
-class StatusPageTest : public testing::Test {
+class StatusPageTest : public ::testing::Test {
  protected:
   FakeClock clock;
   HistoryStore store{clock};
