@@ -323,7 +323,15 @@ class Agent {
   WebServer::ReloadOutcome ReloadFromOtherThread() {
     auto promise = std::make_shared<std::promise<WebServer::ReloadOutcome>>();
     auto future = promise->get_future();
-    LoadThenApply([promise](const WebServer::ReloadOutcome& o) { promise->set_value(o); });
+    // Not on this web worker: Debian's civetweb gives its workers 100 KB stacks, too small for a
+    // config parse (ASan's frames overflowed it and corrupted a neighbouring worker).
+    try {
+      std::thread([&] {
+        LoadThenApply([promise](const WebServer::ReloadOutcome& o) { promise->set_value(o); });
+      }).join();
+    } catch (const std::system_error& e) {
+      return {false, std::string("cannot start a reload thread: ") + e.what()};
+    }
     if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       return {false, "reload timed out: the event loop did not answer"};
     }
