@@ -67,8 +67,9 @@ install_packages() {
 build() {
   local dir=$1
   shift
-  # CI builds with -Werror; a user's machine builds even where a newer compiler warns.
-  local werror=OFF
+  # CI (.ci/run sets GATEWATCH_WERROR=ON) builds with -Werror; a user's machine builds even where
+  # a newer compiler warns.
+  local werror=${GATEWATCH_WERROR:-OFF}
   [ "${CI:-}" = true ] && werror=ON
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEWATCH_WERROR=$werror "$@" >>"$LOG" 2>&1 ||
     fail "cmake configure failed"
@@ -111,7 +112,9 @@ case "$mode" in
       # The container test checks the image, built without sanitizers: once, in the plain pass.
       exclude="bench|container"
     elif [ "${1:-}" = "--tsan" ]; then
-      BUILD_TARGET=tsan_tests build build-tsan -DGATEWATCH_TSAN=ON -DGATEWATCH_BUILD_TESTS=ON
+      # Release: this pass is also the Release build (-O3) that CI builds with -Werror.
+      BUILD_TARGET=tsan_tests build build-tsan -DCMAKE_BUILD_TYPE=Release -DGATEWATCH_TSAN=ON \
+        -DGATEWATCH_BUILD_TESTS=ON
       # A race report fails the process (exit 66) at once, in the tests and in the agents they run.
       export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1"
       ctest --test-dir build-tsan --output-on-failure -j2 -L tsan

@@ -31,6 +31,9 @@ EventLoop::EventLoop(const Clock& clock)
   if (!epoll_fd_.valid() || !wake_fd_.valid()) {
     throw std::runtime_error(std::string("event loop: ") + std::strerror(errno));
   }
+  // A loop that has not turned yet is young, not stalled: /-/healthy answers 200 from the start
+  // and 503 only once the loop misses its stall limit.
+  last_iteration_ = clock_.Now().time_since_epoch().count();
   Watch(wake_fd_.get(), kReadable, [this](uint32_t) {
     uint64_t n;
     while (::read(wake_fd_.get(), &n, sizeof n) > 0) {

@@ -63,7 +63,8 @@ class EventLoop {
   void RunOnce(Duration max_wait);
 
   bool InLoopThread() const;
-  // Steady time of the last completed iteration; /-/healthy reads it from other threads.
+  // Steady time of the last completed iteration (construction before the first); /-/healthy reads
+  // it from other threads.
   TimePoint last_iteration() const { return TimePoint(Duration(last_iteration_.load())); }
 
  private:

@@ -26,6 +26,17 @@ using testing::RunUntil;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// /-/healthy compares now with last_iteration(): a loop that has not turned yet must not look
+// stalled since the epoch (the agent answered 503 until its first iteration).
+TEST(EventLoopTest, ANewLoopCountsAsJustTurned) {
+  FakeClock clock;
+  EventLoop loop(clock);
+  EXPECT_EQ(loop.last_iteration(), clock.Now());
+  clock.Advance(seconds(5));
+  loop.RunOnce(milliseconds(0));
+  EXPECT_EQ(loop.last_iteration(), clock.Now());
+}
+
 TEST(EventLoopTest, RunsTimersInOrderAndPostedTasksFromOtherThreads) {
   SystemClock clock;
   EventLoop loop(clock);
