@@ -10,6 +10,8 @@ CheckType HostCheckType();
 CheckType CdnOriginCheckType();
 CheckType ProxyLogCheckType();
 CheckType DnsCheckType();
+CheckType TcpCheckType();
+CheckType FastcgiCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
@@ -19,6 +21,8 @@ void RegisterBuiltinCheckTypes() {
     registry.Register(CdnOriginCheckType());
     registry.Register(ProxyLogCheckType());
     registry.Register(DnsCheckType());
+    registry.Register(TcpCheckType());
+    registry.Register(FastcgiCheckType());
     return true;
   }();
   (void)registered;
