@@ -12,6 +12,7 @@ CheckType ProxyLogCheckType();
 CheckType DnsCheckType();
 CheckType TcpCheckType();
 CheckType FastcgiCheckType();
+CheckType GrpcCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
@@ -23,6 +24,7 @@ void RegisterBuiltinCheckTypes() {
     registry.Register(DnsCheckType());
     registry.Register(TcpCheckType());
     registry.Register(FastcgiCheckType());
+    registry.Register(GrpcCheckType());
     return true;
   }();
   (void)registered;
