@@ -58,6 +58,33 @@ TEST(TcpCheckTest, SendAndExpectMatchesTheAnswer) {
   EXPECT_EQ(wrong.reason, Reason::kBodyMismatch) << wrong.detail;
 }
 
+// More exchanges at once than the multi handle's connection cache holds (CURLMOPT_MAXCONNECTS 16):
+// connect-only connections kept for the exchange must not be pruned from under a run.
+TEST(TcpCheckTest, ManyExchangesAtOnceOnOneLoop) {
+  FakeHttpServer server(std::string("+PONG\r\n"));
+  Config config = ParseConfig(
+      "checks:\n  - " +
+          Tcp(Local(server.port()), "send: \"PING\\r\\n\\r\\n\", expect: '^\\+PONG'") + "\n",
+      "test.yml");
+  const Check& check = *config.checks.at(0).check;
+  LoopServices io;
+  constexpr int kRuns = 40;
+  std::vector<std::unique_ptr<CheckRun>> runs;
+  std::vector<Result> results;
+  TimePoint now = io.clock.Now();
+  for (int i = 0; i < kRuns; ++i) {
+    RunContext ctx{io.services, now, now + seconds(5)};
+    runs.push_back(check.Start(ctx, [&results](Result r) { results.push_back(std::move(r)); }));
+  }
+  TimePoint end = now + seconds(10);
+  while (results.size() < kRuns && io.clock.Now() < end) {
+    io.loop.RunOnce(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(results.size(), static_cast<size_t>(kRuns));
+  for (const Result& r : results) EXPECT_TRUE(r.success) << r.detail;
+  EXPECT_EQ(server.accepted(), kRuns);
+}
+
 TEST(TcpCheckTest, ByteCapEndsTheWaitWithAMismatch) {
   FakeHttpServer endless(Behaviour::kEndless);
   Result r = RunYamlCheckOnce(Tcp(Local(endless.port()),
