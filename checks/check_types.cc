@@ -10,6 +10,9 @@ CheckType HostCheckType();
 CheckType CdnOriginCheckType();
 CheckType ProxyLogCheckType();
 CheckType DnsCheckType();
+CheckType TcpCheckType();
+CheckType FastcgiCheckType();
+CheckType GrpcCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
@@ -19,6 +22,9 @@ void RegisterBuiltinCheckTypes() {
     registry.Register(CdnOriginCheckType());
     registry.Register(ProxyLogCheckType());
     registry.Register(DnsCheckType());
+    registry.Register(TcpCheckType());
+    registry.Register(FastcgiCheckType());
+    registry.Register(GrpcCheckType());
     return true;
   }();
   (void)registered;

@@ -202,6 +202,18 @@ bool SetRequestUrl(const std::string& url, HttpRequest& request) {
   return true;
 }
 
+std::string EffectiveMethod(const HttpRequest& request) {
+  if (request.head) return "HEAD";
+  if (!request.method.empty()) return request.method;
+  return request.body ? "POST" : "GET";
+}
+
+bool RedirectBecomesGet(long status, std::string_view method) {
+  if (status == 303) return method != "HEAD" && method != "GET";
+  if (status == 301 || status == 302) return method == "POST";
+  return false;
+}
+
 RedirectStep DecideRedirect(const HttpRequest& request, const std::string& from,
                             const std::string& to) {
   RedirectStep step;

@@ -33,6 +33,15 @@ struct RedirectStep {
   std::string url;     // the URL to request next (credentials stripped when leaving the origin)
   std::string detail;  // for kRefuse / kUnsupported, with redacted URLs
 };
+// The method the request sends: "HEAD", the configured method, "POST" for a body without one,
+// else "GET".
+std::string EffectiveMethod(const HttpRequest& request);
+// Whether following a redirect with `status` turns the request into a GET without a body, as
+// browsers and curl -L do (CURLOPT_POSTREDIR unset): 303 for every method but HEAD (RFC 9110
+// 15.4.4), 301 and 302 for POST (the practice RFC 9110 15.4.2/15.4.3 allows). 307 and 308 keep
+// the method and the body.
+bool RedirectBecomesGet(long status, std::string_view method);
+
 RedirectStep DecideRedirect(const HttpRequest& request, const std::string& from,
                             const std::string& to);
 

@@ -221,6 +221,8 @@ bool HttpTransfer::FollowRedirect() {
     case RedirectStep::Action::kFollow:
       break;
   }
+  // For good, like curl -L: a later 307 repeats the GET.
+  if (RedirectBecomesGet(status, EffectiveMethod(*request_))) as_get_ = true;
   // The finished hop's milestones count toward the totals; its body and headers do not.
   TransferInfo hop = ReadTransferInfo(easy_.get(), request_->https);
   earlier_times_.namelookup += hop.times.namelookup;
@@ -254,14 +256,18 @@ namespace {
 
 // Method, body, client certificate and HTTP version (docs/configuration.md, `type: http`).
 template <typename Check>
-void ConfigureRequestOptions(CURL* e, const HttpRequest& c, Check& check) {
-  if (c.body) {
+void ConfigureRequestOptions(CURL* e, const HttpRequest& c, bool as_get, Check& check) {
+  if (as_get) {
+    check(curl_easy_setopt(e, CURLOPT_HTTPGET, 1L));
+  } else if (c.body) {
     // The request is immutable and outlives the transfer: curl may point at its bytes.
     check(
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(c.body->size())));
     check(curl_easy_setopt(e, CURLOPT_POSTFIELDS, c.body->data()));
   }
-  if (!c.method.empty()) check(curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c.method.c_str()));
+  if (!c.method.empty() && !as_get) {
+    check(curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c.method.c_str()));
+  }
   if (!c.cert_file.empty()) check(curl_easy_setopt(e, CURLOPT_SSLCERT, c.cert_file.c_str()));
   if (!c.key_file.empty()) check(curl_easy_setopt(e, CURLOPT_SSLKEY, c.key_file.c_str()));
   if (c.http_version != CURL_HTTP_VERSION_NONE) {
@@ -306,7 +312,7 @@ CURLcode HttpTransfer::Configure(CURL* e) {
   check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c.insecure ? 0L : 1L));
   check(curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c.insecure ? 0L : 2L));
   if (!c.ca_file.empty()) check(curl_easy_setopt(e, CURLOPT_CAINFO, c.ca_file.c_str()));
-  ConfigureRequestOptions(e, c, check);
+  ConfigureRequestOptions(e, c, as_get_, check);
   if (headers_ == nullptr) {
     for (const std::string& h : c.request_headers) {
       curl_slist* next = curl_slist_append(headers_.get(), h.c_str());

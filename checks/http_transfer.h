@@ -228,6 +228,7 @@ class HttpTransfer {
   // CURLOPT_HTTPHEADER to any host a redirect names. One easy handle, reset for each hop.
   std::string hop_url_;        // the URL of the current hop
   bool send_headers_ = true;   // false once a hop left the configured origin
+  bool as_get_ = false;        // a 301/302/303 turned the request into a GET without body
   long hops_ = 0;              // redirects followed
   CurlTimesUs earlier_times_;  // milestones of the finished hops, summed (as curl reports them)
   CurlEasyPtr easy_;

@@ -31,6 +31,8 @@ TEST_PACKAGES+=(podman runc netavark debootstrap)
 TEST_PACKAGES+=(clang libclang-rt-14-dev)
 # The status page in a real browser (status_page_browser_test): headless chromium.
 TEST_PACKAGES+=(chromium)
+# Upstreams in their own protocols (issue 20): php-fpm for the fastcgi check, gRPC health for grpc.
+TEST_PACKAGES+=(php8.2-fpm python3-grpcio)
 
 fail() {
   echo "gatewatch setup: $1 (log: $LOG)" >&2

@@ -32,6 +32,10 @@ CurlMulti::~CurlMulti() {
     Check(curl_multi_remove_handle(multi_.get(), easy), "curl_multi_remove_handle");
   }
   transfers_.clear();
+  for (CURL* easy : kept_) {
+    Check(curl_multi_remove_handle(multi_.get(), easy), "curl_multi_remove_handle");
+  }
+  kept_.clear();
   for (auto& [easy, f] : failed_) {
     loop_.CancelTimer(f.timer);
     if (f.in_multi) Check(curl_multi_remove_handle(multi_.get(), easy), "curl_multi_remove_handle");
@@ -71,6 +75,7 @@ void CurlMulti::FailLater(CURL* easy, DoneCallback cb, CURLcode code, bool in_mu
     auto it = failed_.find(easy);
     bool remove = it != failed_.end() && it->second.in_multi;
     if (it != failed_.end()) failed_.erase(it);
+    connect_only_.erase(easy);
     if (remove) Check(curl_multi_remove_handle(multi_.get(), easy), "curl_multi_remove_handle");
     cb(code);
   });
@@ -86,8 +91,14 @@ void CurlMulti::Add(CURL* easy, DoneCallback on_done) {
   transfers_[easy] = std::move(on_done);
 }
 
+void CurlMulti::AddConnectOnly(CURL* easy, DoneCallback on_done) {
+  connect_only_.insert(easy);
+  Add(easy, std::move(on_done));
+}
+
 void CurlMulti::Remove(CURL* easy) {
-  if (transfers_.erase(easy) > 0) {
+  connect_only_.erase(easy);
+  if (transfers_.erase(easy) > 0 || kept_.erase(easy) > 0) {
     Check(curl_multi_remove_handle(multi_.get(), easy), "curl_multi_remove_handle");
   }
   if (auto it = failed_.find(easy); it != failed_.end()) {
@@ -175,7 +186,11 @@ void CurlMulti::CollectDone() {
     if (it == transfers_.end()) continue;  // removed by an earlier callback in this batch
     DoneCallback cb = std::move(it->second);
     transfers_.erase(it);
-    Check(curl_multi_remove_handle(multi_.get(), easy), "curl_multi_remove_handle");
+    if (connect_only_.erase(easy) > 0 && code == CURLE_OK) {
+      kept_.insert(easy);  // Remove() takes it out and closes the connection
+    } else {
+      Check(curl_multi_remove_handle(multi_.get(), easy), "curl_multi_remove_handle");
+    }
     cb(code);
   }
 }

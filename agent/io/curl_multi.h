@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "agent/io/event_loop.h"
 
@@ -48,7 +49,15 @@ class CurlMulti {
   // `on_done` runs or Remove(easy) is called. `on_done` runs on the loop, after the handle was
   // removed from the multi handle, and may destroy the easy handle.
   void Add(CURL* easy, DoneCallback on_done);
-  // Aborts a running transfer; its callback is not called. No-op if not running.
+  // The same for a CURLOPT_CONNECT_ONLY handle whose connection the caller goes on to use with
+  // curl_easy_send/recv: on_done runs with the handle still added, because libcurl 7.88 closes a
+  // connect-only connection when its handle leaves the multi handle. The caller then owns it until
+  // it calls Remove(easy), which closes the connection (and must come before the handle is
+  // destroyed). curl no longer watches the socket after on_done: the caller watches it
+  // (CURLINFO_ACTIVESOCKET) and unwatches it before Remove.
+  void AddConnectOnly(CURL* easy, DoneCallback on_done);
+  // Aborts a running transfer; its callback is not called. No-op if not running. Closes the
+  // connection of a finished AddConnectOnly handle.
   // A transfer whose socket cannot be watched (epoll_ctl refused it, out of memory) fails with
   // CURLE_COULDNT_CONNECT through `on_done`, from a loop timer.
   void Remove(CURL* easy);
@@ -80,6 +89,8 @@ class CurlMulti {
   std::atomic<uint64_t> errors_{0};
   uint64_t logged_codes_ = 0;  // bit i: CURLMcode i was logged already (bit 63: exceptions)
   std::unordered_map<CURL*, DoneCallback> transfers_;
+  std::unordered_set<CURL*> connect_only_;  // AddConnectOnly handles, added until Remove()
+  std::unordered_set<CURL*> kept_;          // connect-only handles done but still added
   struct Failed {
     TimerId timer = 0;
     bool in_multi = false;  // still added to multi_ (its socket could not be watched)

@@ -489,3 +489,35 @@ TEST(HttpCheckConfigTest, RedirectPolicyKeys) {
 
 }  // namespace
 }  // namespace gatewatch
+
+namespace gatewatch {
+namespace {
+
+// Browsers and curl -L: a POST that meets 301/302 is repeated as a GET, any method but HEAD that
+// meets 303 too; 307 and 308 keep the method (and the body).
+TEST(HttpRedirectMethodTest, PostBecomesGetOn301302303Only) {
+  struct Case {
+    long status;
+    const char* method;
+    bool becomes_get;
+  } cases[] = {
+      {301, "POST", true},   {302, "POST", true},  {303, "POST", true},    {307, "POST", false},
+      {308, "POST", false},  {301, "PUT", false},  {302, "DELETE", false}, {303, "PUT", true},
+      {303, "DELETE", true}, {303, "HEAD", false}, {303, "GET", false},    {302, "GET", false},
+      {300, "POST", false},  {304, "POST", false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(RedirectBecomesGet(c.status, c.method), c.becomes_get) << c.status << " " << c.method;
+  }
+  HttpRequest r;
+  EXPECT_EQ(EffectiveMethod(r), "GET");
+  r.body = "x";
+  EXPECT_EQ(EffectiveMethod(r), "POST");
+  r.method = "PUT";
+  EXPECT_EQ(EffectiveMethod(r), "PUT");
+  r.head = true;
+  EXPECT_EQ(EffectiveMethod(r), "HEAD");
+}
+
+}  // namespace
+}  // namespace gatewatch
