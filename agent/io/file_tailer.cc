@@ -143,14 +143,32 @@ Expected<void> FileTailer::Drain(Source& src, size_t* budget, PollStats* stats,
       }
     }
     Feed(src, buffer_.data(), n, stats, on_line);
+    if (options_.time_budget > Duration::zero() &&
+        std::chrono::steady_clock::now() >= poll_deadline_) {
+      break;
+    }
   }
   stats->more = true;
   return {};
 }
 
+uint64_t FileTailer::Behind(const Source& src) {
+  struct stat st {};
+  if (!src.fd.valid() || fstat(src.fd.get(), &st) != 0) return 0;
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  return size > src.offset ? size - src.offset : 0;
+}
+
 FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view)>& on_line) {
+  PollStats stats = PollOnce(on_line);
+  stats.backlog = Behind(current_) + Behind(previous_);
+  return stats;
+}
+
+FileTailer::PollStats FileTailer::PollOnce(const std::function<void(std::string_view)>& on_line) {
   PollStats stats;
   size_t budget = options_.max_bytes_per_poll;
+  poll_deadline_ = std::chrono::steady_clock::now() + options_.time_budget;
 
   if (previous_.fd.valid()) {
     uint64_t before = stats.bytes;
