@@ -31,6 +31,8 @@ TEST_PACKAGES+=(podman runc netavark debootstrap)
 TEST_PACKAGES+=(clang libclang-rt-14-dev)
 # The status page in a real browser (status_page_browser_test): headless chromium.
 TEST_PACKAGES+=(chromium)
+# The benchmark's log_ingest row compares the proxy_log check with mtail (tests/bench/run.sh).
+TEST_PACKAGES+=(mtail)
 
 fail() {
   echo "gatewatch setup: $1 (log: $LOG)" >&2

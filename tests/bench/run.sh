@@ -24,7 +24,11 @@
 #                     /metrics (node_exporter)
 # Rows: http (N checks vs blackbox's http prober), dns (vs its dns prober), host (one host check at
 # 10/s vs node_exporter scraped back to back, whose cost per scrape includes its collection; the
-# node_exporter row carries the same n and rate only to pair with it), idle (no checks).
+# node_exporter row carries the same n and rate only to pair with it), idle (no checks),
+# log_ingest (N `format: upstream` access log lines read from a file by one proxy_log check with
+# the default settings, vs mtail --one_shot with tests/bench/nginx.mtail on the same file:
+# cpu_ms_per_check is CPU ms per 1,000 lines; the note has lines per CPU second, and for gatewatch
+# the rate its default read_budget/interval keeps up with).
 # Targets are local: nginx and dnsmasq on 127.0.0.1, high ports, a temp dir; all stopped on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -36,6 +40,7 @@ gw_override=""
 out=""
 ns="100 1000 10000"
 rates="100 1000"
+ingest_lines=2000000
 window=20
 warmup=5
 scrape_secs=3
@@ -54,13 +59,15 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ $smoke = 1 ]; then
-  ns="20"; rates="40"; window=2; warmup=1; scrape_secs=1
+  ns="20"; rates="40"; window=2; warmup=1; scrape_secs=1; ingest_lines=20000
 fi
 
 case "$build" in /*) ;; *) build=$root/$build ;; esac
 gw_bin=$build/gatewatch
 driver=$build/tests/bench/bench_driver
-[ -x "$gw_bin" ] && [ -x "$driver" ] || cmake --build "$build" --target gatewatch bench_driver >/dev/null
+parse_bench=$build/tests/bench/nginx_log_parse_bench
+[ -x "$gw_bin" ] && [ -x "$driver" ] && [ -x "$parse_bench" ] ||
+  cmake --build "$build" --target gatewatch bench_driver nginx_log_parse_bench >/dev/null
 [ -z "$gw_override" ] || gw_bin=$(realpath "$gw_override")
 blackbox=/usr/bin/prometheus-blackbox-exporter
 node_exporter=/usr/bin/prometheus-node-exporter
@@ -328,6 +335,46 @@ bench_idle() {
   stop $gw_pid
 }
 
+# ----- log ingestion: one proxy_log check with default settings vs mtail, on the same file -------
+# The loop thread's CPU (the main thread: reading and parsing happen there), per line.
+main_thread_ticks() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; }
+bench_log_ingest() {
+  local lines=$1 file=$dir/ingest.log c0 c1 parsed=0 i runs
+  "$parse_bench" --write "$file" "$lines"
+  cat >"$dir/gw-ingest.yml" <<CONF
+checks:
+  - {name: ingest, type: proxy_log, interval: 5s, timeout: 1s, format: upstream, start_at: beginning, access_log: '$file'}
+CONF
+  start_gatewatch "$dir/gw-ingest.yml"
+  c0=$(main_thread_ticks $gw_pid)
+  for i in $(seq 1 600); do  # the first run comes within one interval; at most 60 s
+    curl -s "http://127.0.0.1:$gw_port/metrics" >"$dir/mi"
+    parsed=$(msum "$dir/mi" 'gatewatch_proxy_log_lines_total{check="ingest",log="access",result="parsed"}')
+    [ "$parsed" -ge "$lines" ] && break
+    sleep 0.1
+  done
+  c1=$(main_thread_ticks $gw_pid)
+  runs=$(msum "$dir/mi" 'gatewatch_check_runs_total{check="ingest"')
+  local cpu_s
+  cpu_s=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN{printf "%.3f", t / hz}')
+  # What the default read_budget (500ms) every interval (5s) keeps up with at this cost per line.
+  row log_ingest "$lines" 0 gatewatch     "$(awk -v c="$cpu_s" -v n="$parsed" 'BEGIN{printf "%.4f", (n > 0 ? c / n * 1e6 : 0)}')"     "$(rss_mb $gw_pid)" "" "" "$parsed" "" "" "" "" "" "" "$startup_ms"     "$(awk -v c="$cpu_s" -v n="$parsed" -v r="$runs" 'BEGIN{
+      if (c > 0) printf "lines_per_cpu_s=%.0f us_per_line=%.3f keeps_up_with=%.0f/s runs=%d", n / c, c / n * 1e6, n / c * 0.5 / 5, r
+      else printf "lines_per_cpu_s=n/a (under one tick) runs=%d", r }')"
+  stop $gw_pid
+  if [ -x /usr/bin/mtail ]; then
+    local out=$dir/mtail.out t wall user sys rss_kb counted
+    t=$( { /usr/bin/time -f "%e %U %S %M" /usr/bin/mtail --one_shot --one_shot_format prometheus       --progs "$root/tests/bench/nginx.mtail" --logs "$file" --logtostderr >"$out" 2>"$dir/mtail.log"; } 2>&1 | tail -n 1)
+    read -r wall user sys rss_kb <<<"$t"
+    counted=$(msum "$out" 'proxy_responses_total{')
+    row log_ingest "$lines" 0 mtail       "$(awk -v u="$user" -v s="$sys" -v n="$counted" 'BEGIN{printf "%.4f", (n > 0 ? (u + s) / n * 1e6 : 0)}')"       "$(awk -v k="$rss_kb" 'BEGIN{printf "%.1f", k / 1024}')" "" "" "$counted" "" "" "" "" "" "" ""       "$(awk -v u="$user" -v s="$sys" -v w="$wall" -v n="$counted" 'BEGIN{
+        c = u + s; printf "lines_per_cpu_s=%s lines_per_s_wall=%.0f one_shot", (c > 0 ? sprintf("%.0f", n / c) : "n/a"), (w > 0 ? n / w : 0) }')"
+  else
+    row log_ingest "$lines" 0 mtail "" "" "" "" "" "" "" "" "" "" "" "" "TODO: mtail not installed (apt-get install mtail)"
+  fi
+  rm -f "$file"
+}
+
 # ----- the run -------------------------------------------------------------------------------
 echo "bench: $([ $smoke = 1 ] && echo smoke || echo full) run, N in {$ns}, rates {$rates}/s, window ${window}s" >&2
 bench_idle
@@ -358,6 +405,8 @@ else
   row host 1 10 gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "TODO: type host not on this build"
 fi
 bench_node_exporter
+echo "bench: log_ingest ($ingest_lines lines) vs mtail" >&2
+bench_log_ingest "$ingest_lines"
 
 # ----- report: table with ratios, CSV, JSON -----------------------------------------------------
 awk -F, -v OFS=, '
@@ -404,13 +453,14 @@ echo "bench: wrote $out/results.csv and $out/results.json (x_* = gatewatch / pee
 if [ $smoke = 1 ]; then
   fail=0
   want=("idle,0,0,gatewatch" "http,20,40,gatewatch" "http,20,40,blackbox_exporter" "dns,20,40,gatewatch"
-    "dns,20,40,blackbox_exporter" "host,1,10,gatewatch" "host,1,10,node_exporter")
+    "dns,20,40,blackbox_exporter" "host,1,10,gatewatch" "host,1,10,node_exporter"
+    "log_ingest,$ingest_lines,0,gatewatch" "log_ingest,$ingest_lines,0,mtail")
   for w in "${want[@]}"; do
     grep -q "^$w," "$out/results.csv" || { echo "bench smoke: missing row $w" >&2; fail=1; }
   done
   awk -F, 'NR > 1 && $17 !~ /^TODO/ && $1 != "idle" && ($9 == "" || $9 == 0 || $5 == "") {
       print "bench smoke: row without completed work: " $0; bad = 1 } END { exit bad }' "$out/results.csv" >&2 || fail=1
-  awk -F, 'NR > 1 && $4 == "gatewatch" && $17 !~ /^TODO/ && $1 != "idle" && ($14 == "" || $14 == 0 || $7 == "nan") {
+  awk -F, 'NR > 1 && $4 == "gatewatch" && $17 !~ /^TODO/ && $1 != "idle" && $1 != "log_ingest" && ($14 == "" || $14 == 0 || $7 == "nan") {
       print "bench smoke: gatewatch row without exposition or lag: " $0; bad = 1 } END { exit bad }' \
     "$out/results.csv" >&2 || fail=1
   [ $fail = 0 ] && echo "bench smoke: ok" >&2
