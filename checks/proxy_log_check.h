@@ -18,9 +18,9 @@
 //                             this process tails the path (a check rebuilt by a reload starts
 //                             at the end: its counters carry on, they must not recount history)
 //   max_line: 16KiB           longer lines are counted (result="too_long") and skipped; 256B..1MiB
-//   read_budget: 500ms        loop time a run may spend reading and parsing one log (the run
-//                             parses on the loop thread); it reads until caught up or until
-//                             this is spent (the rest waits for the next run); 1ms..5s
+//   read_budget: 500ms        CPU time of the loop thread a run may spend reading and parsing
+//                             one log; it reads until caught up or until this is spent (the
+//                             rest waits for the next run); 1ms..5s
 //   read_limit: 64MiB         optional byte cap per log per run, max_line..1GiB (none by default)
 //   max_upstreams: 64         distinct upstream labels; later ones count as "other"; 1..1000;
 //                             never recycled, so counters stay monotonic (docs/proxy-log.md)

@@ -15,7 +15,8 @@
 //   never fatal.
 // - Lines longer than max_line are counted (too_long) and skipped; the partial-line buffer never
 //   holds more than max_line bytes per file; each poll reads until it has caught up, or until it
-//   has spent its time budget (time_budget, checked after every 64 KiB) or max_bytes_per_poll,
+//   has spent its CPU budget (cpu_budget: CPU time of the calling thread, checked after every
+//   64 KiB) or max_bytes_per_poll,
 //   so a poll never blocks its thread for long whatever the file does (the rest waits for the
 //   next), as long as the file is on local storage: a hung network filesystem blocks read()
 //   itself. PollStats::backlog says how far behind the end of the file it stopped.
@@ -56,10 +57,12 @@ class FileTailer {
     std::string path;
     bool start_at_end = true;
     size_t max_line = 16 * 1024;
-    size_t max_bytes_per_poll = SIZE_MAX;  // no byte cap by default: time_budget bounds a poll
-    // Wall time a poll may spend reading and handing over lines (the callbacks' parsing
-    // included); zero: none. At least one 64 KiB chunk is read per poll, so it always advances.
-    Duration time_budget{};
+    size_t max_bytes_per_poll = SIZE_MAX;  // no byte cap by default: cpu_budget bounds a poll
+    // CPU time of the calling thread a poll may spend reading and handing over lines (the
+    // callbacks' parsing included); zero: none. CPU, not wall time: on a busy machine the share
+    // of a core the thread gets must not decide how many lines a poll can take. At least one
+    // 64 KiB chunk is read per poll, so it always advances.
+    Duration cpu_budget{};
     // First open: carry on from here (start_at_end is then ignored). If the path now names
     // another file (rotated meanwhile), that file is new and read from its start; if it is the
     // same file but shorter or rewritten (copytruncate), from its start too.
@@ -120,7 +123,7 @@ class FileTailer {
   int previous_idle_polls_ = 0;
   bool first_poll_ = true;
   std::string buffer_;
-  std::chrono::steady_clock::time_point poll_deadline_{};  // this poll's, with a time budget
+  Duration poll_cpu_deadline_{};  // the thread's CPU time at which this poll stops
 };
 
 }  // namespace gatewatch

@@ -8,7 +8,8 @@
 #                                 produced (CI), never a timing
 # Options: --build-dir DIR (default build), --out DIR (default docs/bench; smoke: a temp dir),
 #          --gatewatch BIN (another gatewatch binary, e.g. a "before" build),
-#          --ns "100 1000" --rates "100" --window S --warmup S (full-run overrides).
+#          --ns "100 1000" --rates "100" --window S --warmup S (full-run overrides),
+#          --ingest-only [--ingest-lines N] (only the log_ingest row; 2,000,000 lines by default).
 #
 # What is measured, per process, from /proc and the processes' own endpoints:
 #   cpu_ms_per_check  utime+stime over the window / runs completed in it (= CPU s per 1,000 checks);
@@ -35,6 +36,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
 
 smoke=0
+ingest_only=0
+ingest_lines_arg=""
 build=build
 gw_override=""
 out=""
@@ -54,6 +57,8 @@ while [ $# -gt 0 ]; do
     --rates) rates=$2; shift ;;
     --window) window=$2; shift ;;
     --warmup) warmup=$2; shift ;;
+    --ingest-only) ingest_only=1 ;;
+    --ingest-lines) ingest_lines_arg=$2; shift ;;
     *) echo "usage: $0 [--smoke] [--build-dir DIR] [--out DIR] [--ns LIST] [--rates LIST]" >&2; exit 2 ;;
   esac
   shift
@@ -61,6 +66,7 @@ done
 if [ $smoke = 1 ]; then
   ns="20"; rates="40"; window=2; warmup=1; scrape_secs=1; ingest_lines=20000
 fi
+[ -z "$ingest_lines_arg" ] || ingest_lines=$ingest_lines_arg
 
 case "$build" in /*) ;; *) build=$root/$build ;; esac
 gw_bin=$build/gatewatch
@@ -75,7 +81,7 @@ hz=$(getconf CLK_TCK)
 
 dir=$(mktemp -d /tmp/gw-bench.XXXXXX)
 chmod 755 "$dir"
-[ -n "$out" ] || out=$([ $smoke = 1 ] && echo "$dir/out" || echo "$root/docs/bench")
+[ -n "$out" ] || out=$([ $smoke = 1 ] || [ $ingest_only = 1 ] && echo "$dir/out" || echo "$root/docs/bench")
 mkdir -p "$out"
 pids=()
 cleanup() {
@@ -358,16 +364,24 @@ CONF
   local cpu_s
   cpu_s=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN{printf "%.3f", t / hz}')
   # What the default read_budget (500ms) every interval (5s) keeps up with at this cost per line.
-  row log_ingest "$lines" 0 gatewatch     "$(awk -v c="$cpu_s" -v n="$parsed" 'BEGIN{printf "%.4f", (n > 0 ? c / n * 1e6 : 0)}')"     "$(rss_mb $gw_pid)" "" "" "$parsed" "" "" "" "" "" "" "$startup_ms"     "$(awk -v c="$cpu_s" -v n="$parsed" -v r="$runs" 'BEGIN{
+  row log_ingest "$lines" 0 gatewatch \
+    "$(awk -v c="$cpu_s" -v n="$parsed" 'BEGIN{printf "%.4f", (n > 0 ? c / n * 1e6 : 0)}')" \
+    "$(rss_mb $gw_pid)" "" "" "$parsed" "" "" "" "" "" "" "$startup_ms" \
+    "$(awk -v c="$cpu_s" -v n="$parsed" -v r="$runs" 'BEGIN{
       if (c > 0) printf "lines_per_cpu_s=%.0f us_per_line=%.3f keeps_up_with=%.0f/s runs=%d", n / c, c / n * 1e6, n / c * 0.5 / 5, r
       else printf "lines_per_cpu_s=n/a (under one tick) runs=%d", r }')"
   stop $gw_pid
   if [ -x /usr/bin/mtail ]; then
     local out=$dir/mtail.out t wall user sys rss_kb counted
-    t=$( { /usr/bin/time -f "%e %U %S %M" /usr/bin/mtail --one_shot --one_shot_format prometheus       --progs "$root/tests/bench/nginx.mtail" --logs "$file" --logtostderr >"$out" 2>"$dir/mtail.log"; } 2>&1 | tail -n 1)
-    read -r wall user sys rss_kb <<<"$t"
+    /usr/bin/time -o "$dir/mtail.time" -f "%e %U %S %M" /usr/bin/mtail --one_shot \
+      --one_shot_format prometheus --progs "$root/tests/bench/nginx.mtail" --logs "$file" \
+      --logtostderr >"$out" 2>"$dir/mtail.log"
+    read -r wall user sys rss_kb <"$dir/mtail.time"
     counted=$(msum "$out" 'proxy_responses_total{')
-    row log_ingest "$lines" 0 mtail       "$(awk -v u="$user" -v s="$sys" -v n="$counted" 'BEGIN{printf "%.4f", (n > 0 ? (u + s) / n * 1e6 : 0)}')"       "$(awk -v k="$rss_kb" 'BEGIN{printf "%.1f", k / 1024}')" "" "" "$counted" "" "" "" "" "" "" ""       "$(awk -v u="$user" -v s="$sys" -v w="$wall" -v n="$counted" 'BEGIN{
+    row log_ingest "$lines" 0 mtail \
+      "$(awk -v u="$user" -v s="$sys" -v n="$counted" 'BEGIN{printf "%.4f", (n > 0 ? (u + s) / n * 1e6 : 0)}')" \
+      "$(awk -v k="$rss_kb" 'BEGIN{printf "%.1f", k / 1024}')" "" "" "$counted" "" "" "" "" "" "" "" \
+      "$(awk -v u="$user" -v s="$sys" -v w="$wall" -v n="$counted" 'BEGIN{
         c = u + s; printf "lines_per_cpu_s=%s lines_per_s_wall=%.0f one_shot", (c > 0 ? sprintf("%.0f", n / c) : "n/a"), (w > 0 ? n / w : 0) }')"
   else
     row log_ingest "$lines" 0 mtail "" "" "" "" "" "" "" "" "" "" "" "" "TODO: mtail not installed (apt-get install mtail)"
@@ -376,8 +390,13 @@ CONF
 }
 
 # ----- the run -------------------------------------------------------------------------------
-echo "bench: $([ $smoke = 1 ] && echo smoke || echo full) run, N in {$ns}, rates {$rates}/s, window ${window}s" >&2
-bench_idle
+if [ $ingest_only = 1 ]; then
+  ns=""
+  echo "bench: log_ingest only" >&2
+else
+  echo "bench: $([ $smoke = 1 ] && echo smoke || echo full) run, N in {$ns}, rates {$rates}/s, window ${window}s" >&2
+  bench_idle
+fi
 for n in $ns; do
   for rate in $rates; do
     echo "bench: http n=$n rate=$rate/s" >&2
@@ -398,13 +417,15 @@ for n in $ns; do
 done
 # At its minimum interval (100ms), so a window holds enough runs for CPU ticks of 10 ms to resolve
 # ~0.5 ms per run.
-echo "bench: host (1 host check at 10/s) vs node_exporter" >&2
-if type_supported host host_check_yaml; then
-  bench_gatewatch host 1 10 host_check_yaml
-else
-  row host 1 10 gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "TODO: type host not on this build"
+if [ $ingest_only = 0 ]; then
+  echo "bench: host (1 host check at 10/s) vs node_exporter" >&2
+  if type_supported host host_check_yaml; then
+    bench_gatewatch host 1 10 host_check_yaml
+  else
+    row host 1 10 gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "TODO: type host not on this build"
+  fi
+  bench_node_exporter
 fi
-bench_node_exporter
 echo "bench: log_ingest ($ingest_lines lines) vs mtail" >&2
 bench_log_ingest "$ingest_lines"
 

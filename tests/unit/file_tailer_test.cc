@@ -252,11 +252,11 @@ TEST_F(FileTailerTest, ReadsUntilCaughtUpAndReportsNoBacklog) {
   EXPECT_EQ(s.backlog, 0u);
 }
 
-// A spent time budget ends the poll (after at least one chunk), and the backlog says how much is
+// A spent CPU budget ends the poll (after at least one chunk), and the backlog says how much is
 // left; the next polls carry on where it stopped until nothing is left.
-TEST_F(FileTailerTest, TimeBudgetEndsAPollAndTheBacklogSaysWhatIsLeft) {
+TEST_F(FileTailerTest, CpuBudgetEndsAPollAndTheBacklogSaysWhatIsLeft) {
   auto o = Opts();
-  o.time_budget = std::chrono::nanoseconds(1);  // spent after the first chunk, on any machine
+  o.cpu_budget = std::chrono::nanoseconds(1);  // spent after the first chunk, on any machine
   auto tailer = Following(o);
   std::string text;
   for (int i = 0; i < 100000; ++i) text += "line " + std::to_string(1000000 + i) + "\n";
