@@ -18,7 +18,7 @@
 //                             this process tails the path (a check rebuilt by a reload starts
 //                             at the end: its counters carry on, they must not recount history)
 //   max_line: 16KiB           longer lines are counted (result="too_long") and skipped; 256B..1MiB
-//   read_budget: 500ms        CPU time of the loop thread a run may spend reading and parsing
+//   read_budget: 1s           CPU time of the loop thread a run may spend reading and parsing
 //                             one log; it reads until caught up or until this is spent (the
 //                             rest waits for the next run); 1ms..5s
 //   read_limit: 64MiB         optional byte cap per log per run, max_line..1GiB (none by default)
@@ -76,7 +76,7 @@ struct ProxyLogConfig {
   bool start_at_end = true;
   uint64_t max_line = 16 * 1024;
   uint64_t read_limit = 0;  // 0: no byte cap, read_budget bounds a run
-  Duration read_budget = std::chrono::milliseconds(500);
+  Duration read_budget = std::chrono::seconds(1);
   size_t max_upstreams = 64;
   std::optional<Duration> proxy_read_timeout;
   double max_5xx_ratio = 0.1;
