@@ -29,10 +29,12 @@
 //   min_requests: 20          at least min_requests responses were 5xx
 //   window: 1m
 //
-// A run reads whatever was appended since the previous run (regular files on local storage,
-// bounded bytes: a hung network filesystem would block the loop in read()) and calls `done` before
-// Start() returns. It succeeds unless a log is unreadable (log_unreadable, retried every run, never
-// fatal) or the 5xx share of the window crosses max_5xx_ratio; it then fails with the dominant
+// A run reads whatever was appended since the previous run (regular files on local storage, until
+// caught up or read_budget of CPU is spent: a hung network filesystem would block the loop in
+// read()), and what the syslog receiver queued, and calls `done` before Start() returns. It
+// succeeds unless a log is unreadable or the syslog socket cannot be bound (log_unreadable,
+// retried every run, never fatal), the window holds the proxy's own exhaustion (its reason, cause
+// resources), or the 5xx share of the window crosses max_5xx_ratio; it then fails with the dominant
 // upstream error reason nginx logged in the window (or http_502/503/504/http_5xx when error_log
 // says nothing), so a single 502 never flaps it.
 //
