@@ -358,6 +358,25 @@ bool IsDigits(std::string_view s, size_t max) {
   return !s.empty() && s.size() <= max && s.find_first_not_of("0123456789") == s.npos;
 }
 
+// nginx running out of its own resources (the messages of nginx 1.22's ngx_get_connection,
+// ngx_event_accept, ngx_event_connect_peer and ngx_http_upstream), or nullopt.
+std::optional<Reason> ProxyExhaustion(std::string_view message) {
+  auto has = [&](std::string_view s) { return message.find(s) != std::string_view::npos; };
+  if (has("worker_connections are not enough")) return Reason::kWorkerConnectionsExhausted;
+  // EMFILE (per process: worker_rlimit_nofile) and ENFILE (the whole system).
+  if (has("(24: ") || has("(23: ")) return Reason::kFdExhausted;
+  if (has("(99: ")) return Reason::kEphemeralPortsExhausted;
+  // EAGAIN from connect(): a unix socket's listen queue is full (php-fpm's listen.backlog);
+  // EAGAIN elsewhere (a read that would block) is no failure nginx logs at error.
+  if (has("(11: ") && (has("connect() ") || has("while connecting to upstream"))) {
+    return Reason::kListenQueueFull;
+  }
+  if (has("upstream buffer is too small") || has("upstream sent too big header")) {
+    return Reason::kProxyBufferTooSmall;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool PlausibleUpstreamName(std::string_view name) {
@@ -427,6 +446,13 @@ std::optional<UpstreamError> ClassifyErrorLine(std::string_view line) {
   }
 
   UpstreamError e;
+  // The proxy's own limits first: they are errno texts any failing call may carry, and some come
+  // with no upstream at all (accept() of a client), counted under "none".
+  if (std::optional<Reason> own = ProxyExhaustion(message)) {
+    e.reason = *own;
+    e.upstream = upstream.empty() ? std::string_view("none") : upstream;
+    return e;
+  }
   if (size_t at = message.find(" could not be resolved"); at != std::string_view::npos) {
     e.reason = Reason::kDnsError;
     if (upstream.empty()) {
@@ -449,8 +475,7 @@ std::optional<UpstreamError> ClassifyErrorLine(std::string_view line) {
     e.reason = Reason::kHostUnreachable;
   } else if (has("(104: ") || has("prematurely closed") || has("(32: ")) {
     e.reason = Reason::kConnectionReset;
-  } else if (has("upstream sent invalid header") || has("upstream sent too big header") ||
-             has("upstream sent duplicate header")) {
+  } else if (has("upstream sent invalid header") || has("upstream sent duplicate header")) {
     e.reason = Reason::kInvalidHeader;
   } else if (has("upstream sent")) {
     // No valid HTTP status line, broken chunking, more data than Content-Length said.

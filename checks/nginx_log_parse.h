@@ -95,13 +95,17 @@ extern const char kRecommendedLogFormat[];
 struct UpstreamError {
   Reason reason = Reason::kOther;
   // The server ("127.0.0.1:9001", "unix:/run/app.sock"), the upstream group for no_live_upstreams,
-  // or the name that did not resolve; "unknown" when the line names none.
+  // or the name that did not resolve; "unknown" when the line names none; "none" for the proxy's
+  // own exhaustion that concerns no upstream (a client it could not accept).
   std::string_view upstream;
 };
 
-// Classifies one error.log line. nullopt for lines that are not an upstream failure at level
-// error or worse (notices, warnings such as "upstream server temporarily disabled", static file
-// errors). A failure of a kind this classifier does not know is Reason::kOther.
+// Classifies one error.log line. nullopt for lines that are not an upstream failure or the
+// proxy's own exhaustion at level error or worse (notices, warnings such as "upstream server
+// temporarily disabled", static file errors). The proxy's exhaustion (worker_connections, file
+// descriptors, local ports, an upstream's full listen queue, buffers too small for a response)
+// has reasons of the cause resources. A failure of a kind this classifier does not know is
+// Reason::kOther.
 std::optional<UpstreamError> ClassifyErrorLine(std::string_view line);
 
 }  // namespace gatewatch

@@ -4,8 +4,13 @@
 // classified into the Reason taxonomy (connection_refused, upstream_timeout, ...).
 //
 // Config (the check's own keys; errors name their exact path):
-//   access_log: /var/log/nginx/access.log   at least one of access_log and error_log
+//   access_log: /var/log/nginx/access.log   at least one of access_log, error_log and syslog
 //   error_log: /var/log/nginx/error.log
+//   syslog:                   receive the logs over syslog instead (or as well): nginx's
+//     listen: udp://127.0.0.1:5514     `access_log syslog:server=...` / `error_log syslog:...`;
+//     queue: 16MiB            or unix:///path (a datagram socket); lines of nginx's error-log
+//                             shape count as error log, every other line as access log. At
+//                             most `queue` bytes wait between runs; the rest is dropped (counted)
 //   format: upstream          combined (default) | upstream (docs/proxy-log.md) | json | a
 //                             log_format string such as '$remote_addr [$time_local] $status ...'
 //   start_at: end             end (default): only lines written after the first open count;
@@ -13,8 +18,10 @@
 //                             this process tails the path (a check rebuilt by a reload starts
 //                             at the end: its counters carry on, they must not recount history)
 //   max_line: 16KiB           longer lines are counted (result="too_long") and skipped; 256B..1MiB
-//   read_limit: 8MiB          bytes read per log per run (the rest waits for the next run);
-//                             max_line..16MiB: the run parses on the loop thread
+//   read_budget: 1s           CPU time of the loop thread a run may spend reading and parsing
+//                             one log; it reads until caught up or until this is spent (the
+//                             rest waits for the next run); 1ms..5s
+//   read_limit: 64MiB         optional byte cap per log per run, max_line..1GiB (none by default)
 //   max_upstreams: 64         distinct upstream labels; later ones count as "other"; 1..1000;
 //                             never recycled, so counters stay monotonic (docs/proxy-log.md)
 //   proxy_read_timeout: 60s   optional: export how close upstream response times run to it
@@ -22,10 +29,12 @@
 //   min_requests: 20          at least min_requests responses were 5xx
 //   window: 1m
 //
-// A run reads whatever was appended since the previous run (regular files on local storage,
-// bounded bytes: a hung network filesystem would block the loop in read()) and calls `done` before
-// Start() returns. It succeeds unless a log is unreadable (log_unreadable, retried every run, never
-// fatal) or the 5xx share of the window crosses max_5xx_ratio; it then fails with the dominant
+// A run reads whatever was appended since the previous run (regular files on local storage, until
+// caught up or read_budget of CPU is spent: a hung network filesystem would block the loop in
+// read()), and what the syslog receiver queued, and calls `done` before Start() returns. It
+// succeeds unless a log is unreadable or the syslog socket cannot be bound (log_unreadable,
+// retried every run, never fatal), the window holds the proxy's own exhaustion (its reason, cause
+// resources), or the 5xx share of the window crosses max_5xx_ratio; it then fails with the dominant
 // upstream error reason nginx logged in the window (or http_502/503/504/http_5xx when error_log
 // says nothing), so a single 502 never flaps it.
 //
@@ -49,6 +58,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "agent/io/datagram_receiver.h"
 #include "agent/io/file_tailer.h"
 #include "agent/io/tail_registry.h"
 #include "checks/api/check_type.h"
@@ -62,10 +72,13 @@ CheckType ProxyLogCheckType();
 struct ProxyLogConfig {
   std::string access_log;
   std::string error_log;
+  std::string syslog_listen;  // empty: no syslog receiver
+  uint64_t syslog_queue = 16 * 1024 * 1024;
   std::string format = "combined";
   bool start_at_end = true;
   uint64_t max_line = 16 * 1024;
-  uint64_t read_limit = 8 * 1024 * 1024;
+  uint64_t read_limit = 0;  // 0: no byte cap, read_budget bounds a run
+  Duration read_budget = std::chrono::seconds(1);
   size_t max_upstreams = 64;
   std::optional<Duration> proxy_read_timeout;
   double max_5xx_ratio = 0.1;
@@ -97,11 +110,14 @@ class ProxyLogMonitor final : public CheckState {
   // One run: reads what both logs gained since the last run and describes it. The first run
   // opens the logs, from their start only if start_at is beginning and `tails` has not seen the
   // path yet; later runs ignore `tails`.
-  Result Run(TimePoint now, TailRegistry& tails);
+  // `loop`: where a syslog receiver is watched (needed only with `syslog`).
+  Result Run(TimePoint now, TailRegistry& tails, EventLoop* loop = nullptr);
 
   // The pieces of Run(), for tests that feed lines directly.
   void OnAccessLine(std::string_view line);
   void OnErrorLine(std::string_view line);
+  // One syslog datagram: an RFC 3164 message whose content is an access or error log line.
+  void OnSyslogMessage(std::string_view datagram);
   Result Finish(TimePoint now, const FileTailer::PollStats* access,
                 const FileTailer::PollStats* error);
 
@@ -126,6 +142,9 @@ class ProxyLogMonitor final : public CheckState {
   };
 
   void OpenTailers(TailRegistry& tails, TimePoint now);
+  // Reads what the syslog receiver holds (opening it first if needed); false with *error set
+  // when it cannot be opened (retried every run).
+  bool ReadSyslog(TailRegistry& tails, EventLoop* loop, std::string* error);
   // Adds run_ to the window at `now` and expires the buckets that left it.
   void AdvanceWindow(TimePoint now);
   void Subtract(const WindowEntry& e);
@@ -141,6 +160,11 @@ class ProxyLogMonitor final : public CheckState {
   TailRegistry* tails_ = nullptr;  // the first Run()'s, outlives this state (owned by the agent)
   Duration interval_{};
   TimePoint last_run_{};
+  std::shared_ptr<DatagramReceiver> syslog_;  // shared with TailRegistry::receivers()
+  DatagramReceiver::Counters syslog_counts_;  // this run's
+  uint64_t syslog_too_long_ = 0;              // this run's: lines over max_line
+  uint64_t syslog_malformed_ = 0;             // this run's
+  std::string syslog_error_;                  // why the receiver could not be opened
 
   // Upstream labels: bounded by max_upstreams plus "none", "unknown" and "other".
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> upstream_ids_;

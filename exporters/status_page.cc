@@ -206,7 +206,7 @@ std::string_view CauseWords(Cause c) {
     case Cause::kCdnPath:
       return "the CDN path: edge or origin is at fault";
     case Cause::kResources:
-      return "host or container limits crossed";
+      return "host, container or proxy limits crossed";
     case Cause::kAgent:
       return "gatewatch itself could not run the check";
   }
@@ -303,6 +303,16 @@ std::string_view ReasonWords(Reason r) {
       return "a process was killed for lack of memory";
     case Reason::kCpuThrottled:
       return "the container's CPU is throttled";
+    case Reason::kWorkerConnectionsExhausted:
+      return "the proxy ran out of worker_connections";
+    case Reason::kFdExhausted:
+      return "the proxy ran out of file descriptors";
+    case Reason::kEphemeralPortsExhausted:
+      return "the proxy ran out of local ports to reach its upstreams";
+    case Reason::kListenQueueFull:
+      return "the upstream's listen queue was full";
+    case Reason::kProxyBufferTooSmall:
+      return "the proxy's buffer was too small for the upstream's response";
     case Reason::kOther:
       return "another failure";
     case Reason::kInternalError:

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,13 @@ constexpr size_t kSignatureBytes = 64;
 constexpr int kDrainPolls = 2;
 
 // Keeps the error of `r` in `stats` (for the check to report); returns whether `r` is ok.
+// CPU time the calling thread has used.
+Duration ThreadCpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 bool Record(const Expected<void>& r, FileTailer::PollStats* stats) {
   if (!r) stats->error = r.error().message;
   return r.ok();
@@ -143,14 +151,32 @@ Expected<void> FileTailer::Drain(Source& src, size_t* budget, PollStats* stats,
       }
     }
     Feed(src, buffer_.data(), n, stats, on_line);
+    if (options_.cpu_budget > Duration::zero() && ThreadCpu() >= poll_cpu_deadline_) {
+      break;
+    }
   }
   stats->more = true;
   return {};
 }
 
+uint64_t FileTailer::Behind(const Source& src) {
+  struct stat st {};
+  if (!src.fd.valid() || fstat(src.fd.get(), &st) != 0) return 0;
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  return size > src.offset ? size - src.offset : 0;
+}
+
 FileTailer::PollStats FileTailer::Poll(const std::function<void(std::string_view)>& on_line) {
+  PollStats stats = PollOnce(on_line);
+  stats.backlog = Behind(current_) + Behind(previous_);
+  return stats;
+}
+
+FileTailer::PollStats FileTailer::PollOnce(const std::function<void(std::string_view)>& on_line) {
   PollStats stats;
   size_t budget = options_.max_bytes_per_poll;
+  if (options_.cpu_budget > Duration::zero())
+    poll_cpu_deadline_ = ThreadCpu() + options_.cpu_budget;
 
   if (previous_.fd.valid()) {
     uint64_t before = stats.bytes;

@@ -14,9 +14,12 @@
 // poll;
 //   never fatal.
 // - Lines longer than max_line are counted (too_long) and skipped; the partial-line buffer never
-//   holds more than max_line bytes per file; each poll reads at most max_bytes_per_poll bytes, so
-//   a poll never blocks its thread for long whatever the file does (the rest waits for the next),
-//   as long as the file is on local storage: a hung network filesystem blocks read() itself.
+//   holds more than max_line bytes per file; each poll reads until it has caught up, or until it
+//   has spent its CPU budget (cpu_budget: CPU time of the calling thread, checked after every
+//   64 KiB) or max_bytes_per_poll,
+//   so a poll never blocks its thread for long whatever the file does (the rest waits for the
+//   next), as long as the file is on local storage: a hung network filesystem blocks read()
+//   itself. PollStats::backlog says how far behind the end of the file it stopped.
 //
 // Thread-safety: none; one owner thread (the check's loop thread). Blocking reads of a regular
 // file only (never FIFOs or devices: they are refused).
@@ -26,10 +29,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "agent/base/clock.h"
 #include "agent/base/expected.h"
 #include "agent/base/fd.h"
 
@@ -52,7 +57,12 @@ class FileTailer {
     std::string path;
     bool start_at_end = true;
     size_t max_line = 16 * 1024;
-    size_t max_bytes_per_poll = 8 * 1024 * 1024;
+    size_t max_bytes_per_poll = SIZE_MAX;  // no byte cap by default: cpu_budget bounds a poll
+    // CPU time of the calling thread a poll may spend reading and handing over lines (the
+    // callbacks' parsing included); zero: none. CPU, not wall time: on a busy machine the share
+    // of a core the thread gets must not decide how many lines a poll can take. At least one
+    // 64 KiB chunk is read per poll, so it always advances.
+    Duration cpu_budget{};
     // First open: carry on from here (start_at_end is then ignored). If the path now names
     // another file (rotated meanwhile), that file is new and read from its start; if it is the
     // same file but shorter or rewritten (copytruncate), from its start too.
@@ -64,7 +74,8 @@ class FileTailer {
     uint64_t lines = 0;      // complete lines handed over
     uint64_t too_long = 0;   // lines skipped for exceeding max_line
     uint64_t rotations = 0;  // rename or truncation detected
-    bool more = false;       // the byte budget ran out: data is waiting for the next poll
+    bool more = false;       // a budget ran out: data is waiting for the next poll
+    uint64_t backlog = 0;    // bytes written but not read yet (the file and a renamed one)
     std::string error;       // non-empty when the file could not be opened or read (retried)
   };
 
@@ -96,9 +107,12 @@ class FileTailer {
   };
 
   Expected<void> Open();
+  PollStats PollOnce(const std::function<void(std::string_view)>& on_line);
   // Reads `src` to its end or until the budget is spent.
   Expected<void> Drain(Source& src, size_t* budget, PollStats* stats,
                        const std::function<void(std::string_view)>& on_line);
+  // Bytes of `src` after its offset (0 when closed or unknown).
+  static uint64_t Behind(const Source& src);
   void Feed(Source& src, const char* data, size_t n, PollStats* stats,
             const std::function<void(std::string_view)>& on_line);
   bool Truncated(const Source& src, uint64_t size) const;
@@ -109,6 +123,7 @@ class FileTailer {
   int previous_idle_polls_ = 0;
   bool first_poll_ = true;
   std::string buffer_;
+  Duration poll_cpu_deadline_{};  // the thread's CPU time at which this poll stops
 };
 
 }  // namespace gatewatch

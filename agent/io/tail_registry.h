@@ -9,10 +9,14 @@
 //   docs/architecture.md "Per-check state") and taken over by the next state that tails the same
 //   path, so the lines written meanwhile are read exactly once.
 //
-// Owned next to the loop and handed to checks through CheckServices, so each agent, probe or test
-// fixture has its own. Bounded by the distinct paths ever configured (a saved position holds at
-// most one partial line, max_line bytes). Thread-safety: any thread (tests run loops on several
-// threads).
+// - the syslog receivers (receivers()): sockets that outlive the check state that opened them,
+//   so a check rebuilt by a reload keeps receiving on the same socket.
+//
+// Owned next to the loop (declared after it, so destroyed before it) and handed to checks through
+// CheckServices, so each agent, probe or test fixture has its own. Bounded by the distinct paths
+// ever configured (a saved position holds at most one partial line, max_line bytes).
+// Thread-safety: any thread (tests run loops on several threads), except receivers(): the loop
+// thread of the loop its receivers were opened on.
 #pragma once
 
 #include <map>
@@ -23,6 +27,7 @@
 #include <utility>
 
 #include "agent/base/clock.h"
+#include "agent/io/datagram_receiver.h"
 #include "agent/io/file_tailer.h"
 
 namespace gatewatch {
@@ -58,10 +63,14 @@ class TailRegistry {
     return saved;
   }
 
+  // Loop thread only (see above).
+  DatagramReceivers& receivers() { return receivers_; }
+
  private:
   std::mutex mu_;
   std::set<std::string> tailed_;
   std::map<std::string, Saved> positions_;
+  DatagramReceivers receivers_;
 };
 
 }  // namespace gatewatch

@@ -4,6 +4,8 @@
 // from a file through the FileTailer, as a run does.
 //
 // Usage: build/tests/bench/nginx_log_parse_bench [LINES=500000]
+//        build/tests/bench/nginx_log_parse_bench --write FILE LINES   (the `format: upstream`
+//        lines, for tests/bench/run.sh's log_ingest row against mtail)
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +79,12 @@ void Measure(const char* name, const std::vector<std::string>& lines, Feed feed)
 }
 
 int Main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--write") {
+    std::ofstream out(argv[2]);
+    size_t lines = std::strtoul(argv[3], nullptr, 10);
+    for (size_t i = 0; i < lines; ++i) out << AccessLine(i, false) << '\n';
+    return out ? 0 : 1;
+  }
   size_t n = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 500000;
   std::vector<std::string> text, json, errors;
   for (size_t i = 0; i < n; ++i) {
@@ -120,7 +128,8 @@ int Main(int argc, char** argv) {
     });
   }
   {
-    // End to end through the tailer: a file read in read_limit chunks, one run each.
+    // End to end through the tailer with the default settings: a run reads until it has caught
+    // up or spent read_budget.
     char path[] = "/tmp/gatewatch-bench-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) return 1;
@@ -133,8 +142,8 @@ int Main(int argc, char** argv) {
     cfg->access_log = path;
     cfg->format = "upstream";
     cfg->start_at_end = false;
+    TailRegistry tails;  // outlives the monitor, which leaves its position there
     ProxyLogMonitor m(cfg);
-    TailRegistry tails;
     double parsed = 0;
     Measure("file + tailer + upstream, per run", text, [&](const auto&) {
       for (int run = 0; run < 100000; ++run) {

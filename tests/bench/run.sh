@@ -8,7 +8,8 @@
 #                                 produced (CI), never a timing
 # Options: --build-dir DIR (default build), --out DIR (default docs/bench; smoke: a temp dir),
 #          --gatewatch BIN (another gatewatch binary, e.g. a "before" build),
-#          --ns "100 1000" --rates "100" --window S --warmup S (full-run overrides).
+#          --ns "100 1000" --rates "100" --window S --warmup S (full-run overrides),
+#          --ingest-only [--ingest-lines N] (only the log_ingest row; 2,000,000 lines by default).
 #
 # What is measured, per process, from /proc and the processes' own endpoints:
 #   cpu_ms_per_check  utime+stime over the window / runs completed in it (= CPU s per 1,000 checks);
@@ -24,18 +25,25 @@
 #                     /metrics (node_exporter)
 # Rows: http (N checks vs blackbox's http prober), dns (vs its dns prober), host (one host check at
 # 10/s vs node_exporter scraped back to back, whose cost per scrape includes its collection; the
-# node_exporter row carries the same n and rate only to pair with it), idle (no checks).
+# node_exporter row carries the same n and rate only to pair with it), idle (no checks),
+# log_ingest (N `format: upstream` access log lines read from a file by one proxy_log check with
+# the default settings, vs mtail --one_shot with tests/bench/nginx.mtail on the same file:
+# cpu_ms_per_check is CPU ms per 1,000 lines; the note has lines per CPU second, and for gatewatch
+# the rate its default read_budget/interval keeps up with).
 # Targets are local: nginx and dnsmasq on 127.0.0.1, high ports, a temp dir; all stopped on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
 
 smoke=0
+ingest_only=0
+ingest_lines_arg=""
 build=build
 gw_override=""
 out=""
 ns="100 1000 10000"
 rates="100 1000"
+ingest_lines=2000000
 window=20
 warmup=5
 scrape_secs=3
@@ -49,18 +57,23 @@ while [ $# -gt 0 ]; do
     --rates) rates=$2; shift ;;
     --window) window=$2; shift ;;
     --warmup) warmup=$2; shift ;;
+    --ingest-only) ingest_only=1 ;;
+    --ingest-lines) ingest_lines_arg=$2; shift ;;
     *) echo "usage: $0 [--smoke] [--build-dir DIR] [--out DIR] [--ns LIST] [--rates LIST]" >&2; exit 2 ;;
   esac
   shift
 done
 if [ $smoke = 1 ]; then
-  ns="20"; rates="40"; window=2; warmup=1; scrape_secs=1
+  ns="20"; rates="40"; window=2; warmup=1; scrape_secs=1; ingest_lines=20000
 fi
+[ -z "$ingest_lines_arg" ] || ingest_lines=$ingest_lines_arg
 
 case "$build" in /*) ;; *) build=$root/$build ;; esac
 gw_bin=$build/gatewatch
 driver=$build/tests/bench/bench_driver
-[ -x "$gw_bin" ] && [ -x "$driver" ] || cmake --build "$build" --target gatewatch bench_driver >/dev/null
+parse_bench=$build/tests/bench/nginx_log_parse_bench
+[ -x "$gw_bin" ] && [ -x "$driver" ] && [ -x "$parse_bench" ] ||
+  cmake --build "$build" --target gatewatch bench_driver nginx_log_parse_bench >/dev/null
 [ -z "$gw_override" ] || gw_bin=$(realpath "$gw_override")
 blackbox=/usr/bin/prometheus-blackbox-exporter
 node_exporter=/usr/bin/prometheus-node-exporter
@@ -68,7 +81,7 @@ hz=$(getconf CLK_TCK)
 
 dir=$(mktemp -d /tmp/gw-bench.XXXXXX)
 chmod 755 "$dir"
-[ -n "$out" ] || out=$([ $smoke = 1 ] && echo "$dir/out" || echo "$root/docs/bench")
+[ -n "$out" ] || out=$([ $smoke = 1 ] || [ $ingest_only = 1 ] && echo "$dir/out" || echo "$root/docs/bench")
 mkdir -p "$out"
 pids=()
 cleanup() {
@@ -328,9 +341,62 @@ bench_idle() {
   stop $gw_pid
 }
 
+# ----- log ingestion: one proxy_log check with default settings vs mtail, on the same file -------
+# The loop thread's CPU (the main thread: reading and parsing happen there), per line.
+main_thread_ticks() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; }
+bench_log_ingest() {
+  local lines=$1 file=$dir/ingest.log c0 c1 parsed=0 i runs
+  "$parse_bench" --write "$file" "$lines"
+  cat >"$dir/gw-ingest.yml" <<CONF
+checks:
+  - {name: ingest, type: proxy_log, interval: 5s, timeout: 1s, format: upstream, start_at: beginning, access_log: '$file'}
+CONF
+  start_gatewatch "$dir/gw-ingest.yml"
+  c0=$(main_thread_ticks $gw_pid)
+  for i in $(seq 1 600); do  # the first run comes within one interval; at most 60 s
+    curl -s "http://127.0.0.1:$gw_port/metrics" >"$dir/mi"
+    parsed=$(msum "$dir/mi" 'gatewatch_proxy_log_lines_total{check="ingest",log="access",result="parsed"}')
+    [ "$parsed" -ge "$lines" ] && break
+    sleep 0.1
+  done
+  c1=$(main_thread_ticks $gw_pid)
+  runs=$(msum "$dir/mi" 'gatewatch_check_runs_total{check="ingest"')
+  local cpu_s
+  cpu_s=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN{printf "%.3f", t / hz}')
+  # What the default read_budget (1s of CPU) every interval (5s) keeps up with at this cost per line.
+  row log_ingest "$lines" 0 gatewatch \
+    "$(awk -v c="$cpu_s" -v n="$parsed" 'BEGIN{printf "%.4f", (n > 0 ? c / n * 1e6 : 0)}')" \
+    "$(rss_mb $gw_pid)" "" "" "$parsed" "" "" "" "" "" "" "$startup_ms" \
+    "$(awk -v c="$cpu_s" -v n="$parsed" -v r="$runs" 'BEGIN{
+      if (c > 0) printf "lines_per_cpu_s=%.0f us_per_line=%.3f keeps_up_with=%.0f/s runs=%d", n / c, c / n * 1e6, n / c * 1 / 5, r
+      else printf "lines_per_cpu_s=n/a (under one tick) runs=%d", r }')"
+  stop $gw_pid
+  if [ -x /usr/bin/mtail ]; then
+    local out=$dir/mtail.out t wall user sys rss_kb counted
+    /usr/bin/time -o "$dir/mtail.time" -f "%e %U %S %M" /usr/bin/mtail --one_shot \
+      --one_shot_format prometheus --progs "$root/tests/bench/nginx.mtail" --logs "$file" \
+      --logtostderr >"$out" 2>"$dir/mtail.log"
+    read -r wall user sys rss_kb <"$dir/mtail.time"
+    counted=$(msum "$out" 'proxy_responses_total{')
+    row log_ingest "$lines" 0 mtail \
+      "$(awk -v u="$user" -v s="$sys" -v n="$counted" 'BEGIN{printf "%.4f", (n > 0 ? (u + s) / n * 1e6 : 0)}')" \
+      "$(awk -v k="$rss_kb" 'BEGIN{printf "%.1f", k / 1024}')" "" "" "$counted" "" "" "" "" "" "" "" \
+      "$(awk -v u="$user" -v s="$sys" -v w="$wall" -v n="$counted" 'BEGIN{
+        c = u + s; printf "lines_per_cpu_s=%s lines_per_s_wall=%.0f one_shot", (c > 0 ? sprintf("%.0f", n / c) : "n/a"), (w > 0 ? n / w : 0) }')"
+  else
+    row log_ingest "$lines" 0 mtail "" "" "" "" "" "" "" "" "" "" "" "" "TODO: mtail not installed (apt-get install mtail)"
+  fi
+  rm -f "$file"
+}
+
 # ----- the run -------------------------------------------------------------------------------
-echo "bench: $([ $smoke = 1 ] && echo smoke || echo full) run, N in {$ns}, rates {$rates}/s, window ${window}s" >&2
-bench_idle
+if [ $ingest_only = 1 ]; then
+  ns=""
+  echo "bench: log_ingest only" >&2
+else
+  echo "bench: $([ $smoke = 1 ] && echo smoke || echo full) run, N in {$ns}, rates {$rates}/s, window ${window}s" >&2
+  bench_idle
+fi
 for n in $ns; do
   for rate in $rates; do
     echo "bench: http n=$n rate=$rate/s" >&2
@@ -351,13 +417,17 @@ for n in $ns; do
 done
 # At its minimum interval (100ms), so a window holds enough runs for CPU ticks of 10 ms to resolve
 # ~0.5 ms per run.
-echo "bench: host (1 host check at 10/s) vs node_exporter" >&2
-if type_supported host host_check_yaml; then
-  bench_gatewatch host 1 10 host_check_yaml
-else
-  row host 1 10 gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "TODO: type host not on this build"
+if [ $ingest_only = 0 ]; then
+  echo "bench: host (1 host check at 10/s) vs node_exporter" >&2
+  if type_supported host host_check_yaml; then
+    bench_gatewatch host 1 10 host_check_yaml
+  else
+    row host 1 10 gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "TODO: type host not on this build"
+  fi
+  bench_node_exporter
 fi
-bench_node_exporter
+echo "bench: log_ingest ($ingest_lines lines) vs mtail" >&2
+bench_log_ingest "$ingest_lines"
 
 # ----- report: table with ratios, CSV, JSON -----------------------------------------------------
 awk -F, -v OFS=, '
@@ -404,13 +474,14 @@ echo "bench: wrote $out/results.csv and $out/results.json (x_* = gatewatch / pee
 if [ $smoke = 1 ]; then
   fail=0
   want=("idle,0,0,gatewatch" "http,20,40,gatewatch" "http,20,40,blackbox_exporter" "dns,20,40,gatewatch"
-    "dns,20,40,blackbox_exporter" "host,1,10,gatewatch" "host,1,10,node_exporter")
+    "dns,20,40,blackbox_exporter" "host,1,10,gatewatch" "host,1,10,node_exporter"
+    "log_ingest,$ingest_lines,0,gatewatch" "log_ingest,$ingest_lines,0,mtail")
   for w in "${want[@]}"; do
     grep -q "^$w," "$out/results.csv" || { echo "bench smoke: missing row $w" >&2; fail=1; }
   done
   awk -F, 'NR > 1 && $17 !~ /^TODO/ && $1 != "idle" && ($9 == "" || $9 == 0 || $5 == "") {
       print "bench smoke: row without completed work: " $0; bad = 1 } END { exit bad }' "$out/results.csv" >&2 || fail=1
-  awk -F, 'NR > 1 && $4 == "gatewatch" && $17 !~ /^TODO/ && $1 != "idle" && ($14 == "" || $14 == 0 || $7 == "nan") {
+  awk -F, 'NR > 1 && $4 == "gatewatch" && $17 !~ /^TODO/ && $1 != "idle" && $1 != "log_ingest" && ($14 == "" || $14 == 0 || $7 == "nan") {
       print "bench smoke: gatewatch row without exposition or lag: " $0; bad = 1 } END { exit bad }' \
     "$out/results.csv" >&2 || fail=1
   [ $fail = 0 ] && echo "bench smoke: ok" >&2

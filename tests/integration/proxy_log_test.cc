@@ -4,7 +4,10 @@
 // the real PrometheusExporter, must equal exactly what nginx logged, classified the way nginx
 // explained it. Rotations (rename + reopen during traffic, copytruncate) lose and double nothing,
 // and no counter ever goes down.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -317,6 +320,252 @@ TEST_F(ProxyLogTest, VanishedLogIsReportedThenFollowedWhenItComesBack) {
   ASSERT_TRUE(RunUntil([&] { return Responses(healthy_port_, "2xx") >= 4; })) << metrics_;
   EXPECT_EQ(Responses(healthy_port_, "2xx"), 4);
   EXPECT_TRUE(RunOnce().success);
+}
+
+// Opens a TCP connection to 127.0.0.1:port and sends one request on it; the connection stays open
+// (the upstream hangs) until the fd goes. An invalid fd if the connect itself failed.
+UniqueFd OpenRequest(int port, const std::string& path) {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return UniqueFd();
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  if (send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) < 0) return UniqueFd();
+  return fd;
+}
+
+// Lines of an nginx error log holding `needle` at level error or worse (nginx also warns
+// "N worker_connections are not enough, reusing connections" when it can still cope).
+size_t CountMatching(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    bool serious = line.find(" [error] ") != std::string::npos ||
+                   line.find(" [crit] ") != std::string::npos ||
+                   line.find(" [alert] ") != std::string::npos;
+    if (serious && line.find(needle) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+// The proxy's own exhaustion, provoked for real: an nginx with 8 worker_connections (the listening
+// socket and the master's channel take two) in front of an upstream that never answers. Each held
+// request takes two connections (client and upstream), so a bounded burst of requests runs the
+// worker out; nginx logs "worker_connections are not enough" (refusing clients, or failing the
+// upstream connect), and the proxy_log check must count every such line and fail naming it, with
+// the cause resources, although the access log shows no 5xx share to speak of.
+TEST(ProxyExhaustionTest, WorkerConnectionsExhaustionIsCountedAndNamed) {
+  TempDir dir;
+  FakeHttpServer hang(FakeHttpServer::Behaviour::kHang);
+  int port = FreeTcpPort();
+  std::string block = "  server {\n    listen 127.0.0.1:" + std::to_string(port) +
+                      ";\n    proxy_read_timeout 5s;\n    location / { proxy_pass "
+                      "http://127.0.0.1:" +
+                      std::to_string(hang.port()) + "; }\n  }\n";
+  NginxInstance nginx(block, 8);
+  std::string error;
+  if (!nginx.Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
+
+  LoopServices io;
+  Config config = ParseConfig(
+      "checks:\n  - {name: edge, type: proxy_log, interval: 1s, timeout: "
+      "500ms, error_log: '" +
+          nginx.error_log() + "'}\n",
+      "test.yml");
+  const auto& check = config.checks.at(0).check;
+  auto state = check->NewState();
+  PrometheusExporter exporter{BuildInfo{"t", "t", "t"}, io.clock};
+  exporter.OnConfig({&check->spec()});
+  auto run = [&] {
+    Result r = gatewatch::RunCheckOnce(*check, io.services, state.get());
+    exporter.OnResult(check->spec(), r);
+    return r;
+  };
+  Result r = run();  // opens the error log at its end
+  ASSERT_TRUE(r.success) << r.detail;
+
+  constexpr int kRequests = 12;  // bounded: far more than 8 connections can hold
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < kRequests; ++i) held.push_back(OpenRequest(port, "/"));
+  const std::string needle = "worker_connections are not enough";
+  ASSERT_TRUE(WaitFor([&] { return CountMatching(nginx.ErrorLogText(), needle) >= 1; },
+                      std::chrono::seconds(5)))
+      << nginx.ErrorLogText();
+  std::this_thread::sleep_for(milliseconds(200));  // the burst's last lines
+  r = run();
+  std::string log = nginx.ErrorLogText();
+  size_t logged = CountMatching(log, needle);
+  std::string metrics = exporter.Render();
+  double counted = 0;
+  for (const char* upstream : {"none", ""}) {
+    std::string series = std::string(
+                             "gatewatch_proxy_upstream_errors_total{check=\"edge\",reason="
+                             "\"worker_connections_exhausted\",upstream=\"") +
+                         (*upstream ? upstream : "127.0.0.1:" + std::to_string(hang.port())) +
+                         "\"}";
+    counted += std::max(0.0, Sample(metrics, series));
+  }
+  EXPECT_EQ(counted, static_cast<double>(logged)) << metrics << log;
+  EXPECT_GE(counted, 1);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, Reason::kWorkerConnectionsExhausted) << r.detail;
+  EXPECT_EQ(CauseName(ReasonCause(r.reason)), "resources");
+  EXPECT_NE(r.detail.find("worker_connections_exhausted"), std::string::npos) << r.detail;
+  held.clear();
+}
+
+// Logs without a shared file: two real nginx with the same servers in front of the same
+// upstreams (healthy, refusing, hanging past proxy_read_timeout); the first logs to files, the
+// second only over syslog, each log to a UDP receiver and to a unix datagram receiver. The same
+// requests to each must give the same counts in all three checks.
+TEST(ProxyLogSyslogTest, SyslogReceiversCountWhatTheFileTailerCounts) {
+  TempDir dir;
+  FakeHttpServer healthy(FakeHttpServer::Behaviour::kOk);
+  FakeHttpServer hang(FakeHttpServer::Behaviour::kHang);
+  RefusingPort dead;
+  const int udp = FreeTcpPort();  // a free number for UDP too on this otherwise quiet loopback
+  const std::string unix_path = dir.path() + "/gw.sock";
+  auto server = [&](int port, const std::string& logs) {
+    return "  include " + std::string(GATEWATCH_SOURCE_DIR) +
+           "/deploy/nginx/gatewatch-log-format.conf;\n  server {\n    listen 127.0.0.1:" +
+           std::to_string(port) + ";\n" + logs +
+           "    proxy_connect_timeout 1s;\n    proxy_read_timeout 300ms;\n"
+           "    location /ok { proxy_pass http://127.0.0.1:" +
+           std::to_string(healthy.port()) +
+           "; }\n"
+           "    location /dead { proxy_pass http://127.0.0.1:" +
+           std::to_string(dead.port()) +
+           "; }\n"
+           "    location /slow { proxy_pass http://127.0.0.1:" +
+           std::to_string(hang.port()) + "; }\n  }\n";
+  };
+  const int file_port = FreeTcpPort(), syslog_port = FreeTcpPort();
+  NginxInstance files(
+      server(file_port, "    access_log " + dir.path() + "/proxy.log gatewatch;\n"));
+  const std::string udp_server = "syslog:server=127.0.0.1:" + std::to_string(udp);
+  const std::string unix_server = "syslog:server=unix:" + unix_path;
+  NginxInstance syslog(server(syslog_port, "    access_log " + udp_server + " gatewatch;\n" +
+                                               "    access_log " + unix_server + " gatewatch;\n" +
+                                               "    error_log " + udp_server + " info;\n" +
+                                               "    error_log " + unix_server + " info;\n"));
+
+  LoopServices io;
+  Config config = ParseConfig(
+      "checks:\n"
+      "  - {name: files, type: proxy_log, interval: 1s, timeout: 500ms, format: upstream, "
+      "access_log: '" +
+          dir.path() + "/proxy.log', error_log: '" + files.error_log() +
+          "'}\n"
+          "  - {name: udp, type: proxy_log, interval: 1s, timeout: 500ms, format: upstream, "
+          "syslog: {listen: 'udp://127.0.0.1:" +
+          std::to_string(udp) +
+          "'}}\n"
+          "  - {name: unix, type: proxy_log, interval: 1s, timeout: 500ms, format: upstream, "
+          "syslog: {listen: 'unix://" +
+          unix_path + "'}}\n",
+      "test.yml");
+  PrometheusExporter exporter{BuildInfo{"t", "t", "t"}, io.clock};
+  std::vector<const CheckSpec*> specs;
+  std::vector<std::unique_ptr<CheckState>> states;
+  for (const auto& c : config.checks) {
+    specs.push_back(&c.check->spec());
+    states.push_back(c.check->NewState());
+  }
+  exporter.OnConfig(specs);
+  std::string metrics;
+  auto run = [&] {
+    for (size_t i = 0; i < config.checks.size(); ++i) {
+      const Check& check = *config.checks[i].check;
+      Result r = gatewatch::RunCheckOnce(check, io.services, states[i].get());
+      EXPECT_NE(r.reason, Reason::kLogUnreadable) << check.spec().name << ": " << r.detail;
+      exporter.OnResult(check.spec(), r);
+    }
+    metrics = exporter.Render();
+  };
+  // The files exist (empty) and the receivers are bound before nginx writes or sends anything.
+  std::ofstream(dir.path() + "/proxy.log").flush();
+  std::ofstream(files.error_log()).flush();
+  run();
+  std::string error;
+  if (!files.Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
+  if (!syslog.Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
+
+  auto send = [&](const std::string& path, int n, long status) {
+    for (int port : {file_port, syslog_port}) {
+      for (int i = 0; i < n; ++i) {
+        EXPECT_EQ(HttpGet("http://127.0.0.1:" + std::to_string(port) + path).status, status);
+      }
+    }
+  };
+  std::atomic<bool> sent{false};
+  std::thread traffic([&] {
+    send("/ok", 20, 200);
+    send("/dead", 10, 502);
+    send("/slow", 3, 504);
+    sent = true;
+  });
+
+  auto value = [&](const std::string& check, const std::string& series, const std::string& labels) {
+    return Sample(metrics, "gatewatch_" + series + "{check=\"" + check + "\"," + labels + "}");
+  };
+  auto responses = [&](const std::string& check, int port, const char* code) {
+    return value(
+        check, "proxy_responses_total",
+        "code=\"" + std::string(code) + "\",upstream=\"127.0.0.1:" + std::to_string(port) + "\"");
+  };
+  auto errors = [&](const std::string& check, int port, const char* reason) {
+    return value(check, "proxy_upstream_errors_total",
+                 "reason=\"" + std::string(reason) +
+                     "\",upstream=\"127.0.0.1:" + std::to_string(port) + "\"");
+  };
+  auto complete = [&](const std::string& c) {
+    return responses(c, healthy.port(), "2xx") >= 20 && responses(c, dead.port(), "502") >= 10 &&
+           responses(c, hang.port(), "504") >= 3 &&
+           errors(c, dead.port(), "connection_refused") >= 10 &&
+           errors(c, hang.port(), "upstream_timeout") >= 3;
+  };
+  // The loop runs meanwhile, as in the agent: the receivers read datagrams as they arrive (a unix
+  // socket queues only net.unix.max_dgram_qlen of them, often 10); the checks run every 100 ms.
+  bool all = false;
+  auto now = std::chrono::steady_clock::now;
+  for (auto end = now() + seconds(20), next = now(); now() < end && !all;) {
+    io.loop.RunOnce(milliseconds(10));
+    if (now() < next) continue;
+    next += milliseconds(100);
+    run();
+    all = sent && complete("files") && complete("udp") && complete("unix");
+  }
+  traffic.join();
+  ASSERT_TRUE(all) << metrics << syslog.ErrorLogText();
+  run();  // nothing more arrives: still exact
+  for (const char* c : {"files", "udp", "unix"}) {
+    SCOPED_TRACE(c);
+    EXPECT_EQ(responses(c, healthy.port(), "2xx"), 20);
+    EXPECT_EQ(responses(c, dead.port(), "502"), 10);
+    EXPECT_EQ(responses(c, hang.port(), "504"), 3);
+    EXPECT_EQ(errors(c, dead.port(), "connection_refused"), 10);
+    EXPECT_EQ(errors(c, hang.port(), "upstream_timeout"), 3);
+    EXPECT_EQ(value(c, "proxy_log_lines_total", "log=\"access\",result=\"parsed\""), 33);
+    EXPECT_EQ(value(c, "proxy_log_lines_total", "log=\"access\",result=\"skipped\""), 0);
+    EXPECT_EQ(value(c, "proxy_log_lines_total", "log=\"error\",result=\"parsed\""), 13);
+    EXPECT_EQ(Sample(metrics, "gatewatch_proxy_request_duration_seconds_count{check=\"" +
+                                  std::string(c) + "\"}"),
+              33);
+  }
+  for (const char* c : {"udp", "unix"}) {
+    SCOPED_TRACE(c);
+    EXPECT_GE(value(c, "proxy_syslog_messages_total", "result=\"accepted\""), 33 + 13);
+    EXPECT_EQ(value(c, "proxy_syslog_messages_total", "result=\"malformed\""), 0);
+    EXPECT_EQ(value(c, "proxy_syslog_messages_total", "result=\"dropped\""), 0);
+    EXPECT_EQ(value(c, "proxy_syslog_messages_total", "result=\"too_long\""), 0);
+  }
+  // The syslog nginx wrote no upstream failure into a file.
+  std::ifstream main_log(syslog.error_log());
+  std::stringstream text;
+  text << main_log.rdbuf();
+  EXPECT_EQ(text.str().find("while connecting to upstream"), std::string::npos) << text.str();
 }
 
 }  // namespace

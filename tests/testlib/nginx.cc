@@ -28,7 +28,8 @@ bool Accepts(int port) {
 
 }  // namespace
 
-NginxInstance::NginxInstance(std::string http_block) : http_block_(std::move(http_block)) {}
+NginxInstance::NginxInstance(std::string http_block, int worker_connections)
+    : http_block_(std::move(http_block)), worker_connections_(worker_connections) {}
 
 NginxInstance::~NginxInstance() { Stop(); }
 
@@ -41,7 +42,7 @@ bool NginxInstance::Start(std::string* error) {
   std::ofstream conf(d + "/nginx.conf");
   conf << "daemon off;\nmaster_process on;\nworker_processes 1;\npid " << d << "/nginx.pid;\n"
        << "error_log " << d << "/error.log info;\n"
-       << "events { worker_connections 256; }\n"
+       << "events { worker_connections " << worker_connections_ << "; }\n"
        << "http {\n  access_log " << d << "/access.log;\n"
        << "  client_body_temp_path " << d << "/client_body;\n  proxy_temp_path " << d << "/proxy;\n"
        << "  fastcgi_temp_path " << d << "/fastcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"

@@ -15,7 +15,8 @@ inline constexpr char kNginxBinary[] = "/usr/sbin/nginx";
 class NginxInstance {
  public:
   // `http_block` goes inside `http { }`: servers with `listen 127.0.0.1:PORT;` lines.
-  explicit NginxInstance(std::string http_block);
+  // `worker_connections` of its one worker (a tiny one provokes its exhaustion for real).
+  explicit NginxInstance(std::string http_block, int worker_connections = 256);
   ~NginxInstance();
 
   // Starts nginx and waits (at most 5 s) until every listen port accepts connections.
@@ -32,6 +33,7 @@ class NginxInstance {
  private:
   TempDir dir_;
   std::string http_block_;
+  int worker_connections_ = 256;
   std::unique_ptr<Process> process_;
 };
 

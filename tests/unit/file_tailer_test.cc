@@ -239,5 +239,45 @@ TEST_F(FileTailerTest, EachPollReadsAtMostItsBudget) {
   EXPECT_GE(polls, 9);
 }
 
+// Without a byte cap a poll reads until it has caught up, however far behind; the backlog is 0.
+TEST_F(FileTailerTest, ReadsUntilCaughtUpAndReportsNoBacklog) {
+  auto tailer = Following(Opts());
+  std::string text;
+  for (int i = 0; i < 200000; ++i) text += "line " + std::to_string(1000000 + i) + "\n";  // 13 B
+  Append(text);  // 2.6 MB: far more than one 64 KiB chunk
+  FileTailer::PollStats s;
+  Lines got = Poll(*tailer, &s);
+  EXPECT_EQ(got.size(), 200000u);
+  EXPECT_EQ(s.bytes, text.size());
+  EXPECT_EQ(s.backlog, 0u);
+}
+
+// A spent CPU budget ends the poll (after at least one chunk), and the backlog says how much is
+// left; the next polls carry on where it stopped until nothing is left.
+TEST_F(FileTailerTest, CpuBudgetEndsAPollAndTheBacklogSaysWhatIsLeft) {
+  auto o = Opts();
+  o.cpu_budget = std::chrono::nanoseconds(1);  // spent after the first chunk, on any machine
+  auto tailer = Following(o);
+  std::string text;
+  for (int i = 0; i < 100000; ++i) text += "line " + std::to_string(1000000 + i) + "\n";
+  Append(text);  // 1.3 MB
+  FileTailer::PollStats s;
+  Lines all = Poll(*tailer, &s);
+  EXPECT_TRUE(s.more);
+  EXPECT_EQ(s.bytes, 64u * 1024);
+  EXPECT_EQ(s.backlog, text.size() - s.bytes);
+  int polls = 1;
+  while (s.more && polls++ < 100) {
+    uint64_t before = s.backlog;
+    Lines got = Poll(*tailer, &s);
+    all.insert(all.end(), got.begin(), got.end());
+    EXPECT_EQ(s.backlog, before - s.bytes);
+  }
+  ASSERT_EQ(all.size(), 100000u);
+  EXPECT_EQ(all.back(), "line 1099999");
+  EXPECT_EQ(s.backlog, 0u);
+  EXPECT_GE(polls, 20);  // 1.3 MB in 64 KiB chunks
+}
+
 }  // namespace
 }  // namespace gatewatch

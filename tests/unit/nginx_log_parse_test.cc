@@ -243,8 +243,6 @@ TEST(ClassifyErrorLineTest, EveryUpstreamFailureOfNginx122) {
            "upstream" +
            tail,
        Reason::kInvalidHeader, "127.0.0.1:41002"},
-      {pre + "upstream sent too big header while reading response header from upstream" + tail,
-       Reason::kInvalidHeader, "127.0.0.1:41002"},
       {pre +
            "upstream sent duplicate header line: \"Transfer-Encoding: chunked\", previous value: "
            "\"Transfer-Encoding: chunked\" while reading response header from upstream" +
@@ -289,6 +287,54 @@ TEST(ClassifyErrorLineTest, EveryUpstreamFailureOfNginx122) {
        Reason::kProtocolError, "127.0.0.1:41002"},
       {pre + "something nginx 1.26 may say while reading response header from upstream" + tail,
        Reason::kOther, "127.0.0.1:41002"},
+      // The proxy's own exhaustion (cause resources), with or without an upstream.
+      {"2026/11/25 02:10:01 [alert] 4242#4242: *17 4 worker_connections are not enough while "
+       "connecting to upstream" +
+           tail,
+       Reason::kWorkerConnectionsExhausted, "127.0.0.1:41002"},
+      {"2026/11/25 02:10:01 [alert] 4242#4242: 4 worker_connections are not enough",
+       Reason::kWorkerConnectionsExhausted, "none"},
+      {"2026/11/25 02:10:01 [alert] 4242#4242: *17 socket() failed (24: Too many open files) "
+       "while connecting to upstream, client: 10.1.2.3, server: www.example.com, request: \"GET / "
+       "HTTP/1.1\", upstream: \"fastcgi://127.0.0.1:9000\", host: \"www.example.com\"",
+       Reason::kFdExhausted, "127.0.0.1:9000"},
+      {"2026/11/25 02:10:01 [crit] 4242#4242: accept4() failed (24: Too many open files)",
+       Reason::kFdExhausted, "none"},
+      {"2026/11/25 02:10:01 [crit] 4242#4242: accept4() failed (23: Too many open files in "
+       "system)",
+       Reason::kFdExhausted, "none"},
+      {"2026/11/25 02:10:01 [crit] 4242#4242: *17 open() \"/usr/share/nginx/html/index.html\" "
+       "failed (24: Too many open files), client: 127.0.0.1, server: , request: \"GET / "
+       "HTTP/1.1\", host: \"127.0.0.1\"",
+       Reason::kFdExhausted, "none"},
+      {"2026/11/25 02:10:01 [crit] 4242#4242: *17 connect() to 10.0.0.5:8080 failed (99: Cannot "
+       "assign requested address) while connecting to upstream, client: 127.0.0.1, server: , "
+       "request: \"GET / HTTP/1.1\", upstream: \"http://10.0.0.5:8080/\", host: \"shop\"",
+       Reason::kEphemeralPortsExhausted, "10.0.0.5:8080"},
+      {pre + "connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource temporarily "
+             "unavailable) while connecting to upstream, client: 127.0.0.1, server: , request: "
+             "\"GET /index.php HTTP/1.1\", upstream: "
+             "\"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"127.0.0.1\"",
+       Reason::kListenQueueFull, "unix:/run/php/php8.2-fpm.sock"},
+      {pre +
+           "connect() failed (11: Resource temporarily unavailable) while connecting to upstream" +
+           tail,
+       Reason::kListenQueueFull, "127.0.0.1:41002"},
+      {"2026/11/25 02:10:01 [alert] 4242#4242: *17 upstream buffer is too small to read response "
+       "while reading upstream" +
+           tail,
+       Reason::kProxyBufferTooSmall, "127.0.0.1:41002"},
+      {pre + "upstream sent too big header while reading response header from upstream" + tail,
+       Reason::kProxyBufferTooSmall, "127.0.0.1:41002"},
+      // EAGAIN outside connect() is not a full listen queue; the client's text never counts.
+      {pre +
+           "recv() failed (11: Resource temporarily unavailable) while reading response header "
+           "from upstream" +
+           tail,
+       Reason::kOther, "127.0.0.1:41002"},
+      {pre + "open() \"/srv/x\" failed (2: No such file or directory), client: 127.0.0.1, "
+             "server: , request: \"GET /(24: Too many open files) HTTP/1.1\", host: \"x\"",
+       std::nullopt, ""},
       // Not upstream failures.
       {"2026/11/25 02:10:01 [warn] 4242#4242: *17 upstream server temporarily disabled while "
        "connecting to upstream" +

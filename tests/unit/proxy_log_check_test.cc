@@ -5,13 +5,19 @@
 #include "checks/proxy_log_check.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "agent/config.h"
+#include "agent/io/event_loop.h"
+#include "tests/testlib/fake_clock.h"
 #include "tests/testlib/nginx_log_lines.h"
+#include "tests/testlib/temp_dir.h"
 
 namespace gatewatch {
 namespace {
@@ -179,6 +185,95 @@ TEST(ProxyLogMonitorTest, TheDominantReasonIsSummedOverUpstreams) {
   FileTailer::PollStats ok;
   Result r = m.Finish(TimePoint(seconds(1)), &ok, &ok);
   EXPECT_EQ(r.reason, Reason::kConnectionRefused) << r.detail;
+}
+
+// The proxy's own exhaustion fails the run with its reason (cause resources) although the access
+// log shows no 5xx share: refused clients never reach it.
+TEST(ProxyLogMonitorTest, ProxyExhaustionFailsTheRunWhateverThe5xxShare) {
+  ProxyLogMonitor m(std::make_shared<ProxyLogConfig>(Cfg()));
+  for (int i = 0; i < 50; ++i) m.OnAccessLine(UpstreamLogLine(200, "10.0.0.1:80", "200", "0.004"));
+  for (int i = 0; i < 3; ++i) {
+    m.OnErrorLine("2026/11/25 02:10:01 [alert] 7#7: 8 worker_connections are not enough");
+  }
+  m.OnErrorLine("2026/11/25 02:10:01 [crit] 7#7: accept4() failed (24: Too many open files)");
+  FileTailer::PollStats ok;
+  Result r = m.Finish(TimePoint(seconds(1)), &ok, &ok);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, Reason::kWorkerConnectionsExhausted) << r.detail;
+  EXPECT_EQ(CauseName(ReasonCause(r.reason)), "resources");
+  EXPECT_EQ(r.detail,
+            "the proxy logged worker_connections_exhausted 3 times in the last 1m (its own limits, "
+            "not an upstream's)");
+  EXPECT_EQ(ObservedSum(r, "proxy_upstream_errors_total", {"none", "worker_connections_exhausted"}),
+            3);
+  EXPECT_EQ(ObservedSum(r, "proxy_upstream_errors_total", {"none", "fd_exhausted"}), 1);
+  // Once the window has passed, the run succeeds again.
+  r = m.Finish(TimePoint(seconds(200)), &ok, &ok);
+  EXPECT_TRUE(r.success) << r.detail;
+}
+
+// Over syslog (a real unix datagram socket and event loop): each datagram's line is routed to the
+// access or error log parser by its shape, and what is not RFC 3164, too long or hostile is
+// counted, never a crash, never a label.
+TEST(ProxyLogMonitorTest, SyslogDatagramsFeedTheSameParsersAndLossesAreCounted) {
+  testing::TempDir dir;
+  FakeClock clock;  // the receivers' grace period passes without sleeping
+  EventLoop loop(clock);
+  TailRegistry tails;  // outlives the monitor, as the agent's does
+  ProxyLogConfig c;
+  c.format = "upstream";
+  c.max_line = 1024;
+  c.syslog_listen = "unix://" + dir.path() + "/gw.sock";
+  auto m = std::make_unique<ProxyLogMonitor>(std::make_shared<ProxyLogConfig>(c));
+  Result r = m->Run(TimePoint(seconds(1)), tails, &loop);  // binds
+  ASSERT_TRUE(r.success) << r.detail;
+  UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::string path = dir.path() + "/gw.sock";
+  std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+  auto send = [&](const std::string& d) {
+    ASSERT_EQ(sendto(fd.get(), d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a),
+              static_cast<ssize_t>(d.size()));
+  };
+  const std::string head = "<190>Nov 25 02:10:01 web1 nginx: ";
+  send(head + UpstreamLogLine(200, "10.0.0.1:80", "200", "0.004"));
+  send(head + UpstreamLogLine(502, "10.0.0.1:80", "502", "0.000"));
+  send("<187>Nov 25 02:10:01 web1 nginx: " + RefusedErrorLine("10.0.0.1:80"));
+  send("<189>Nov 25 02:10:01 web1 nginx: 2026/11/25 02:10:01 [notice] 1#1: reopening logs");
+  send(head + UpstreamLogLine(200, "10.0.0.\xff:80\"", "200", "0.004"));  // hostile upstream
+  send("not syslog at all \xff\xfe");
+  send(head + std::string(2000, 'x'));  // over max_line + 1 KiB of header room
+  r = m->Run(TimePoint(seconds(2)), tails, &loop);
+  EXPECT_EQ(ObservedSum(r, "proxy_syslog_messages_total", {"accepted"}), 5);
+  EXPECT_EQ(ObservedSum(r, "proxy_syslog_messages_total", {"malformed"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_syslog_messages_total", {"too_long"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_syslog_messages_total", {"dropped"}), 0);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"access", "parsed"}), 3);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"error", "parsed"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_log_lines_total", {"error", "skipped"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "502"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"other", "2xx"}), 1);
+  EXPECT_EQ(ObservedSum(r, "proxy_upstream_errors_total", {"10.0.0.1:80", "connection_refused"}),
+            1);
+  // A rebuilt check's state takes over the socket: what arrives in between is not lost.
+  m.reset();
+  send(head + UpstreamLogLine(200, "10.0.0.1:80", "200", "0.004"));
+  m = std::make_unique<ProxyLogMonitor>(std::make_shared<ProxyLogConfig>(c));
+  r = m->Run(TimePoint(seconds(3)), tails, &loop);
+  EXPECT_EQ(ObservedSum(r, "proxy_responses_total", {"10.0.0.1:80", "2xx"}), 1);
+  // The address held by another process (here: a regular file at the path) fails the run as
+  // log_unreadable, retried every run.
+  m.reset();
+  clock.Advance(seconds(11));  // the least grace is 10s: nobody took it over
+  loop.RunOnce(Duration::zero());
+  ASSERT_FALSE(std::filesystem::exists(path));
+  std::ofstream(path) << "not a socket";
+  m = std::make_unique<ProxyLogMonitor>(std::make_shared<ProxyLogConfig>(c));
+  r = m->Run(TimePoint(seconds(40)), tails, &loop);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, Reason::kLogUnreadable);
+  EXPECT_NE(r.detail.find("not a socket"), std::string::npos) << r.detail;
 }
 
 TEST(ProxyLogMonitorTest, UnreadableLogFailsAsMisconfigurationAndStillCounts) {
@@ -417,7 +512,7 @@ std::string ConfigError(const std::string& keys) {
 
 TEST(ProxyLogConfigTest, ErrorsNameTheirPath) {
   EXPECT_EQ(ConfigError("interval: 5s, timeout: 1s"),
-            "checks[0]: needs access_log, error_log or both");
+            "checks[0]: needs access_log, error_log, syslog or several");
   EXPECT_EQ(ConfigError("access_log: /a, format: '$status$request_time'"),
             "checks[0].format: not combined, upstream, json or a usable log_format string: "
             "$status and $request_time have no text between them: their values cannot be told "
@@ -426,10 +521,28 @@ TEST(ProxyLogConfigTest, ErrorsNameTheirPath) {
             "checks[0].start_at: must be end or beginning");
   EXPECT_EQ(ConfigError("access_log: /a, max_line: 10"),
             "checks[0].max_line: must be between 256B and 1MiB");
-  // Parsed on the loop thread: one run must not hold every other check back for seconds.
-  EXPECT_EQ(ConfigError("access_log: /a, read_limit: 17MiB"),
-            "checks[0].read_limit: must be between max_line and 16MiB");
+  // Parsed on the loop thread: one run must not hold every other check back for long.
+  EXPECT_EQ(ConfigError("access_log: /a, read_limit: 2GiB"),
+            "checks[0].read_limit: must be between max_line and 1GiB");
   EXPECT_EQ(ConfigError("access_log: /a, read_limit: 16MiB"), "(no error)");
+  EXPECT_EQ(ConfigError("access_log: /a, read_budget: 6s"),
+            "checks[0].read_budget: must be between 1ms and 5s");
+  EXPECT_EQ(ConfigError("access_log: /a, read_budget: 50ms"), "(no error)");
+  EXPECT_EQ(ConfigError("syslog: {listen: 'tcp://127.0.0.1:514'}"),
+            "checks[0].syslog.listen: must be udp://ADDRESS:PORT or unix:///PATH");
+  EXPECT_EQ(ConfigError("syslog: {listen: 'udp://localhost:514'}"),
+            "checks[0].syslog.listen: 'localhost' is not an IP address");
+  EXPECT_EQ(ConfigError("syslog: {listen: 'udp://127.0.0.1:70000'}"),
+            "checks[0].syslog.listen: the port must be a number 1..65535");
+  EXPECT_EQ(
+      ConfigError("syslog: {listen: 'unix://run/x.sock'}"),
+      "checks[0].syslog.listen: unix:// needs an absolute path (unix:///run/gatewatch/nginx.sock)");
+  EXPECT_EQ(ConfigError("syslog: {}"),
+            "checks[0].syslog: needs listen (udp://127.0.0.1:5514 or unix:///PATH)");
+  EXPECT_EQ(ConfigError("syslog: {listen: 'udp://[::1]:5514', queue: 1KiB}"),
+            "checks[0].syslog.queue: must be between 64KiB and 1GiB");
+  EXPECT_EQ(ConfigError("syslog: {listen: 'udp://[::1]:5514', queue: 1MiB}"), "(no error)");
+  EXPECT_EQ(ConfigError("syslog: {listen: 'unix:///run/gw.sock'}"), "(no error)");
   EXPECT_EQ(ConfigError("access_log: /a, window: 0s"),
             "checks[0].window: must be between 1s and 24h");
   EXPECT_EQ(ConfigError("access_log: /a, acess_log: /b").rfind("checks[0].acess_log", 0), 0u)
