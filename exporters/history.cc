@@ -76,6 +76,7 @@ void HistoryStore::OnConfig(const std::vector<const CheckSpec*>& checks) {
     }
   }
   records_ = std::move(kept);
+  ++generation_;
 }
 
 void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
@@ -119,6 +120,42 @@ void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
   }
   ++r.changes.back().runs;
   r.last = std::move(entry);
+  ++generation_;
+}
+
+std::vector<std::string> HistoryStore::Names() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(records_.size());
+  for (const auto& [name, r] : records_) out.push_back(name);
+  return out;
+}
+
+uint64_t HistoryStore::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+void HistoryStore::Restore(std::vector<CheckHistory> checks) {
+  std::lock_guard lock(mu_);
+  for (CheckHistory& h : checks) {
+    Record r;
+    r.type = h.summary.type;
+    r.seq = h.summary.runs_total;
+    r.failures_total = h.summary.failures_total;
+    for (const HistoryEntry& e : h.runs) {
+      r.runs.Push(CompactRun{.time_ms = e.time_ms,
+                             .duration_us = static_cast<uint32_t>(std::clamp<int64_t>(
+                                 e.duration_us, 0, std::numeric_limits<uint32_t>::max())),
+                             .reason = static_cast<uint8_t>(e.reason)},
+                  options_.runs);
+    }
+    for (HistoryEntry& e : h.failures) r.failures.Push(std::move(e), options_.failures);
+    for (const StatePeriod& p : h.changes) r.changes.Push(p, std::max<size_t>(options_.changes, 1));
+    r.last = std::move(h.last);
+    records_[h.summary.name] = std::move(r);
+  }
+  ++generation_;
 }
 
 CheckSummary HistoryStore::Summarise(const std::string& name, const Record& r) {

@@ -115,6 +115,19 @@ class HistoryStore final : public ResultSink {
   std::vector<CheckSummary> Summaries() const;
   // Any thread. nullopt for a check that is not configured.
   std::optional<CheckHistory> Snapshot(const std::string& name) const;
+  // Any thread. Configured check names, sorted: with Snapshot, what the persister saves one check
+  // at a time (the lock is held for one check's copy, never for the whole store).
+  std::vector<std::string> Names() const;
+  // Any thread. Counts results and configs applied: unchanged means nothing new to save.
+  uint64_t generation() const;
+
+  // Loop thread (or before the loop runs), before the OnConfig that should keep them: puts back
+  // checks saved by an earlier process (exporters/history_file.h). A check the next OnConfig does
+  // not configure with the same type is dropped then; the current bounds apply at once. Each
+  // `CheckHistory` must be what Snapshot gives: `runs` the last runs, consecutive, ending at
+  // `summary.runs_total` (DecodeHistoryFile checks it).
+  void Restore(std::vector<CheckHistory> checks);
+
   // Any thread: every check's availability strip (AvailabilityStrip of its kept runs), computed
   // under the lock so that a page of 10,000 checks copies 60 bytes per check, not its runs.
   std::map<std::string, std::vector<Slot>> Strips(int64_t now_ms, int64_t span_ms, int slots) const;
@@ -193,6 +206,7 @@ class HistoryStore final : public ResultSink {
   mutable std::mutex mu_;
   HistoryOptions options_;
   std::map<std::string, Record> records_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace gatewatch
