@@ -49,7 +49,7 @@ class HistoryIntegrationTest : public ::testing::Test {
   void SetUp() override {
     port_ = FreeTcpPort();
     std::string config = dir_.path() + "/gatewatch.yml";
-    std::ofstream(config) << "history: {runs: 50, failures: 100}\n"
+    std::ofstream(config) << "history: {runs: 50, failures: 100, evidence_bytes: 1MiB}\n"
                              "checks:\n"
                              "  - name: web\n"
                              "    type: http\n"
