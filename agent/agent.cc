@@ -107,7 +107,7 @@ class Agent {
     if (!LoadInitialConfig(&config)) return 1;
     if (!StartWeb()) return 1;
     if (!config && !LoadDefaultConfig(&config)) return 1;
-    if (!RestoreHistory()) return 1;
+    if (!RestoreHistory(*config)) return 1;
     Apply(*config);  // drops saved checks no longer configured
     if (persister_) persister_->Start();
     UniqueFd signals = WatchSignals();
@@ -160,10 +160,11 @@ class Agent {
   }
 
   // --storage.path: the history saved by the last run, before the first config is applied.
-  bool RestoreHistory() {
+  bool RestoreHistory(const Config& config) {
     if (options_.storage_path.empty()) return true;
     persister_ = std::make_unique<HistoryPersister>(history_, options_.storage_path);
     if (!persister_->Prepare()) return false;
+    history_.SetOptions(config.history);  // restored rings are cut to the config's bounds, not ours
     history_.Restore(persister_->Load());
     return true;
   }
