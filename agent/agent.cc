@@ -21,6 +21,7 @@
 #include "agent/base/logging.h"
 #include "agent/base/version.h"
 #include "agent/config.h"
+#include "agent/history_persister.h"
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
@@ -106,7 +107,9 @@ class Agent {
     if (!LoadInitialConfig(&config)) return 1;
     if (!StartWeb()) return 1;
     if (!config && !LoadDefaultConfig(&config)) return 1;
-    Apply(*config);
+    if (!RestoreHistory(*config)) return 1;
+    Apply(*config);  // drops saved checks no longer configured
+    if (persister_) persister_->Start();
     UniqueFd signals = WatchSignals();
     if (!signals.valid()) return 1;
     Housekeeping();
@@ -154,6 +157,16 @@ class Agent {
       Log(LogLevel::kError, "embedded default config is invalid", {{"error", e.what()}});
       return false;
     }
+  }
+
+  // --storage.path: the history saved by the last run, before the first config is applied.
+  bool RestoreHistory(const Config& config) {
+    if (options_.storage_path.empty()) return true;
+    persister_ = std::make_unique<HistoryPersister>(history_, options_.storage_path);
+    if (!persister_->Prepare()) return false;
+    history_.SetOptions(config.history);  // restored rings are cut to the config's bounds, not ours
+    history_.Restore(persister_->Load());
+    return true;
   }
 
   bool StartWeb() {
@@ -217,6 +230,7 @@ class Agent {
     loop_.CancelTimer(housekeeping_);
     if (reload_thread_.joinable()) reload_thread_.join();  // its outcome is not applied any more
     scheduler_.Stop();
+    if (persister_) persister_->Stop();  // the last save, with the loop stopped
     ready_ = false;
     StopWebServerBounded();
     Log(LogLevel::kInfo, "gatewatch stopped");
@@ -376,6 +390,7 @@ class Agent {
   LoggingAlertSink alert_log_;
   AlertEvaluator alerts_;
   HistoryStore history_;  // runs and failures per check: the status page and history API
+  std::unique_ptr<HistoryPersister> persister_;  // --storage.path; destroyed before history_
   FanoutSink fanout_;
   LoggingSink logging_sink_;
   Scheduler scheduler_;

@@ -16,8 +16,9 @@ struct AgentOptions {
   std::string probe_address;      // --web.probe-address: plain /-/healthy and /-/ready only
   bool enable_lifecycle = false;  // --web.enable-lifecycle: POST /-/reload
   HostPaths paths;
-  Shard shard;           // run only the checks of this shard (agent/shard.h)
-  std::string location;  // --location: a label on gatewatch_build_info
+  Shard shard;               // run only the checks of this shard (agent/shard.h)
+  std::string location;      // --location: a label on gatewatch_build_info
+  std::string storage_path;  // --storage.path: folder for the history across restarts (optional)
 };
 
 // Runs until SIGTERM or SIGINT. Returns the process exit code: 0 after a clean stop, non-zero if

@@ -230,6 +230,10 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
   config.history.runs = static_cast<size_t>(history.IntOr("runs", 100, 1, 10'000));
   config.history.failures = static_cast<size_t>(history.IntOr("failures", 20, 0, 1'000));
   config.history.changes = static_cast<size_t>(history.IntOr("changes", 20, 1, 1'000));
+  config.history.evidence_bytes = static_cast<size_t>(history.BytesOr("evidence_bytes", 6 * 1024));
+  if (config.history.evidence_bytes > (size_t{1} << 20)) {
+    history.Child("evidence_bytes").Fail("must be at most 1MiB");
+  }
   history.RejectUnknownKeys();
 
   ConfigNode resolvers = root.Child("resolvers");

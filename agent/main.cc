@@ -64,6 +64,9 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags* f) {
                  "auto/N takes I from the -ORDINAL suffix of $HOSTNAME (StatefulSet pods)");
   app.add_option("--location", agent.location,
                  "Where this agent runs (e.g. eu-west): a label on gatewatch_build_info");
+  app.add_option("--storage.path", agent.storage_path,
+                 "Folder in which the check history (status page, /api/v1/checks) is kept across "
+                 "restarts (history.bin, saved every minute and on shutdown; default: not kept)");
   app.add_option("--log.level", f->log_level, "debug, info, warn or error")->capture_default_str();
   app.add_option("--log.format", f->log_format, "logfmt or json")->capture_default_str();
 }

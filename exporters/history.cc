@@ -47,7 +47,36 @@ void AddToStrip(std::vector<Slot>& strip, int64_t time_ms, bool ok, int64_t now_
   }
 }
 
+// `e` with less in it, for an older failure over the evidence budget. Level 1: report values over
+// kShortValueBytes dropped (a line says so); 2: the report dropped; 3: nothing (null).
+std::shared_ptr<const RunEvidence> Reduced(const RunEvidence& e, int level) {
+  if (level >= 3) return nullptr;
+  auto out = std::make_shared<RunEvidence>();
+  out->detail = e.detail;
+  if (level == 1) {
+    bool dropped = false;
+    for (const auto& kv : e.report) {
+      if (kv.second.size() <= HistoryStore::kShortValueBytes) {
+        out->report.push_back(kv);
+      } else {
+        dropped = true;
+      }
+    }
+    if (dropped)
+      out->report.emplace_back("trimmed", "long values dropped (history.evidence_bytes)");
+    out->report.shrink_to_fit();
+  }
+  return out;
+}
+
 }  // namespace
+
+size_t EvidenceBytes(const RunEvidence& e) {
+  size_t n = sizeof(RunEvidence) + e.detail.size();
+  for (const auto& [k, v] : e.report)
+    n += sizeof(std::pair<std::string, std::string>) + k.size() + v.size();
+  return n;
+}
 
 HistoryStore::HistoryStore(const Clock& clock, HistoryOptions options)
     : clock_(clock), options_(options) {}
@@ -62,6 +91,28 @@ void HistoryStore::Trim(Record& r) const {
   r.runs.Trim(options_.runs);
   r.failures.Trim(options_.failures);
   r.changes.Trim(std::max<size_t>(options_.changes, 1));
+  EnforceEvidenceBudget(r);
+}
+
+void HistoryStore::EnforceEvidenceBudget(Record& r) const {
+  if (r.failures.size() < 2) return;  // the newest failure keeps all of its evidence
+  size_t total = 0;
+  r.failures.ForEach([&](const HistoryEntry& f) {
+    if (f.evidence != nullptr) total += EvidenceBytes(*f.evidence);
+  });
+  // Oldest first, every older failure a level down before any goes further.
+  for (int level = 1; level <= 3 && total > options_.evidence_bytes; ++level) {
+    for (size_t i = 0; i + 1 < r.failures.size() && total > options_.evidence_bytes; ++i) {
+      HistoryEntry& f = r.failures.at(i);
+      if (f.evidence == nullptr) continue;
+      size_t before = EvidenceBytes(*f.evidence);
+      auto reduced = Reduced(*f.evidence, level);
+      size_t after = reduced != nullptr ? EvidenceBytes(*reduced) : 0;
+      if (after >= before) continue;  // already as small at this level
+      total -= before - after;
+      f.evidence = std::move(reduced);
+    }
+  }
 }
 
 void HistoryStore::OnConfig(const std::vector<const CheckSpec*>& checks) {
@@ -76,6 +127,7 @@ void HistoryStore::OnConfig(const std::vector<const CheckSpec*>& checks) {
     }
   }
   records_ = std::move(kept);
+  ++generation_;
 }
 
 void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
@@ -111,6 +163,7 @@ void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
   if (!ok) {
     ++r.failures_total;
     r.failures.Push(entry, options_.failures);
+    EnforceEvidenceBudget(r);
   }
   if (r.changes.empty() || r.changes.back().ok != ok) {
     if (!r.changes.empty()) r.changes.back().end_ms = now_ms;
@@ -119,6 +172,43 @@ void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
   }
   ++r.changes.back().runs;
   r.last = std::move(entry);
+  ++generation_;
+}
+
+std::vector<std::string> HistoryStore::Names() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(records_.size());
+  for (const auto& [name, r] : records_) out.push_back(name);
+  return out;
+}
+
+uint64_t HistoryStore::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
+void HistoryStore::Restore(std::vector<CheckHistory> checks) {
+  std::lock_guard lock(mu_);
+  for (CheckHistory& h : checks) {
+    Record r;
+    r.type = h.summary.type;
+    r.seq = h.summary.runs_total;
+    r.failures_total = h.summary.failures_total;
+    for (const HistoryEntry& e : h.runs) {
+      r.runs.Push(CompactRun{.time_ms = e.time_ms,
+                             .duration_us = static_cast<uint32_t>(std::clamp<int64_t>(
+                                 e.duration_us, 0, std::numeric_limits<uint32_t>::max())),
+                             .reason = static_cast<uint8_t>(e.reason)},
+                  options_.runs);
+    }
+    for (HistoryEntry& e : h.failures) r.failures.Push(std::move(e), options_.failures);
+    for (const StatePeriod& p : h.changes) r.changes.Push(p, std::max<size_t>(options_.changes, 1));
+    r.last = std::move(h.last);
+    EnforceEvidenceBudget(r);
+    records_[h.summary.name] = std::move(r);
+  }
+  ++generation_;
 }
 
 CheckSummary HistoryStore::Summarise(const std::string& name, const Record& r) {

@@ -9,9 +9,12 @@
 //   - the last run in full (whatever its outcome);
 //   - the last `changes` state periods (ok or failing, with start, end and the runs in each).
 // Strings are sanitised and capped as they arrive (agent/base/utf8.h): a detail 1024 bytes, a
-// report value 1024 bytes, the report of one run 4 KiB in all. So memory per check is bounded:
-// runs * 16 B + (failures + 1) * (at most ~5 KiB) + changes * 32 B (docs/performance.md has the
-// measured figures).
+// report value 1024 bytes, the report of one run 4 KiB in all. The evidence of the kept failures
+// together is bounded by `evidence_bytes`: the newest failure keeps all of it, older ones give up
+// first their long report values (the response head and body), then their report, then their
+// detail (EnforceEvidenceBudget). So memory per check is bounded, whatever the targets send:
+// runs * 16 B + failures * ~64 B + max(evidence_bytes, one run's ~5 KiB) + the last run's
+// evidence + changes * 32 B (docs/performance.md has the measured figures).
 //
 // Thread-safety: OnConfig/OnResult/SetOptions on the loop thread; every read (Summaries,
 // Snapshot) from any thread. One mutex guards the store; readers copy what they need out of it,
@@ -40,7 +43,14 @@ struct HistoryOptions {
   size_t runs = 100;     // last runs kept per check (compact)
   size_t failures = 20;  // last failed runs kept per check with their evidence
   size_t changes = 20;   // last state periods kept per check
+  // Evidence (detail and report) of the kept failures together, per check, as counted by
+  // EvidenceBytes; the newest failure's is always kept whole.
+  size_t evidence_bytes = 6 * 1024;
 };
+
+struct RunEvidence;
+// What `evidence` counts against HistoryOptions::evidence_bytes: its strings and their headers.
+size_t EvidenceBytes(const RunEvidence& evidence);
 
 // What a failed (or the last) run said, sanitised and capped.
 struct RunEvidence {
@@ -115,12 +125,28 @@ class HistoryStore final : public ResultSink {
   std::vector<CheckSummary> Summaries() const;
   // Any thread. nullopt for a check that is not configured.
   std::optional<CheckHistory> Snapshot(const std::string& name) const;
+  // Any thread. Configured check names, sorted: with Snapshot, what the persister saves one check
+  // at a time (the lock is held for one check's copy, never for the whole store).
+  std::vector<std::string> Names() const;
+  // Any thread. Counts results and configs applied: unchanged means nothing new to save.
+  uint64_t generation() const;
+
+  // Loop thread (or before the loop runs), before the OnConfig that should keep them: puts back
+  // checks saved by an earlier process (exporters/history_file.h). A check the next OnConfig does
+  // not configure with the same type is dropped then; the current bounds apply at once. Each
+  // `CheckHistory` must be what Snapshot gives: `runs` the last runs, consecutive, ending at
+  // `summary.runs_total` (DecodeHistoryFile checks it).
+  void Restore(std::vector<CheckHistory> checks);
+
   // Any thread: every check's availability strip (AvailabilityStrip of its kept runs), computed
   // under the lock so that a page of 10,000 checks copies 60 bytes per check, not its runs.
   std::map<std::string, std::vector<Slot>> Strips(int64_t now_ms, int64_t span_ms, int slots) const;
 
   // Caps applied to what is stored (bytes).
   static constexpr size_t kMaxReportBytes = 4096;
+  // Report values longer than this are the first to go from an older failure over the budget
+  // (the response head and body); the phases, address and status stay.
+  static constexpr size_t kShortValueBytes = 64;
 
  private:
   // A run in the ring: 16 bytes. Its seq follows from its position (the ring holds consecutive
@@ -167,6 +193,7 @@ class HistoryStore final : public ResultSink {
     void ForEach(F&& f) const {  // oldest first
       for (size_t i = 0; i < items_.size(); ++i) f(items_[(head_ + i) % items_.size()]);
     }
+    T& at(size_t i) { return items_[(head_ + i) % items_.size()]; }  // 0: the oldest
     size_t size() const { return items_.size(); }
     bool empty() const { return items_.empty(); }
     T& back() { return items_[(head_ + items_.size() - 1) % items_.size()]; }
@@ -188,11 +215,13 @@ class HistoryStore final : public ResultSink {
   static CheckSummary Summarise(const std::string& name, const Record& r);
   static HistoryEntry Expand(const CompactRun& run, uint64_t seq, const Record& r);
   void Trim(Record& r) const;
+  void EnforceEvidenceBudget(Record& r) const;
 
   const Clock& clock_;
   mutable std::mutex mu_;
   HistoryOptions options_;
   std::map<std::string, Record> records_;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace gatewatch

@@ -2,7 +2,8 @@
 // (mallinfo2().uordblks) before and after filling a HistoryStore of N checks with full rings, for
 // three workloads: every run ok; every run failing with a typical HTTP 502 report and 512 + 512
 // bytes of response head and body evidence; and the worst case (every report at its 4 KiB cap).
-// Prints bytes per check. Usage: history_memory_bench [checks] (default 10000).
+// Prints bytes per check, and the size of the --storage.path file for the same store
+// (exporters/history_file.h). Usage: history_memory_bench [checks] (default 10000).
 #include <malloc.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "agent/base/clock.h"
 #include "exporters/history.h"
+#include "exporters/history_file.h"
 
 namespace gatewatch {
 namespace {
@@ -61,7 +63,7 @@ Result Worst() {
   r.detail = std::string(1024, 'd');
   r.report.clear();
   for (int i = 0; i < 8; ++i)
-    r.report.emplace_back("k" + std::to_string(i), std::string(1024, 'v'));
+    r.report.emplace_back("k" + std::to_string(i), std::string(1022, 'v'));  // 4 x 1024 B: the cap
   return r;
 }
 
@@ -89,8 +91,17 @@ void Measure(const char* name, size_t n, const Result& result) {
       for (const CheckSpec& s : specs) store.OnResult(s, result);
     }
     size_t full = HeapInUse();
-    std::printf("%-8s checks=%zu empty=%zu B/check full=%zu B/check (history only, excl. names)\n",
-                name, n, (configured - before) / n, (full - configured) / n);
+    size_t file_bytes = 0;
+    {
+      HistoryFileEncoder encoder;
+      for (const auto& check : store.Names()) encoder.Add(*store.Snapshot(check));
+      file_bytes = encoder.Finish().size();
+    }
+    std::printf(
+        "%-8s checks=%zu empty=%zu B/check full=%zu B/check (history only, excl. names) "
+        "total=%.1f MB file=%zu B/check\n",
+        name, n, (configured - before) / n, (full - configured) / n,
+        static_cast<double>(full - before) / 1e6, file_bytes / n);
   }
 }
 

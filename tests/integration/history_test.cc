@@ -3,6 +3,7 @@
 // upstream hangs) -> up again; /api/v1/checks/{name}/history returns those runs in order with their
 // reasons and evidence, and the failures are still there, unchanged, after 200 later successes.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -49,7 +50,7 @@ class HistoryIntegrationTest : public ::testing::Test {
   void SetUp() override {
     port_ = FreeTcpPort();
     std::string config = dir_.path() + "/gatewatch.yml";
-    std::ofstream(config) << "history: {runs: 50, failures: 100}\n"
+    std::ofstream(config) << "history: {runs: 50, failures: 100, evidence_bytes: 1MiB}\n"
                              "checks:\n"
                              "  - name: web\n"
                              "    type: http\n"
@@ -196,6 +197,64 @@ TEST_F(HistoryIntegrationTest, RunsInOrderWithReasonsAndFailuresSurviveLaterSucc
   ASSERT_EQ(list["checks"].size(), 1u);
   EXPECT_EQ(list["checks"][0]["name"], "web");
   EXPECT_EQ(list["checks"][0]["state"], "ok");
+}
+
+// `gatewatch probe --check NAME` shows the evidence the agent keeps for the same check: the same
+// report keys, the response body nginx sent and its status line, in the same JSON shape.
+TEST(ProbeEvidenceTest, ProbeCheckShowsWhatTheHistoryKeeps) {
+  TempDir dir;
+  const int port = FreeTcpPort();
+  NginxInstance nginx("  server {\n    listen 127.0.0.1:" + std::to_string(port) +
+                      ";\n    location / { return 502 \"<h1>upstream said no</h1>\\n\"; }\n  }\n");
+  std::string error;
+  ASSERT_TRUE(nginx.Start(&error)) << error;
+  std::string config = dir.path() + "/gatewatch.yml";
+  std::ofstream(config) << "checks:\n  - name: web\n    type: http\n    url: http://127.0.0.1:"
+                        << port << "/\n    interval: 200ms\n    timeout: 150ms\n";
+  auto started = StartGatewatch(
+      {GATEWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
+  ASSERT_NE(started.port, 0) << started.process->Stderr();
+  nlohmann::json kept;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        HttpResponse r = HttpGet("http://127.0.0.1:" + std::to_string(started.port) +
+                                 "/api/v1/checks/web/history?failures=1&limit=1");
+        auto j = nlohmann::json::parse(r.body, nullptr, false);
+        if (!j.is_object() || j["runs"].empty()) return false;
+        kept = j["runs"][0];
+        return true;
+      },
+      seconds(10)));
+
+  Process probe({GATEWATCH_BINARY, "probe", "--check", "web", "--config.file=" + config, "--json"});
+  int exit = -1;
+  ASSERT_TRUE(probe.WaitExit(seconds(10), &exit));
+  ASSERT_TRUE(WIFEXITED(exit) && WEXITSTATUS(exit) == 1) << probe.Stdout() << probe.Stderr();
+  auto probed = nlohmann::json::parse(probe.Stdout(), nullptr, false);
+  ASSERT_TRUE(probed.is_object()) << probe.Stdout();
+
+  EXPECT_EQ(probed["reason"], "http_502");
+  EXPECT_EQ(probed["reason"], kept["reason"]);
+  EXPECT_EQ(probed["detail"], kept["detail"]);
+  std::vector<std::string> probe_keys, kept_keys;
+  for (const auto& [k, v] : probed["report"].items()) probe_keys.push_back(k);
+  for (const auto& [k, v] : kept["report"].items()) kept_keys.push_back(k);
+  EXPECT_EQ(probe_keys, kept_keys);
+  EXPECT_EQ(probed["report"]["response_body"], "<h1>upstream said no</h1>\n");
+  EXPECT_EQ(probed["report"]["response_body"], kept["report"]["response_body"]);
+  auto status_line = [](const nlohmann::json& j) {
+    std::string head = j["report"]["response_head"].get<std::string>();
+    return head.substr(0, head.find('\r'));
+  };
+  EXPECT_EQ(status_line(probed), "HTTP/1.1 502 Bad Gateway");
+  EXPECT_EQ(status_line(probed), status_line(kept));
+
+  // And the table shows it too, as `gatewatch probe --check web` prints it for a person.
+  Process table({GATEWATCH_BINARY, "probe", "--check", "web", "--config.file=" + config});
+  ASSERT_TRUE(table.WaitExit(seconds(10), &exit));
+  EXPECT_NE(table.Stdout().find("response_body"), std::string::npos) << table.Stdout();
+  EXPECT_NE(table.Stdout().find("<h1>upstream said no</h1>"), std::string::npos) << table.Stdout();
+  EXPECT_NE(table.Stdout().find("HTTP/1.1 502 Bad Gateway"), std::string::npos) << table.Stdout();
 }
 
 }  // namespace

@@ -117,6 +117,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"HistoryFailuresTooMany", "history: {failures: 1001}\n",
                   "history.failures: must be an integer between 0 and 1000 (got \"1001\")"},
         ErrorCase{"HistoryNotAMap", "history: 100\n", "history: must be a map"},
+        ErrorCase{"HistoryEvidenceTooLarge", "history: {evidence_bytes: 2MiB}\n",
+                  "history.evidence_bytes: must be at most 1MiB"},
         ErrorCase{"UnknownKeyInHistory", "history: {run: 5}\n",
                   "history.run: unknown key (did you mean \"runs\"?)"},
 
@@ -337,6 +339,7 @@ TEST(ConfigTest, BuiltInDefaultsWhenNothingIsSet) {
   EXPECT_EQ(c.history.runs, 100u);
   EXPECT_EQ(c.history.failures, 20u);
   EXPECT_EQ(c.history.changes, 20u);
+  EXPECT_EQ(c.history.evidence_bytes, 6u * 1024);
   ASSERT_EQ(c.checks.size(), 1u);
   EXPECT_EQ(c.checks[0].check->spec().interval, seconds(30));
   EXPECT_EQ(c.checks[0].check->spec().timeout, seconds(10));

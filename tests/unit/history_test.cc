@@ -180,6 +180,85 @@ TEST_F(HistoryTest, HostileBytesAreSanitisedAndReportsCapped) {
   EXPECT_TRUE(nlohmann::json::accept(json));
 }
 
+// The evidence of a check's kept failures is bounded by history.evidence_bytes: the newest failure
+// keeps all of it; older ones give up their long values (response head and body) first, keeping
+// the short report fields, then their report, then their detail.
+TEST(HistoryBudgetTest, OlderFailuresGiveUpLongEvidenceFirst) {
+  FakeClock clock;
+  HistoryStore store{clock, HistoryOptions{.runs = 100, .failures = 20, .evidence_bytes = 3000}};
+  CheckSpec api = Spec("api");
+  store.OnConfig({&api});
+  for (int i = 0; i < 6; ++i) {
+    clock.Advance(seconds(10));
+    store.OnResult(api, Fail(Reason::kHttp502, "run " + std::to_string(i), std::string(1000, 'b')));
+  }
+  auto h = store.Snapshot("api");
+  ASSERT_EQ(h->failures.size(), 6u);
+  size_t total = 0;
+  for (const auto& f : h->failures) total += EvidenceBytes(*f.evidence);
+  EXPECT_LE(total, 3000u);
+  // The newest ones whole, with the body; the oldest without it but with status and detail.
+  const RunEvidence& newest = *h->failures.back().evidence;
+  EXPECT_EQ(newest.report.size(), 2u);
+  EXPECT_EQ(newest.report[1].second.size(), 1000u);
+  const RunEvidence& oldest = *h->failures.front().evidence;
+  EXPECT_EQ(oldest.detail, "run 0");
+  ASSERT_EQ(oldest.report.size(), 2u);
+  EXPECT_EQ(oldest.report[0], (std::pair<std::string, std::string>{"status", "502"}));
+  EXPECT_EQ(oldest.report[1].first, "trimmed");
+  // The run list finds the trimmed evidence too, and the last run is the newest failure, whole.
+  EXPECT_EQ(h->runs.front().evidence->report[1].first, "trimmed");
+  EXPECT_EQ(h->last->evidence->report[1].second.size(), 1000u);
+}
+
+TEST(HistoryBudgetTest, EveryCheckFailingWithMaximalEvidenceStaysWithinTheBound) {
+  FakeClock clock;
+  const HistoryOptions options;  // the defaults
+  HistoryStore store{clock, options};
+  CheckSpec api = Spec("api");
+  store.OnConfig({&api});
+  Result worst = Fail(Reason::kHttp502, std::string(5000, 'd'));
+  worst.report.clear();
+  for (int i = 0; i < 8; ++i)
+    worst.report.emplace_back("k" + std::to_string(i), std::string(1022, 'v'));
+  size_t one_run = 0;
+  for (int i = 0; i < 3 * static_cast<int>(options.failures); ++i) {
+    clock.Advance(seconds(10));
+    store.OnResult(api, worst);
+    auto h = store.Snapshot("api");
+    one_run = EvidenceBytes(*h->failures.back().evidence);
+    size_t total = 0;
+    for (const auto& f : h->failures) {
+      if (f.evidence) total += EvidenceBytes(*f.evidence);
+    }
+    ASSERT_LE(total, std::max(options.evidence_bytes, one_run)) << "after run " << i;
+  }
+  EXPECT_GT(one_run, 5000u);  // one run at its caps: the newest is never cut
+  auto h = store.Snapshot("api");
+  EXPECT_EQ(h->failures.size(), options.failures);   // every failure is still listed...
+  EXPECT_EQ(h->failures.front().evidence, nullptr);  // ...the oldest without evidence
+}
+
+TEST(HistoryBudgetTest, SmallerBudgetOnReloadTrimsAtOnce) {
+  FakeClock clock;
+  HistoryStore store{clock, HistoryOptions{.evidence_bytes = 1 << 20}};
+  CheckSpec api = Spec("api");
+  store.OnConfig({&api});
+  for (int i = 0; i < 10; ++i) {
+    clock.Advance(seconds(10));
+    store.OnResult(api, Fail(Reason::kHttp502, "x", std::string(1000, 'b')));
+  }
+  auto total = [&] {
+    size_t n = 0;
+    auto h = store.Snapshot("api");
+    for (const auto& f : h->failures) n += f.evidence ? EvidenceBytes(*f.evidence) : 0;
+    return n;
+  };
+  EXPECT_GT(total(), 10'000u);
+  store.SetOptions(HistoryOptions{.evidence_bytes = 2048});
+  EXPECT_LE(total(), 2048u);
+}
+
 TEST_F(HistoryTest, HistoryJsonOrderLimitAndFailures) {
   Configure({&api});
   Run(api, Ok());
