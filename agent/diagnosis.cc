@@ -303,7 +303,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
     const Entry* latest;
   };
   std::vector<Failing> failing;  // checks whose latest result in the window failed
-  std::vector<std::pair<std::string, const Entry*>> healthy_proxy_logs;
+  std::vector<std::pair<std::string, const Entry*>> proxy_logs;  // with results in the window
   std::vector<DiagnosisFact> resource_facts;
   Reason resource_reason = Reason::kNone;
   // proxy_log, summed over the window: (upstream, reason) -> count, first seen.
@@ -347,7 +347,9 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
           }
         }
       }
-      if (latest->success) healthy_proxy_logs.emplace_back(c.check, latest);
+      proxy_logs.emplace_back(c.check, latest);
+      // Its own result judges its own (longer) window: the counts above are what this window saw.
+      continue;
     }
     if (c.role == ServiceRole::kHost) {
       // An OOM kill shows in one run only: every run of the window counts, not just the latest.
@@ -366,6 +368,10 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
     }
     if (!latest->success) failing.push_back({c.check, c.role, latest});
   }
+
+  // The proxy served in the window without a single 5xx or upstream error.
+  const bool proxy_clean =
+      !proxy_logs.empty() && good_responses > 0 && errors.empty() && bad_codes.empty();
 
   auto failing_of = [&](ServiceRole role) {
     std::vector<const Failing*> out;
@@ -430,17 +436,6 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
     cause_newest[*rc.cause] = std::max(cause_newest[*rc.cause], f->latest->at);
     cause_facts[*rc.cause].push_back(fact_of(*f));
   }
-  // A proxy_log check that failed on a reason with no per-upstream count (a status only).
-  for (const Failing* f : failing_of(ServiceRole::kProxyLog)) {
-    ReasonClass rc = Classify(f->latest->reason);
-    if (cause_sources[*rc.cause].contains(f->check)) continue;
-    score[*rc.cause] += rc.weight;
-    why_score[*rc.cause][WhyOf(f->latest->reason)] += rc.weight;
-    cause_sources[*rc.cause].insert(f->check);
-    cause_newest[*rc.cause] = std::max(cause_newest[*rc.cause], f->latest->at);
-    cause_facts[*rc.cause].push_back(fact_of(*f));
-  }
-
   auto build = [&](DiagnosisCause cause, std::string why) {
     Candidate c{cause, std::move(why)};
     auto& ups = upstream_score[cause];
@@ -501,8 +496,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
         !probes.empty() && std::all_of(probes.begin(), probes.end(), [](const Failing* f) {
           return IsPathReason(f->latest->reason);
         });
-    bool proxy_serving =
-        !healthy_proxy_logs.empty() && good_responses > 0 && errors.empty() && bad_codes.empty();
+    bool proxy_serving = proxy_clean;
     if (all_path_down || (probes_cut_off && proxy_serving)) {
       Candidate c{DiagnosisCause::kAgentNetwork,
                   all_path_down ? "agent_path_down" : "proxy_serving"};
@@ -518,8 +512,10 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
         c.newest = std::max(c.newest, f->latest->at);
       }
       if (proxy_serving) {
-        const auto& [check, e] = healthy_proxy_logs.front();
-        DiagnosisFact f = fact(check, ServiceRole::kProxyLog, *e, check + " ok: " + e->detail);
+        const auto& [check, e] = proxy_logs.front();
+        DiagnosisFact f = fact(
+            check, ServiceRole::kProxyLog, *e,
+            check + ": " + Number(good_responses) + " 2xx/3xx responses and no 5xx in the window");
         f.numbers = {{"responses_2xx_3xx", good_responses}};
         c.support.push_back(std::move(f));
         sources.insert(check);
@@ -647,11 +643,12 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
       c.support.push_back(fact_of(*f));
       c.sources = 1;
       c.newest = f->latest->at;
-      if (r == Reason::kEdgeFault && !healthy_proxy_logs.empty()) {
+      if (r == Reason::kEdgeFault && proxy_clean) {
         // The origin's own log is clean: the edge's requests did not fail there.
-        const auto& [check, e] = healthy_proxy_logs.front();
-        c.support.push_back(
-            fact(check, ServiceRole::kProxyLog, *e, "origin log " + check + " ok: " + e->detail));
+        const auto& [check, e] = proxy_logs.front();
+        c.support.push_back(fact(check, ServiceRole::kProxyLog, *e,
+                                 "origin log " + check + " ok: " + Number(good_responses) +
+                                     " 2xx/3xx responses and no 5xx in the window"));
         c.sources += 1;
       }
       if (upstream_cause) c.context = build(*upstream_cause, "").support;

@@ -1,5 +1,7 @@
 #include "agent/diagnosis_sink.h"
 
+#include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <sstream>
@@ -46,6 +48,17 @@ nlohmann::json VerdictJson(const Verdict& v) {
 std::string Str(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// 37 rather than 37.0: counts are whole numbers.
+std::string NumberText(const nlohmann::json& v) {
+  if (!v.is_number()) return v.dump();
+  double d = v.get<double>();
+  if (d == static_cast<double>(static_cast<long long>(d)) && std::abs(d) < 1e15)
+    return std::to_string(static_cast<long long>(d));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", d);
+  return buf;
 }
 
 }  // namespace
@@ -107,7 +120,7 @@ std::string FormatDiagnosis(const nlohmann::json& doc, const std::string& servic
           out << "  [";
           bool first = true;
           for (auto it = n->begin(); it != n->end(); ++it) {
-            out << (first ? "" : " ") << it.key() << "=" << it.value().dump();
+            out << (first ? "" : " ") << it.key() << "=" << NumberText(it.value());
             first = false;
           }
           out << "]";
