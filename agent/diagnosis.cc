@@ -265,6 +265,11 @@ void DiagnosisEngine::OnResult(const std::string& check, const Result& result) {
     }
   }
   auto& q = it->second;
+  // Memory stays bounded by the window and a count: older entries are no evidence any more, and
+  // a success's detail is never shown once a newer result came.
+  const TimePoint oldest = e.at - options_.window;
+  while (!q.empty() && q.front().at < oldest) q.pop_front();
+  if (!q.empty() && q.back().success) std::string().swap(q.back().detail);
   q.push_back(std::move(e));
   while (q.size() > kMaxEntriesPerCheck) q.pop_front();
 }

@@ -5,9 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "agent/base/utf8.h"
+#include "agent/diagnosis_sink.h"
+#include "exporters/status_json.h"
 #include "tests/testlib/fake_clock.h"
 
 namespace gatewatch {
@@ -489,6 +494,95 @@ TEST(DiagnosisTest, ChecksOutsideEveryServiceAreIgnoredAndReconfigureKeepsVerdic
   EXPECT_EQ(engine.Verdicts().size(), 1u);
   engine.Configure({}, {});
   EXPECT_TRUE(engine.Verdicts().empty());
+}
+
+}  // namespace
+}  // namespace gatewatch
+
+namespace gatewatch {
+namespace {
+
+TEST(DiagnosisJsonTest, HostileBytesLeaveAsValidBoundedUtf8) {
+  FakeClock clock;
+  DiagnosisEngine engine(clock);
+  engine.Configure({Shop()}, {});
+  // Invalid UTF-8, control bytes and a huge detail from a target, and a hostile upstream label.
+  std::string hostile = "bad \xff\xfe\xc0\xaf \x01\n" + std::string(100000, 'x');
+  engine.OnResult("probe", Fail(Reason::kConnectionRefused, hostile));
+  engine.OnResult("nginx", Log({{"\xed\xa0\x80:80", "connection_refused", 2}}, {}));
+  engine.Evaluate();
+  std::string text = DumpJson(DiagnosisJson(engine.services(), engine.Verdicts()));
+  EXPECT_TRUE(IsValidUtf8(text));
+  EXPECT_LT(text.size(), 20000u);
+  auto doc = nlohmann::json::parse(text);
+  ASSERT_TRUE(doc["services"][0]["verdict"].is_object()) << text;
+  for (const auto& f : doc["services"][0]["verdict"]["evidence"]) {
+    EXPECT_LE(f["text"].get<std::string>().size(), kMaxDetailBytes);
+  }
+  std::string printed = FormatDiagnosis(doc);
+  EXPECT_TRUE(IsValidUtf8(printed));
+  EXPECT_NE(printed.find("VERDICT      upstream_down (connection_refused)"), std::string::npos)
+      << printed;
+}
+
+TEST(DiagnosisJsonTest, HealthyServicesAreNullAndTheCliSaysSo) {
+  FakeClock clock;
+  DiagnosisEngine engine(clock);
+  engine.Configure({Shop()}, {});
+  engine.OnResult("probe", Ok());
+  engine.Evaluate();
+  auto doc = DiagnosisJson(engine.services(), engine.Verdicts());
+  EXPECT_TRUE(doc["services"][0]["verdict"].is_null());
+  EXPECT_EQ(doc["services"][0]["healthy"], true);
+  EXPECT_EQ(FormatDiagnosis(doc), "SERVICE      shop\nVERDICT      none (healthy)\n");
+  EXPECT_EQ(FormatDiagnosis(doc, "other"), "no service named \"other\"\n");
+}
+
+// Not a timing assertion: prints what one evaluation of 100 services of 10 checks costs (the
+// issue's figure), so a regression shows in the log; asserts only the verdicts.
+TEST(DiagnosisCostTest, HundredServicesOfTenChecks) {
+  FakeClock clock;
+  DiagnosisEngine engine(clock);
+  std::vector<ServiceSpec> services;
+  for (int s = 0; s < 100; ++s) {
+    ServiceSpec spec{"svc" + std::to_string(s), {}, {}};
+    for (int c = 0; c < 10; ++c) {
+      ServiceRole role = c == 0   ? ServiceRole::kProxyLog
+                         : c < 8  ? ServiceRole::kProbe
+                         : c == 8 ? ServiceRole::kDns
+                                  : ServiceRole::kHost;
+      spec.checks.push_back({spec.name + "-c" + std::to_string(c), role});
+    }
+    services.push_back(spec);
+  }
+  engine.Configure(services, DiagnosisOptions{seconds(60), seconds(30)});
+  // 60 s of results every second for every check; a third of the services failing.
+  for (int t = 0; t < 60; ++t) {
+    for (int s = 0; s < 100; ++s) {
+      bool bad = s % 3 == 0;
+      for (const auto& c : services[s].checks) {
+        if (c.role == ServiceRole::kProxyLog) {
+          engine.OnResult(c.check, bad ? Log({{"10.0.0.4:8080", "connection_refused", 3}},
+                                             {{"10.0.0.4:8080", "502", 3}, k200})
+                                       : Log({}, {k200}));
+        } else if (c.role == ServiceRole::kDns) {
+          engine.OnResult(c.check, Dns("10.0.0.4"));
+        } else {
+          engine.OnResult(c.check, bad ? Fail(Reason::kHttp502) : Ok());
+        }
+      }
+    }
+    clock.Advance(seconds(1));
+  }
+  constexpr int kRounds = 20;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kRounds; ++i) engine.Evaluate();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+      kRounds;
+  std::printf(
+      "one evaluation of 100 services x 10 checks (60 results each in the window): %.2f ms\n", ms);
+  EXPECT_EQ(engine.Verdicts().size(), 34u);
 }
 
 }  // namespace
