@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/gatewatch_process.h"
 #include "tests/testlib/http_client.h"
@@ -39,7 +40,11 @@ class DiagnosisIntegrationTest : public ::testing::Test {
     nginx_ = std::make_unique<NginxInstance>(block);
     std::string error;
     if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
+  }
 
+  // The agent with the probe and the proxy_log check of nginx, `extra` checks (YAML list items)
+  // and the shop service of all of them.
+  void StartAgent(const std::string& extra = "", const std::string& extra_names = "") {
     std::string config = dir_.path() + "/gatewatch.yml";
     std::ofstream(config) << "diagnosis: {window: 3s, hold: 1s}\n"
                              "checks:\n"
@@ -51,8 +56,8 @@ class DiagnosisIntegrationTest : public ::testing::Test {
                              "format: upstream, access_log: '"
                           << dir_.path() << "/proxy.log', error_log: '" << nginx_->error_log()
                           << "'}\n"
-                             "services:\n"
-                             "  - {name: shop, checks: [shop, nginx]}\n";
+                          << extra << "services:\n  - {name: shop, checks: [shop, nginx"
+                          << extra_names << "]}\n";
     auto started = StartGatewatch(
         {GATEWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
     agent_ = std::move(started.process);
@@ -121,6 +126,7 @@ class DiagnosisIntegrationTest : public ::testing::Test {
 };
 
 TEST_F(DiagnosisIntegrationTest, EachFaultGetsItsCauseAndACleanRunNone) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
   const std::string upstream = "127.0.0.1:" + std::to_string(upstream_port_);
 
   // Clean: the probe passes through nginx to the upstream; no verdict is ever seen for 4 s
@@ -204,6 +210,30 @@ TEST_F(DiagnosisIntegrationTest, EachFaultGetsItsCauseAndACleanRunNone) {
   cli = RunToExit({GATEWATCH_BINARY, "diagnose", "--url=" + Url()}, seconds(10));
   EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;
   EXPECT_NE(cli.out.find("VERDICT      none (healthy)"), std::string::npos) << cli.out;
+}
+
+// The upstream's name moved (dnsmasq answers a new address) while nginx keeps sending to the
+// address it resolved at start: dns / stale_upstream_address, naming the old address, although
+// every request still succeeds.
+TEST_F(DiagnosisIntegrationTest, NameMovedWhileNginxKeepsTheOldAddress) {
+  Dnsmasq dns({"--address=/backend.test/127.0.0.2"});
+  std::string error;
+  if (!dns.Start(&error)) GW_SERVER_DID_NOT_START(kDnsmasqBinary, error);
+  ASSERT_NO_FATAL_FAILURE(StartAgent(
+      "  - {name: backend-dns, type: dns, interval: 300ms, timeout: 250ms, query: {name: "
+      "backend.test}, resolvers: ['" +
+          dns.server() + "']}\n",
+      ", backend-dns"));
+  const std::string upstream = "127.0.0.1:" + std::to_string(upstream_port_);
+  nlohmann::json last;
+  nlohmann::json v = WaitForCause("dns", "stale_upstream_address", &last);
+  ASSERT_TRUE(v.is_object()) << last.dump(1) << agent_->Stderr();
+  ASSERT_FALSE(v["upstreams"].empty()) << v.dump(1);
+  EXPECT_EQ(v["upstreams"][0], upstream) << v.dump(1);
+  EXPECT_TRUE(Mentions(v["evidence"], "backend-dns answers 127.0.0.2")) << v.dump(1);
+  EXPECT_TRUE(Mentions(v["evidence"], "still sends to " + upstream)) << v.dump(1);
+  CommandResult cli = RunToExit({GATEWATCH_BINARY, "diagnose", "--url=" + Url()}, seconds(10));
+  std::printf("gatewatch diagnose (name moved):\n%s\n", cli.out.c_str());
 }
 
 }  // namespace
