@@ -549,7 +549,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
   }
 
   // ----- Rule 3: stale upstream address (the proxy sends where DNS no longer points) -----
-  if (have_answers) {
+  if (have_answers && !s.implicit) {
     std::vector<std::string> stale;
     for (const auto& [u, n] : traffic) {
       std::string host = UpstreamHost(u);

@@ -47,6 +47,9 @@ struct ServiceSpec {
   std::vector<ServiceCheck> checks;
   // The proxy_log upstream labels ($upstream_addr values) of this service; empty: all of them.
   std::vector<std::string> upstreams;
+  // The config's implicit service (no `services:`): its dns checks are not known to be the
+  // upstreams' names, so the stale-address join is off.
+  bool implicit = false;
 };
 
 struct DiagnosisOptions {

@@ -39,6 +39,7 @@ std::vector<ServiceSpec> ParseServices(const ConfigNode& node,
     if (!proxied) return services;
     ServiceSpec s;
     s.name = "default";
+    s.implicit = true;
     for (const auto& [name, type] : check_types) {
       if (auto role = RoleOfType(type)) s.checks.push_back({name, *role});
     }

@@ -58,7 +58,8 @@ ServiceSpec Shop() {
            {"host", ServiceRole::kHost},
            {"cdn", ServiceRole::kCdnOrigin},
            {"canary", ServiceRole::kAgentPath}},
-          {}};
+          {},
+          false};
 }
 
 struct Input {
@@ -387,6 +388,19 @@ INSTANTIATE_TEST_SUITE_P(Faults, DiagnosisRuleTest, ::testing::ValuesIn(Rows()),
                            return n;
                          });
 
+TEST(DiagnosisTest, ImplicitServiceDoesNotCallAnUnrelatedNameStale) {
+  FakeClock clock;
+  DiagnosisEngine engine(clock);
+  ServiceSpec implicit = Shop();
+  implicit.implicit = true;
+  engine.Configure({implicit}, {});
+  // A dns check of some other name answers another address: not the upstream's name.
+  engine.OnResult("backend-dns", Dns("192.0.2.7"));
+  engine.OnResult("nginx", Log({}, {k200}));
+  engine.Evaluate();
+  EXPECT_TRUE(engine.Verdicts().empty()) << engine.Verdicts().front().Summary();
+}
+
 TEST(DiagnosisTest, MoreAgreeingChecksRaiseTheConfidence) {
   FakeClock clock;
   DiagnosisEngine engine(clock);
@@ -545,7 +559,7 @@ TEST(DiagnosisCostTest, HundredServicesOfTenChecks) {
   DiagnosisEngine engine(clock);
   std::vector<ServiceSpec> services;
   for (int s = 0; s < 100; ++s) {
-    ServiceSpec spec{"svc" + std::to_string(s), {}, {}};
+    ServiceSpec spec{"svc" + std::to_string(s), {}, {}, false};
     for (int c = 0; c < 10; ++c) {
       ServiceRole role = c == 0   ? ServiceRole::kProxyLog
                          : c < 8  ? ServiceRole::kProbe

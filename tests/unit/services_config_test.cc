@@ -46,6 +46,7 @@ TEST(ServicesConfigTest, OneImplicitServiceWhenTheConfigWatchesAProxy) {
   Config c = ParseConfig(kChecks, "test.yml");
   ASSERT_EQ(c.services.size(), 1u);
   EXPECT_EQ(c.services[0].name, "default");
+  EXPECT_TRUE(c.services[0].implicit);
   EXPECT_EQ(Roles(c.services[0]), "backend-dns=dns host=host nginx=proxy_log shop=probe ");
   EXPECT_EQ(c.diagnosis.window, DiagnosisOptions{}.window);
 }
