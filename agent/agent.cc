@@ -21,6 +21,7 @@
 #include "agent/base/logging.h"
 #include "agent/base/version.h"
 #include "agent/config.h"
+#include "agent/diagnosis_sink.h"
 #include "agent/history_persister.h"
 #include "agent/io/curl_multi.h"
 #include "agent/io/dns_resolver.h"
@@ -73,7 +74,8 @@ class Agent {
         alert_log_(exporter_),
         alerts_(clock_, alert_log_),
         history_(clock_),
-        fanout_({&exporter_, &alerts_, &history_}),
+        diagnosis_(clock_),
+        fanout_({&exporter_, &alerts_, &history_, &diagnosis_}),
         logging_sink_(fanout_),
         scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {
     exporter_.AddInternalCounter(
@@ -85,6 +87,11 @@ class Agent {
         "DNS resolver channels that could not be created and sockets the event loop could not "
         "watch for c-ares.",
         [this] { return static_cast<double>(dns_.errors()); });
+    exporter_.AddInternalGauges(
+        "gatewatch_diagnosis",
+        "The diagnosis of each service (docs/diagnosis.md): 1 for its current cause, none when "
+        "healthy.",
+        {"service", "cause"}, [this] { return diagnosis_.GaugeRows(); });
     exporter_.AddInternalCounter(
         "gatewatch_web_auth_failures_total",
         "Requests refused with 401 for missing or wrong basic-auth credentials.", [this] {
@@ -176,7 +183,9 @@ class Agent {
     handlers.ready = [this] { return ready_.load(); };
     handlers.reload = [this] { return ReloadFromOtherThread(); };
     handlers.status = [this] { return exporter_.StatusJson(); };
-    handlers.pages = [this](const std::string& path, const std::string& query) {
+    handlers.pages = [this](const std::string& path,
+                            const std::string& query) -> std::optional<WebResponse> {
+      if (path == "/api/v1/diagnosis") return DiagnosisResponse(diagnosis_, query);
       return RouteHistory(history_, clock_, path, query);
     };
     WebServer::Options web_options;
@@ -223,6 +232,7 @@ class Agent {
   void Housekeeping() {
     exporter_.SetRunsInFlight(scheduler_.in_flight());
     alerts_.Evaluate();  // `for` and window expiry advance even when no result arrives
+    diagnosis_.Evaluate();
     housekeeping_ = loop_.AddTimerAfter(std::chrono::seconds(1), [this] { Housekeeping(); });
   }
 
@@ -265,6 +275,7 @@ class Agent {
     scheduler_.SetChecks(ToScheduled(config, options_.shard), config.scheduler);
     alerts_.SetAlerts(config.alerts);
     history_.SetOptions(config.history);
+    diagnosis_.Configure(config.services, config.diagnosis);
     exporter_.SetReloadResult(true);
     ready_ = true;
   }
@@ -389,7 +400,8 @@ class Agent {
   PrometheusExporter exporter_;
   LoggingAlertSink alert_log_;
   AlertEvaluator alerts_;
-  HistoryStore history_;  // runs and failures per check: the status page and history API
+  HistoryStore history_;     // runs and failures per check: the status page and history API
+  DiagnosisSink diagnosis_;  // one verdict per service: /api/v1/diagnosis, gatewatch_diagnosis
   std::unique_ptr<HistoryPersister> persister_;  // --storage.path; destroyed before history_
   FanoutSink fanout_;
   LoggingSink logging_sink_;

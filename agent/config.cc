@@ -18,6 +18,7 @@
 #include "agent/base/fd.h"
 #include "agent/base/utf8.h"
 #include "agent/io/dns_resolver.h"
+#include "agent/services_config.h"
 #include "checks/api/check_type.h"
 #include "checks/check_types.h"
 #include "exporters/label_names.h"
@@ -263,9 +264,12 @@ Config ParseDocument(const YAML::Node& doc, const std::string& source) {
       check_types[entry.check->spec().name] = entry.check->spec().type;
     }
     errors.Try([&] { config.alerts = ParseAlerts(root.Child("alerts"), check_types); });
+    errors.Try([&] { config.services = ParseServices(root.Child("services"), check_types); });
   } else {
     root.Child("alerts");  // not an unknown key
+    root.Child("services");
   }
+  errors.Try([&] { config.diagnosis = ParseDiagnosisOptions(root.Child("diagnosis")); });
   errors.Try([&] { root.RejectUnknownKeys(); });
   errors.ThrowIfAny();
   return config;

@@ -8,6 +8,7 @@
 
 #include "agent/base/clock.h"
 #include "agent/base/config_node.h"
+#include "agent/diagnosis.h"
 #include "agent/scheduler/scheduler.h"
 #include "checks/api/check.h"
 #include "exporters/alert_spec.h"
@@ -22,6 +23,8 @@ struct Config {
   HistoryOptions history;              // history: {runs, failures, changes}
   std::vector<ScheduledCheck> checks;  // check and fingerprint, as the scheduler takes them
   std::vector<AlertSpec> alerts;       // see agent/alerts.h
+  std::vector<ServiceSpec> services;   // services: (agent/services_config.h)
+  DiagnosisOptions diagnosis;          // diagnosis: {window, hold}
   std::string source;                  // file path, or "<embedded default>"
 };
 

@@ -8,6 +8,7 @@
 #include "agent/base/logging.h"
 #include "agent/base/version.h"
 #include "agent/config.h"
+#include "agent/diagnose_cli.h"
 #include "agent/probe.h"
 #include "exporters/rules.h"
 #include "exporters/web_config.h"
@@ -255,6 +256,13 @@ int main(int argc, char** argv) {
   AddGlobalFlags(app, &global);
   CLI::App* probe_cmd = AddProbeCommand(app, &probe);
   CLI::App* rules_cmd = AddRulesCommand(app, &rules);
+  DiagnoseOptions diagnose;
+  CLI::App* diagnose_cmd = app.add_subcommand(
+      "diagnose", "Print each service's verdict and evidence from a running agent");
+  diagnose_cmd->add_option("--url", diagnose.url, "http://HOST:PORT of the running agent")
+      ->required();
+  diagnose_cmd->add_option("--service", diagnose.service, "Only this service");
+  diagnose_cmd->add_flag("--json", diagnose.json, "Print the API's JSON instead");
   // Global flags (--config.file, --log.level) may follow the subcommand too.
   probe_cmd->fallthrough();
   rules_cmd->fallthrough();
@@ -264,6 +272,7 @@ int main(int argc, char** argv) {
 
   if (probe_cmd->parsed()) return RunProbeCommand(probe, global);
   if (rules_cmd->parsed()) return RunRulesCommand(rules, global);
+  if (diagnose_cmd->parsed()) return RunDiagnose(diagnose);
   if (global.web_check_only) return RunWebConfigCheck(global.agent);
   if (global.check_only) return RunConfigCheck(global.agent);
   return RunAgent(global.agent);

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "agent/base/utf8.h"
 #include "exporters/series_render.h"
 #include "exporters/status_json.h"
 
@@ -152,6 +153,13 @@ void PrometheusExporter::AddInternalCounter(std::string name, std::string help,
   internal_counters_.push_back({std::move(name), std::move(help), std::move(read)});
 }
 
+void PrometheusExporter::AddInternalGauges(std::string name, std::string help,
+                                           std::vector<std::string> label_names,
+                                           std::function<GaugeRows()> read) {
+  internal_gauges_.push_back(
+      {std::move(name), std::move(help), std::move(label_names), std::move(read)});
+}
+
 void PrometheusExporter::SetReloadResult(bool ok) {
   reload_ok_.Set(ok ? 1 : 0);
   if (ok) reload_timestamp_.Set(WallSeconds(clock_));
@@ -170,6 +178,18 @@ std::string PrometheusExporter::Render() const {
     prometheus::ClientMetric metric;
     metric.counter.value = c.read();
     families.push_back({c.name, c.help, prometheus::MetricType::Counter, {std::move(metric)}});
+  }
+  for (const InternalGauges& g : internal_gauges_) {
+    prometheus::MetricFamily family{g.name, g.help, prometheus::MetricType::Gauge, {}};
+    for (auto& [values, value] : g.read()) {
+      prometheus::ClientMetric metric;
+      for (size_t i = 0; i < g.label_names.size() && i < values.size(); ++i) {
+        metric.label.push_back({g.label_names[i], SanitizeUtf8(values[i], kMaxLabelValueBytes)});
+      }
+      metric.gauge.value = value;
+      family.metric.push_back(std::move(metric));
+    }
+    if (!family.metric.empty()) families.push_back(std::move(family));
   }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);

@@ -69,6 +69,13 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
   // Render() may run (before the web server starts).
   void AddInternalCounter(std::string name, std::string help, std::function<double()> read);
 
+  // A gauge family of the agent's own making (e.g. gatewatch_diagnosis{service,cause}) whose
+  // series `read` gives at every scrape, each as its label values (in `label_names` order) and
+  // value. Same rules as AddInternalCounter: `read` is thread-safe, its labels bounded.
+  using GaugeRows = std::vector<std::pair<std::vector<std::string>, double>>;
+  void AddInternalGauges(std::string name, std::string help, std::vector<std::string> label_names,
+                         std::function<GaugeRows()> read);
+
   void SetReloadResult(bool ok);
   void SetRunsInFlight(size_t n);
 
@@ -115,6 +122,13 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
     std::function<double()> read;
   };
   std::vector<InternalCounter> internal_counters_;  // fixed before the first Render()
+  struct InternalGauges {
+    std::string name;
+    std::string help;
+    std::vector<std::string> label_names;
+    std::function<GaugeRows()> read;
+  };
+  std::vector<InternalGauges> internal_gauges_;  // fixed before the first Render()
 
   mutable std::mutex status_mu_;
   std::map<std::string, AlertStatus> alert_status_;  // guarded by status_mu_

@@ -1,0 +1,213 @@
+#include "agent/diagnosis_sink.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <sstream>
+
+#include "agent/base/utf8.h"
+#include "exporters/status_json.h"
+
+namespace gatewatch {
+namespace {
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string Text(std::string_view s) { return SanitizeUtf8(s, kMaxDetailBytes); }
+
+nlohmann::json FactJson(const DiagnosisFact& f) {
+  nlohmann::json numbers = nlohmann::json::object();
+  for (const auto& [k, v] : f.numbers) numbers[Text(k)] = v;
+  return {{"check", Text(f.check)},  {"role", std::string(RoleName(f.role))},
+          {"time", Rfc3339(f.wall)}, {"reason", Text(f.reason)},
+          {"text", Text(f.text)},    {"numbers", std::move(numbers)}};
+}
+
+nlohmann::json VerdictJson(const Verdict& v) {
+  nlohmann::json evidence = nlohmann::json::array();
+  for (const auto& f : v.evidence) evidence.push_back(FactJson(f));
+  nlohmann::json upstreams = nlohmann::json::array();
+  for (const auto& u : v.upstreams) upstreams.push_back(Text(u));
+  return {{"cause", std::string(DiagnosisCauseName(v.cause))},
+          {"why", Text(v.why)},
+          {"upstreams", std::move(upstreams)},
+          {"confidence", v.confidence},
+          {"since", Rfc3339(v.since_wall)},
+          {"summary", Text(v.Summary())},
+          {"evidence", std::move(evidence)}};
+}
+
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// 37 rather than 37.0: counts are whole numbers.
+std::string NumberText(const nlohmann::json& v) {
+  if (!v.is_number()) return v.dump();
+  double d = v.get<double>();
+  if (d == static_cast<double>(static_cast<long long>(d)) && std::abs(d) < 1e15)
+    return std::to_string(static_cast<long long>(d));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", d);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json DiagnosisJson(const std::vector<ServiceSpec>& services,
+                             const std::vector<Verdict>& verdicts) {
+  std::map<std::string, const Verdict*> by_service;
+  for (const auto& v : verdicts) by_service[v.service] = &v;
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& s : services) {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const auto& c : s.checks) {
+      checks.push_back({{"check", c.check}, {"role", std::string(RoleName(c.role))}});
+    }
+    auto it = by_service.find(s.name);
+    list.push_back(
+        {{"service", s.name},
+         {"healthy", it == by_service.end()},
+         {"verdict", it == by_service.end() ? nlohmann::json() : VerdictJson(*it->second)},
+         {"checks", std::move(checks)}});
+  }
+  return {{"services", std::move(list)}};
+}
+
+std::string FormatDiagnosis(const nlohmann::json& doc, const std::string& service) {
+  std::ostringstream out;
+  auto services = doc.find("services");
+  if (services == doc.end() || !services->is_array() || services->empty()) {
+    return "no services configured (add a services: section or a proxy_log check)\n";
+  }
+  bool any = false;
+  for (const auto& s : *services) {
+    std::string name = Str(s, "service");
+    if (!service.empty() && name != service) continue;
+    if (any) out << "\n";
+    any = true;
+    out << "SERVICE      " << name << "\n";
+    auto v = s.find("verdict");
+    if (v == s.end() || !v->is_object()) {
+      out << "VERDICT      none (healthy)\n";
+      continue;
+    }
+    std::string why = Str(*v, "why");
+    char confidence[16];
+    std::snprintf(confidence, sizeof confidence, "%.2f", v->value("confidence", 0.0));
+    out << "VERDICT      " << Str(*v, "cause") << (why.empty() ? "" : " (" + why + ")")
+        << "  confidence " << confidence << "  since " << Str(*v, "since") << "\n";
+    if (auto u = v->find("upstreams"); u != v->end() && u->is_array() && !u->empty()) {
+      out << "UPSTREAMS   ";
+      for (const auto& a : *u) out << " " << (a.is_string() ? a.get<std::string>() : "");
+      out << "\n";
+    }
+    out << "EVIDENCE\n";
+    if (auto e = v->find("evidence"); e != v->end() && e->is_array()) {
+      for (const auto& f : *e) {
+        out << "  " << Str(f, "time") << "  " << Str(f, "check") << " (" << Str(f, "role") << ")  "
+            << Str(f, "text");
+        if (auto n = f.find("numbers"); n != f.end() && n->is_object() && !n->empty()) {
+          out << "  [";
+          bool first = true;
+          for (auto it = n->begin(); it != n->end(); ++it) {
+            out << (first ? "" : " ") << it.key() << "=" << NumberText(it.value());
+            first = false;
+          }
+          out << "]";
+        }
+        out << "\n";
+      }
+    }
+  }
+  if (!any) return "no service named \"" + service + "\"\n";
+  return out.str();
+}
+
+void DiagnosisSink::Configure(std::vector<ServiceSpec> services, DiagnosisOptions options) {
+  engine_.Configure(std::move(services), options);
+  dirty_ = true;
+  Evaluate();
+}
+
+void DiagnosisSink::OnResult(const CheckSpec& check, const Result& result) {
+  engine_.OnResult(check.name, result);
+  dirty_ = true;
+}
+
+void DiagnosisSink::Evaluate() {
+  // With no new result, only verdicts can change with time (hold, window): judge anyway when
+  // there are some, else there is nothing to do.
+  std::vector<Verdict> before = engine_.Verdicts();
+  if (!dirty_ && before.empty()) return;
+  engine_.Evaluate();
+  dirty_ = false;
+  Publish();
+}
+
+void DiagnosisSink::Publish() {
+  std::vector<Verdict> verdicts = engine_.Verdicts();
+  nlohmann::json doc = DiagnosisJson(engine_.services(), verdicts);
+  std::vector<std::pair<std::vector<std::string>, double>> rows;
+  std::map<std::string, DiagnosisCause> current;
+  for (const auto& v : verdicts) current[v.service] = v.cause;
+  for (const auto& s : engine_.services()) {
+    auto it = current.find(s.name);
+    rows.push_back({{s.name, "none"}, it == current.end() ? 1.0 : 0.0});
+    for (int c = 0; c < kDiagnosisCauseCount; ++c) {
+      auto cause = static_cast<DiagnosisCause>(c);
+      bool set = it != current.end() && it->second == cause;
+      rows.push_back({{s.name, std::string(DiagnosisCauseName(cause))}, set ? 1.0 : 0.0});
+    }
+  }
+  std::lock_guard lock(mu_);
+  doc_ = std::move(doc);
+  rows_ = std::move(rows);
+}
+
+std::string DiagnosisSink::Json(const std::string& service) const {
+  nlohmann::json doc;
+  {
+    std::lock_guard lock(mu_);
+    doc = doc_;
+  }
+  if (!service.empty() && doc.contains("services")) {
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& s : doc["services"]) {
+      if (s.value("service", "") == service) kept.push_back(s);
+    }
+    doc["services"] = std::move(kept);
+  }
+  if (doc.is_null()) doc = {{"services", nlohmann::json::array()}};
+  return DumpJson(doc);
+}
+
+WebResponse DiagnosisResponse(const DiagnosisSink& sink, const std::string& query) {
+  // Only `service=`; service names are [a-zA-Z0-9_.-], so no percent-decoding is needed.
+  std::string service;
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    std::string_view part(query.data() + start, end - start);
+    if (part.starts_with("service=")) service = std::string(part.substr(8, 128));
+    start = end + 1;
+  }
+  return {200, "application/json", sink.Json(service)};
+}
+
+std::vector<std::pair<std::vector<std::string>, double>> DiagnosisSink::GaugeRows() const {
+  std::lock_guard lock(mu_);
+  return rows_;
+}
+
+}  // namespace gatewatch

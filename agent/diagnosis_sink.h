@@ -1,0 +1,63 @@
+// The diagnosis engine wired into the agent: a ResultSink that hands every result to the engine
+// (no I/O of its own: it judges results the agent already has), re-judges on the loop once a
+// second, and publishes what others read: /api/v1/diagnosis, gatewatch_diagnosis{service,cause}
+// and `gatewatch diagnose`.
+//
+// Thread-safety: the ResultSink methods, Configure and Evaluate run on the loop thread; Json(),
+// GaugeRows() and SummaryOf() may be called from any thread (web workers): they read the last
+// published snapshot under a mutex and do no heavy work (civetweb's 100 KB worker stacks).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "agent/diagnosis.h"
+#include "checks/api/result_sink.h"
+#include "exporters/web_response.h"
+
+namespace gatewatch {
+
+// The /api/v1/diagnosis document (docs/api.md): every service, its verdict or null. Strings are
+// valid UTF-8 of bounded size (agent/base/utf8.h); `service` non-empty keeps only that one.
+nlohmann::json DiagnosisJson(const std::vector<ServiceSpec>& services,
+                             const std::vector<Verdict>& verdicts);
+
+// What `gatewatch diagnose` prints for one /api/v1/diagnosis document, as a person reads it.
+std::string FormatDiagnosis(const nlohmann::json& doc, const std::string& service = "");
+
+class DiagnosisSink final : public ResultSink {
+ public:
+  explicit DiagnosisSink(const Clock& clock) : engine_(clock) {}
+
+  void Configure(std::vector<ServiceSpec> services, DiagnosisOptions options);
+  void Evaluate();  // loop thread, once a second: verdicts hold and clear with time
+
+  void OnConfig(const std::vector<const CheckSpec*>&) override {}
+  void OnResult(const CheckSpec& check, const Result& result) override;
+  void OnSkipped(const CheckSpec&) override {}
+  void OnSchedulerLag(Duration) override {}
+
+  // Any thread.
+  std::string Json(const std::string& service) const;
+  std::vector<std::pair<std::vector<std::string>, double>> GaugeRows() const;
+
+ private:
+  void Publish();
+
+  DiagnosisEngine engine_;
+  bool dirty_ = true;
+
+  mutable std::mutex mu_;
+  nlohmann::json doc_;                                             // guarded by mu_
+  std::vector<std::pair<std::vector<std::string>, double>> rows_;  // guarded by mu_
+};
+
+// GET /api/v1/diagnosis[?service=S]: the sink's JSON (any thread).
+WebResponse DiagnosisResponse(const DiagnosisSink& sink, const std::string& query);
+
+}  // namespace gatewatch
