@@ -11,6 +11,7 @@
 #     must show the self check succeeding and real host metrics.
 #
 #   tests/package/package_test.sh SOURCE_DIR WORK_DIR
+#   (GATEWATCH_PACKAGE_TREEISH=$(git stash create) tests uncommitted changes instead of HEAD)
 #
 # Needs root, git and podman (runc); installs debhelper, lintian, dpkg-dev and systemd when they
 # are missing. Exit 77 (ctest: skipped) where containers cannot run, unless
@@ -20,7 +21,7 @@ src=$(cd "$1" && pwd)
 work=$2
 MAX_EXPOSURE=3.0
 # Tags lintian reports on this package, each explained in docs/deployment.md.
-EXPLAINED='^(W: gatewatch: no-manual-page|W: gatewatch source: no-nmu-in-changelog|E: gatewatch: copyright-.*|W: gatewatch: copyright-.*|E: gatewatch source: copyright-.*|W: gatewatch source: copyright-.*|I: |P: |N: |X: )'
+EXPLAINED='^(W: gatewatch: no-manual-page |[INPX]: |N:$)'
 
 skip() {
   if [ "${GATEWATCH_REQUIRE_CONTAINER_TEST:-}" = 1 ]; then
@@ -50,7 +51,7 @@ fi
 # 1. A clean copy of HEAD, always at the same path so ccache reuses the previous run's objects.
 rm -rf "$work"
 mkdir -p "$work/src"
-git -C "$src" archive HEAD | tar -x -C "$work/src"
+git -C "$src" archive "${GATEWATCH_PACKAGE_TREEISH:-HEAD}" | tar -x -C "$work/src"
 start=$(date +%s)
 (cd "$work/src" && GATEWATCH_CCACHE=$(command -v ccache >/dev/null && echo 1) \
   dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1) || {
@@ -143,8 +144,9 @@ done
 grep -E '^gatewatch_(check_success|host_memory_bytes|host_cpus|build_info)' <<<"$metrics" || true
 grep -q '^gatewatch_check_success{check="gatewatch-self",type="http"} 1' <<<"$metrics" ||
   { echo "FAIL: no successful gatewatch-self check"; exit 1; }
-grep -q '^gatewatch_check_success{check="host",type="host"} 1' <<<"$metrics" ||
-  { echo "FAIL: no successful host check"; exit 1; }
+# The host check ran (its verdict depends on this machine's load: a busy CI host is cpu_saturated).
+grep -Eq '^gatewatch_check_success\{check="host",type="host"\} [01]$' <<<"$metrics" ||
+  { echo "FAIL: the host check did not run"; exit 1; }
 total=$(sed -n 's/^gatewatch_host_memory_bytes{check="host",kind="total"} \(.*\)/\1/p' <<<"$metrics")
 awk -v t="${total:-0}" 'BEGIN { exit !(t > 0) }' || { echo "FAIL: no host memory total"; exit 1; }
 # Started as the unit starts it: user gatewatch, and in adm for nginx's logs.
