@@ -507,6 +507,18 @@ TEST(ConfigTest, EmbeddedDefaultIsValidAndChecksTheAgent) {
   EXPECT_EQ(c.checks[1].check->spec().type, "host");
 }
 
+// The Debian package's /etc/gatewatch/gatewatch.yml is the embedded default, commented: the same
+// checks (equal fingerprints: the scheduler's "unchanged") for the default listen port.
+TEST(ConfigTest, DebianPackagesConfigIsTheEmbeddedDefault) {
+  Config packaged = LoadConfigFile(std::string(GATEWATCH_SOURCE_DIR) + "/debian/gatewatch.yml");
+  Config embedded =
+      ParseConfig(DefaultConfigYaml("http://127.0.0.1:9142/-/healthy"), "<embedded default>");
+  ASSERT_EQ(packaged.checks.size(), embedded.checks.size());
+  for (size_t i = 0; i < embedded.checks.size(); ++i) {
+    EXPECT_EQ(packaged.checks[i].fingerprint, embedded.checks[i].fingerprint) << i;
+  }
+}
+
 // ----- ConfigNode --------------------------------------------------------------------------------
 
 ConfigNode Doc(const std::string& yaml) { return ConfigNode(YAML::Load(yaml), ""); }
