@@ -10,6 +10,7 @@ CheckType HostCheckType();
 CheckType CdnOriginCheckType();
 CheckType ProxyLogCheckType();
 CheckType DnsCheckType();
+CheckType NginxCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
@@ -19,6 +20,7 @@ void RegisterBuiltinCheckTypes() {
     registry.Register(CdnOriginCheckType());
     registry.Register(ProxyLogCheckType());
     registry.Register(DnsCheckType());
+    registry.Register(NginxCheckType());
     return true;
   }();
   (void)registered;

@@ -283,6 +283,8 @@ std::string_view ReasonWords(Reason r) {
       return "the body was larger than the limit";
     case Reason::kLogUnreadable:
       return "the proxy's log cannot be read";
+    case Reason::kNginxConfigInvalid:
+      return "nginx's configuration cannot be read";
     case Reason::kEdgeFault:
       return "the edge fails while the origin answers";
     case Reason::kOriginFault:
@@ -303,6 +305,8 @@ std::string_view ReasonWords(Reason r) {
       return "a process was killed for lack of memory";
     case Reason::kCpuThrottled:
       return "the container's CPU is throttled";
+    case Reason::kConnectionsDropped:
+      return "nginx drops connections (worker_connections exhausted)";
     case Reason::kOther:
       return "another failure";
     case Reason::kInternalError:

@@ -59,6 +59,7 @@ enum class Cause {
   X(kHeaderMismatch, "header_mismatch", kMisconfiguration)     \
   X(kBodyTooLarge, "body_too_large", kMisconfiguration)        \
   X(kLogUnreadable, "log_unreadable", kMisconfiguration)       \
+  X(kNginxConfigInvalid, "nginx_config_invalid", kMisconfiguration) \
   X(kEdgeFault, "edge_fault", kCdnPath)                        \
   X(kOriginFault, "origin_fault", kCdnPath)                    \
   X(kBothDown, "both_down", kCdnPath)                          \
@@ -69,6 +70,7 @@ enum class Cause {
   X(kInodesExhausted, "inodes_exhausted", kResources)          \
   X(kOomKilled, "oom_killed", kResources)                      \
   X(kCpuThrottled, "cpu_throttled", kResources)                \
+  X(kConnectionsDropped, "connections_dropped", kResources)    \
   X(kOther, "other", kAgent)                                   \
   X(kInternalError, "internal_error", kAgent)
 
