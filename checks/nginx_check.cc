@@ -122,7 +122,15 @@ class CommandOutput {
     std::vector<char*> args;
     for (std::string& a : argv_) args.push_back(a.data());
     args.push_back(nullptr);
-    int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    // The agent blocks the signals its signalfd reads; the child gets the default mask back.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    int rc = posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), environ);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     if (rc != 0) {
@@ -436,7 +444,10 @@ class NginxRun final : public CheckRunBase {
         report.emplace_back("upstreams", std::to_string(topology_.upstreams.size()) + " groups, " +
                                              std::to_string(plan_.servers) + " servers, " +
                                              std::to_string(probes_.size()) + " probed");
+        // Series per group stay bounded like those per server (max_servers).
+        size_t groups = 0;
         for (const NginxUpstream& u : topology_.upstreams) {
+          if (groups++ >= cfg_->probe.max_servers) break;
           result.observations.push_back(
               {&m.servers, {u.name}, static_cast<double>(u.servers.size())});
         }
