@@ -13,6 +13,7 @@ CheckType DnsCheckType();
 CheckType TcpCheckType();
 CheckType FastcgiCheckType();
 CheckType GrpcCheckType();
+CheckType NginxCheckType();
 
 void RegisterBuiltinCheckTypes() {
   static const bool registered = [] {
@@ -25,6 +26,7 @@ void RegisterBuiltinCheckTypes() {
     registry.Register(TcpCheckType());
     registry.Register(FastcgiCheckType());
     registry.Register(GrpcCheckType());
+    registry.Register(NginxCheckType());
     return true;
   }();
   (void)registered;

@@ -293,7 +293,10 @@ CURLcode HttpTransfer::Configure(CURL* e) {
   long remaining_ms =
       std::max<long>(1, static_cast<long>(WholeMs(target_.deadline - clock_.Now())));
   check(curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, remaining_ms));
-  check(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, remaining_ms));
+  long connect_ms = remaining_ms;
+  if (request_->connect_timeout_ms > 0)
+    connect_ms = std::min(connect_ms, request_->connect_timeout_ms);
+  check(curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms));
   check(curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L));
   // Each run measures a new connection: no reuse across runs or checks.
   check(curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L));

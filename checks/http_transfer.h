@@ -54,6 +54,8 @@ struct HttpRequest {
   std::string key_file;                        // its key; empty: in cert_file
   long http_version = CURL_HTTP_VERSION_NONE;  // CURLOPT_HTTP_VERSION; NONE: curl's default
   uint64_t body_limit = 64 * 1024;             // more body bytes fail the transfer (body_too_large)
+  // Gives up connecting after this long (a proxy's own connect timeout); 0: only the deadline.
+  long connect_timeout_ms = 0;
 };
 
 // Headers of the final response. Fed every line curl's header callback sees; a new status line

@@ -283,6 +283,8 @@ std::string_view ReasonWords(Reason r) {
       return "the body was larger than the limit";
     case Reason::kLogUnreadable:
       return "the proxy's log cannot be read";
+    case Reason::kNginxConfigInvalid:
+      return "nginx's configuration cannot be read";
     case Reason::kEdgeFault:
       return "the edge fails while the origin answers";
     case Reason::kOriginFault:
@@ -313,6 +315,8 @@ std::string_view ReasonWords(Reason r) {
       return "the upstream's listen queue was full";
     case Reason::kProxyBufferTooSmall:
       return "the proxy's buffer was too small for the upstream's response";
+    case Reason::kConnectionsDropped:
+      return "nginx drops connections (worker_connections exhausted)";
     case Reason::kOther:
       return "another failure";
     case Reason::kInternalError:

@@ -59,6 +59,7 @@ enum class Cause {
   X(kHeaderMismatch, "header_mismatch", kMisconfiguration)                   \
   X(kBodyTooLarge, "body_too_large", kMisconfiguration)                      \
   X(kLogUnreadable, "log_unreadable", kMisconfiguration)                     \
+  X(kNginxConfigInvalid, "nginx_config_invalid", kMisconfiguration)          \
   X(kEdgeFault, "edge_fault", kCdnPath)                                      \
   X(kOriginFault, "origin_fault", kCdnPath)                                  \
   X(kBothDown, "both_down", kCdnPath)                                        \
@@ -74,6 +75,7 @@ enum class Cause {
   X(kEphemeralPortsExhausted, "ephemeral_ports_exhausted", kResources)       \
   X(kListenQueueFull, "listen_queue_full", kResources)                       \
   X(kProxyBufferTooSmall, "proxy_buffer_too_small", kResources)              \
+  X(kConnectionsDropped, "connections_dropped", kResources)                  \
   X(kOther, "other", kAgent)                                                 \
   X(kInternalError, "internal_error", kAgent)
 

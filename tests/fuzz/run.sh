@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 seconds=${1:-${FUZZ_SECONDS:-20}}
 targets=(access_log_fuzz error_log_fuzz dns_reply_fuzz cache_status_fuzz host_parsers_fuzz
-  config_fuzz result_output_fuzz history_render_fuzz)
+  config_fuzz result_output_fuzz history_render_fuzz nginx_conf_fuzz)
 dir=build-fuzz
 log=$dir.log
 mkdir -p "$dir"

@@ -19,9 +19,9 @@ using Clock = std::chrono::steady_clock;
 struct Conn {
   UniqueFd fd;
   std::string request;
-  bool answered = false;  // request complete and the first response bytes sent
-  std::string pending;    // bytes still to send
-  Clock::time_point next_trickle;
+  bool answered = false;           // request complete and the first response bytes sent
+  std::string pending;             // bytes still to send
+  Clock::time_point next_trickle;  // kTrickle: next byte; kSlow: when to answer
 };
 
 }  // namespace
@@ -131,6 +131,9 @@ void FakeHttpServer::Serve() {
           }
           case Behaviour::kHang:
             break;
+          case Behaviour::kSlow:
+            c.next_trickle = now + std::chrono::seconds(3);
+            break;
           case Behaviour::kTrickle:
             c.pending = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n";
             c.next_trickle = now;
@@ -160,6 +163,11 @@ void FakeHttpServer::Serve() {
         c.pending = "x";
         c.next_trickle = now + std::chrono::milliseconds(100);
       }
+      if (!close_it && c.answered && behaviour_ == Behaviour::kSlow &&
+          c.next_trickle != Clock::time_point() && now >= c.next_trickle) {
+        c.next_trickle = Clock::time_point();
+        c.pending = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+      }
       if (!close_it && c.answered && behaviour_ == Behaviour::kEndless && c.pending.empty()) {
         c.pending = endless_chunk;
       }
@@ -171,7 +179,8 @@ void FakeHttpServer::Serve() {
           close_it = true;
         }
         bool done_after_send = behaviour_ == Behaviour::kOk || behaviour_ == Behaviour::kGarbage ||
-                               behaviour_ == Behaviour::kRecord || behaviour_ == Behaviour::kRaw;
+                               behaviour_ == Behaviour::kRecord || behaviour_ == Behaviour::kRaw ||
+                               behaviour_ == Behaviour::kSlow;
         if (c.pending.empty() && done_after_send) close_it = true;
       }
       if (close_it) {

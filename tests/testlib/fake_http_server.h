@@ -30,6 +30,7 @@ class FakeHttpServer {
     kReset,             // read the request, close with SO_LINGER 0: a TCP reset
     kRecord,            // read the whole request (Content-Length body too), keep it, answer 200
     kRaw,               // the bytes given to the raw-response constructor, then close
+    kSlow,              // read the request, wait 3 s, then 200 "ok\n" and close
   };
 
   // `port` 0 picks a free port; a fixed one brings a stopped upstream back on its old port.

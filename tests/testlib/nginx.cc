@@ -38,17 +38,8 @@ bool NginxInstance::Start(std::string* error) {
     *error = "nginx is not installed (Debian package nginx-light); deploy/setup.sh installs it";
     return false;
   }
+  WriteConf();
   const std::string& d = dir_.path();
-  std::ofstream conf(d + "/nginx.conf");
-  conf << "daemon off;\nmaster_process on;\nworker_processes 1;\npid " << d << "/nginx.pid;\n"
-       << "error_log " << d << "/error.log info;\n"
-       << "events { worker_connections " << worker_connections_ << "; }\n"
-       << "http {\n  access_log " << d << "/access.log;\n"
-       << "  client_body_temp_path " << d << "/client_body;\n  proxy_temp_path " << d << "/proxy;\n"
-       << "  fastcgi_temp_path " << d << "/fastcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
-       << "  scgi_temp_path " << d << "/scgi;\n"
-       << http_block_ << "\n}\n";
-  conf.close();
   process_ = std::make_unique<Process>(
       std::vector<std::string>{kNginxBinary, "-p", d + "/", "-c", d + "/nginx.conf"});
   std::vector<int> ports;
@@ -69,6 +60,34 @@ bool NginxInstance::Start(std::string* error) {
     *error = "nginx did not start listening: " + process_->Stderr() + ErrorLogText();
     return false;
   }
+  return true;
+}
+
+void NginxInstance::WriteConf() const {
+  const std::string& d = dir_.path();
+  std::ofstream conf(conf_path());
+  conf << "daemon off;\nmaster_process on;\nworker_processes 1;\npid " << d << "/nginx.pid;\n"
+       << "error_log " << d << "/error.log info;\n"
+       << "events { worker_connections " << worker_connections_ << "; }\n"
+       << "http {\n  access_log " << d << "/access.log;\n"
+       << "  client_body_temp_path " << d << "/client_body;\n  proxy_temp_path " << d << "/proxy;\n"
+       << "  fastcgi_temp_path " << d << "/fastcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
+       << "  scgi_temp_path " << d << "/scgi;\n"
+       << http_block_ << "\n}\n";
+  conf.close();
+}
+
+bool NginxInstance::Reload(std::string http_block, std::string* error) {
+  http_block_ = std::move(http_block);
+  WriteConf();
+  // `nginx -t` first: a reload of a broken config would leave the old one running silently.
+  Process test({kNginxBinary, "-t", "-q", "-p", dir_.path() + "/", "-c", conf_path()});
+  int status = -1;
+  if (!test.WaitExit(std::chrono::seconds(10), &status) || status != 0) {
+    *error = "nginx -t refused the new config: " + test.Stderr();
+    return false;
+  }
+  if (process_ != nullptr) process_->Signal(SIGHUP);
   return true;
 }
 

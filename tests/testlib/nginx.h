@@ -24,6 +24,10 @@ class NginxInstance {
   void Stop();
   // nginx -s reopen (after a log rotation by rename).
   void Reopen();
+  // Rewrites nginx.conf with a new `http_block` and reloads nginx (SIGHUP) after `nginx -t`
+  // accepted it; false with `*error` otherwise.
+  bool Reload(std::string http_block, std::string* error);
+  std::string conf_path() const { return dir_.path() + "/nginx.conf"; }
 
   const std::string& dir() const { return dir_.path(); }
   std::string error_log() const { return dir_.path() + "/error.log"; }
@@ -31,6 +35,7 @@ class NginxInstance {
   std::string ErrorLogText() const;
 
  private:
+  void WriteConf() const;
   TempDir dir_;
   std::string http_block_;
   int worker_connections_ = 256;

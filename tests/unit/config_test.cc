@@ -136,7 +136,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"TypeMissing", "checks:\n  - {name: a}\n", "checks[0].type: is required"},
         ErrorCase{"TypeUnknown", "checks:\n  - {name: a, type: ftp}\n",
                   "checks[0].type: unknown check type \"ftp\" (known: cdn_origin, dns, fake, "
-                  "fastcgi, grpc, host, http, proxy_log, tcp)"},
+                  "fastcgi, grpc, host, http, nginx, proxy_log, tcp)"},
         ErrorCase{"DurationGarbage", "checks:\n  - {name: a, type: fake, interval: soon}\n",
                   "checks[0].interval: must be a duration like 500ms, 30s or 5m (got \"soon\")"},
         ErrorCase{"DurationBareNumber", "checks:\n  - {name: a, type: fake, timeout: 5}\n",
