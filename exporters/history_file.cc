@@ -82,11 +82,20 @@ class Reader {
   }
   Reason ReasonByte() {
     uint8_t v = U8();
-    if (v >= kReasonCount) {
+    if (v >= reasons_.size()) {
       Fail("unknown reason " + std::to_string(v));
       return Reason::kOther;
     }
-    return static_cast<Reason>(v);
+    return reasons_[v];
+  }
+  // The file's reason table: byte i means the i-th name; a name this build does not know is
+  // "other" (a newer gatewatch's reason), never a wrong reason.
+  void ReadReasonTable() {
+    size_t n = Count(4);
+    if (ok() && n > 256) Fail("reason table of " + std::to_string(n) + " entries");
+    for (size_t i = 0; i < n && ok(); ++i) {
+      reasons_.push_back(ParseReason(Str(64, 64)).value_or(Reason::kOther));
+    }
   }
   // A count of items of at least `min_bytes` each: more than fit in what is left is corrupt.
   size_t Count(size_t min_bytes) {
@@ -118,6 +127,7 @@ class Reader {
   std::string_view p_;
   size_t offset_ = 0;
   std::string error_;
+  std::vector<Reason> reasons_;
 };
 
 HistoryEntry ReadEntry(Reader& r) {
@@ -209,7 +219,13 @@ CheckHistory ReadCheck(Reader& r) {
 
 }  // namespace
 
-HistoryFileEncoder::HistoryFileEncoder() { out_.assign(kHeaderBytes, '\0'); }
+HistoryFileEncoder::HistoryFileEncoder() {
+  out_.assign(kHeaderBytes, '\0');
+  // Reasons are stored as one byte each; the table of their names comes first, so a file stays
+  // readable by a gatewatch whose reason list gained or reordered entries.
+  PutU32(out_, kReasonCount);
+  for (size_t i = 0; i < kReasonCount; ++i) PutStr(out_, ReasonName(static_cast<Reason>(i)));
+}
 
 bool HistoryFileEncoder::Add(const CheckHistory& h, size_t max_bytes) {
   const size_t before = out_.size();
@@ -281,7 +297,9 @@ Expected<std::vector<CheckHistory>> DecodeHistoryFile(std::string_view bytes) {
   if (Fnv1a64(payload) != checksum) return Error{"checksum mismatch (corrupt)"};
 
   Reader r(payload);
-  if (checks > payload.size() / kCheckMinBytes) return Error{"check count larger than the file"};
+  r.ReadReasonTable();
+  if (!r.ok()) return Error{r.error()};
+  if (checks > r.left() / kCheckMinBytes) return Error{"check count larger than the file"};
   std::vector<CheckHistory> out;
   out.reserve(checks);
   std::set<std::string> names;

@@ -214,9 +214,47 @@ std::string U32(uint32_t v) {
 std::string U64(uint64_t v) { return U32(static_cast<uint32_t>(v)) + U32(v >> 32); }
 std::string Str(const std::string& s) { return U32(static_cast<uint32_t>(s.size())) + s; }
 
+// The reason table every file starts with: the names in this build's order.
+std::string ReasonTable() {
+  std::string t = U32(kReasonCount);
+  for (size_t i = 0; i < kReasonCount; ++i)
+    t += Str(std::string(ReasonName(static_cast<Reason>(i))));
+  return t;
+}
+
+// Reasons are bytes indexed into the file's own table of names: a file written by a build whose
+// reason list differs (entries added or moved) still reads with the right reasons, and a name this
+// build does not know is "other".
+TEST(HistoryFileTest, ReasonsAreReadThroughTheFilesOwnTable) {
+  const std::string table = U32(3) + Str("connection_refused") + Str("none") + Str("future_reason");
+  auto check = [](char run_reason, char last_reason) {
+    return Str("api") + Str("http") + U64(1) + U64(0) + U32(1) + U64(1000) + U32(5) + run_reason +
+           U32(0) + U32(0) + '\x01' + U64(1) + U64(1000) + U64(5) + last_reason + '\0';
+  };
+  auto d = DecodeHistoryFile(WithPayload(table + check('\x01', '\x01'), 1));
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d->size(), 1u);
+  ASSERT_EQ((*d)[0].runs.size(), 1u);
+  EXPECT_EQ((*d)[0].runs[0].reason, Reason::kNone);  // byte 1 is "none" in this file
+  ASSERT_TRUE((*d)[0].last.has_value());
+  EXPECT_EQ((*d)[0].last->reason, Reason::kNone);
+  auto unknown = DecodeHistoryFile(WithPayload(table + check('\x02', '\x02'), 1));
+  if (unknown) {
+    EXPECT_EQ((*unknown)[0].runs[0].reason, Reason::kOther);
+  } else {
+    // A failure counted nowhere may be refused as inconsistent; it must never read as another
+    // reason.
+    EXPECT_EQ(unknown.error().message.find("unknown reason"), std::string::npos);
+  }
+  EXPECT_NE(DecodeHistoryFile(WithPayload(U32(1) + Str("none") + check('\x01', '\x01'), 1))
+                .error()
+                .message.find("unknown reason"),
+            std::string::npos);
+}
+
 TEST(HistoryFileTest, ConsistentChecksumButLyingContentIsAnError) {
   auto error_of = [](const std::string& payload, uint32_t checks) {
-    auto d = DecodeHistoryFile(WithPayload(payload, checks));
+    auto d = DecodeHistoryFile(WithPayload(ReasonTable() + payload, checks));
     return d ? std::string("accepted") : d.error().message;
   };
   const std::string head = Str("api") + Str("http");
