@@ -12,6 +12,7 @@
 #include "tests/testlib/process.h"
 #include "tests/testlib/require.h"
 #include "tests/testlib/temp_dir.h"
+#include "tests/testlib/test_certs.h"
 
 namespace gatewatch::testing {
 namespace {
@@ -145,34 +146,10 @@ class TcpTlsTest : public ::testing::Test {
 
   void MakeCert(const std::string& name, const std::string& subject, const std::string& ca,
                 const std::string& san = "") {
-    std::vector<std::string> args = {"/usr/bin/openssl",
-                                     "req",
-                                     "-x509",
-                                     "-newkey",
-                                     "ec",
-                                     "-pkeyopt",
-                                     "ec_paramgen_curve:prime256v1",
-                                     "-nodes",
-                                     "-days",
-                                     "2",
-                                     "-subj",
-                                     subject,
-                                     "-keyout",
-                                     Key(name),
-                                     "-out",
-                                     Pem(name)};
-    if (!ca.empty()) {
-      args.insert(args.end(),
-                  {"-CA", Pem(ca), "-CAkey", Key(ca), "-addext", "basicConstraints=CA:FALSE"});
-    }
-    if (!san.empty()) args.insert(args.end(), {"-addext", san});
-    Process openssl(args);
-    int status = -1;
-    ASSERT_TRUE(openssl.WaitExit(seconds(30), &status));
-    ASSERT_EQ(status, 0) << openssl.Stderr();
+    TestCertificates(dir_.path()).Make(name, subject, ca, san);
   }
-  std::string Pem(const std::string& name) const { return dir_.path() + "/" + name + ".pem"; }
-  std::string Key(const std::string& name) const { return dir_.path() + "/" + name + ".key"; }
+  std::string Pem(const std::string& name) const { return TestCertificates(dir_.path()).Pem(name); }
+  std::string Key(const std::string& name) const { return TestCertificates(dir_.path()).Key(name); }
 
   TempDir dir_;
   std::unique_ptr<NginxInstance> nginx_;
