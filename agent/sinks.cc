@@ -56,10 +56,16 @@ void LoggingAlertSink::OnAlertState(const AlertSpec& alert, bool firing, double 
          {"check", alert.check},
          {"value", std::to_string(value)},
          {"threshold", std::to_string(threshold)},
-         {"reason", reason}});
+         {"reason", reason},
+         {"verdict", firing && !verdict_[alert.name].empty() ? verdict_[alert.name] : "none"}});
     was = firing;
   }
   next_.OnAlertState(alert, firing, value, threshold, reason);
+}
+
+void LoggingAlertSink::OnAlertVerdict(const AlertSpec& alert, const std::string& verdict) {
+  verdict_[alert.name] = verdict;
+  next_.OnAlertVerdict(alert, verdict);
 }
 
 void FanoutSink::OnConfig(const std::vector<const CheckSpec*>& checks) {
