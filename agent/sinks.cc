@@ -43,6 +43,9 @@ void LoggingAlertSink::OnAlertsConfigured(const std::vector<AlertSpec>& alerts) 
   std::unordered_map<std::string, bool> kept;
   for (const auto& a : alerts) kept[a.name] = firing_[a.name];
   firing_ = std::move(kept);
+  std::unordered_map<std::string, std::string> verdicts;
+  for (const auto& a : alerts) verdicts[a.name] = verdict_[a.name];
+  verdict_ = std::move(verdicts);
   next_.OnAlertsConfigured(alerts);
 }
 
