@@ -92,6 +92,13 @@ class Agent {
         "The diagnosis of each service (docs/diagnosis.md): 1 for its current cause, none when "
         "healthy.",
         {"service", "cause"}, [this] { return diagnosis_.GaugeRows(); });
+    exporter_.AddInternalGauges(
+        "gatewatch_diagnosis_info",
+        "1 for each check of a service with a verdict, with the verdict's cause and why "
+        "(docs/diagnosis.md); the generated alert rules read it into their annotations.",
+        {"service", "check", "cause", "why"}, [this] { return diagnosis_.InfoRows(); });
+    alerts_.SetVerdictSource(
+        [this](const AlertSpec& a) { return diagnosis_.AlertText(a.check, a.service); });
     exporter_.AddInternalCounter(
         "gatewatch_web_auth_failures_total",
         "Requests refused with 401 for missing or wrong basic-auth credentials.", [this] {

@@ -299,6 +299,8 @@ void AlertEvaluator::EvaluateOne(Tracked& t, TimePoint now) {
   for (const auto& [reason, count] : t.reasons) {
     if (count > best) best = count, s.reason = reason;
   }
+  s.verdict = s.firing && verdict_source_ ? verdict_source_(spec) : std::string();
+  sink_.OnAlertVerdict(spec, s.verdict);
   sink_.OnAlertState(spec, s.firing, value, threshold, s.reason);
 }
 

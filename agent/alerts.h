@@ -22,6 +22,7 @@
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,6 +51,10 @@ class AlertEvaluator final : public ResultSink {
   AlertEvaluator(const Clock& clock, AlertStateSink& sink);
 
   void SetAlerts(std::vector<AlertSpec> alerts);
+  // Where a firing alert's verdict text comes from (the agent: the diagnosis of the service its
+  // source check belongs to); "" for none. Called on the loop thread while an alert fires.
+  using VerdictSource = std::function<std::string(const AlertSpec&)>;
+  void SetVerdictSource(VerdictSource source) { verdict_source_ = std::move(source); }
   // Re-evaluates every alert at the current time (the agent calls it once a second, so `for`
   // and window expiry advance even when no result arrives).
   void Evaluate();
@@ -65,6 +70,7 @@ class AlertEvaluator final : public ResultSink {
     double value = 0;
     double events = 0;
     std::string reason = "none";
+    std::string verdict;  // while firing: the service's verdict (VerdictSource), else ""
   };
   const State* StateOf(const std::string& alert) const;
 
@@ -92,6 +98,7 @@ class AlertEvaluator final : public ResultSink {
 
   const Clock& clock_;
   AlertStateSink& sink_;
+  VerdictSource verdict_source_;
   std::vector<Tracked> alerts_;
   std::unordered_map<std::string, std::vector<size_t>> by_check_;
 };

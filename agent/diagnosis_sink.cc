@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "agent/base/strings.h"
 #include "agent/base/utf8.h"
 #include "exporters/status_json.h"
 
@@ -61,7 +62,42 @@ std::string NumberText(const nlohmann::json& v) {
   return buf;
 }
 
+std::string ClockTime(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[16];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return buf;
+}
+
 }  // namespace
+
+std::string VerdictAlertText(const Verdict& v) {
+  // Each piece is made one printable line on its own (evidence text comes from targets and
+  // logs), then the whole is capped once on a character boundary.
+  constexpr size_t kPiece = 256;
+  std::string out = "verdict: " + std::string(DiagnosisCauseName(v.cause));
+  if (!v.why.empty()) out += " (" + Printable(v.why, kPiece) + ")";
+  if (!v.upstreams.empty()) {
+    out += "; upstreams:";
+    for (size_t i = 0; i < v.upstreams.size() && i < 3; ++i)
+      out += (i ? ", " : " ") + Printable(v.upstreams[i], kPiece);
+    if (v.upstreams.size() > 3) out += " and " + std::to_string(v.upstreams.size() - 3) + " more";
+  }
+  for (size_t i = 0; i < v.evidence.size() && i < 3; ++i) {
+    const DiagnosisFact& f = v.evidence[i];
+    out += (i == 0 ? "; evidence: " : " | ") + ClockTime(f.wall) + " " + Printable(f.check, 128) +
+           ": " + Printable(f.text, kPiece);
+  }
+  out = SanitizeUtf8(out, kMaxDetailBytes);
+  // Printable() blanks CR, LF and NUL; a page is plain text, so no control byte at all (bytes
+  // below 0x20 and 0x7f never occur inside a multi-byte UTF-8 character).
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
 
 nlohmann::json DiagnosisJson(const std::vector<ServiceSpec>& services,
                              const std::vector<Verdict>& verdicts) {
@@ -169,9 +205,42 @@ void DiagnosisSink::Publish() {
       rows.push_back({{s.name, std::string(DiagnosisCauseName(cause))}, set ? 1.0 : 0.0});
     }
   }
+  DiagnosisRows info;
+  for (const auto& v : verdicts) {
+    for (const auto& s : engine_.services()) {
+      if (s.name != v.service) continue;
+      for (const auto& c : s.checks) {
+        info.push_back({{s.name, c.check, std::string(DiagnosisCauseName(v.cause)),
+                         SanitizeUtf8(v.why, kMaxLabelValueBytes)},
+                        1.0});
+      }
+    }
+  }
   std::lock_guard lock(mu_);
   doc_ = std::move(doc);
   rows_ = std::move(rows);
+  info_rows_ = std::move(info);
+}
+
+DiagnosisRows DiagnosisSink::InfoRows() const {
+  std::lock_guard lock(mu_);
+  return info_rows_;
+}
+
+std::string DiagnosisSink::AlertText(const std::string& check, const std::string& service) const {
+  std::vector<Verdict> verdicts = engine_.Verdicts();
+  if (verdicts.empty()) return "";
+  const Verdict* named = nullptr;
+  for (const auto& v : verdicts) {
+    if (v.service == service) named = &v;
+    for (const auto& s : engine_.services()) {
+      if (s.name != v.service) continue;
+      for (const auto& c : s.checks) {
+        if (c.check == check) return VerdictAlertText(v);
+      }
+    }
+  }
+  return named != nullptr ? VerdictAlertText(*named) : "";
 }
 
 std::string DiagnosisSink::Json(const std::string& service) const {

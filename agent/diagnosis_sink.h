@@ -30,6 +30,15 @@ nlohmann::json DiagnosisJson(const std::vector<ServiceSpec>& services,
 // What `gatewatch diagnose` prints for one /api/v1/diagnosis document, as a person reads it.
 std::string FormatDiagnosis(const nlohmann::json& doc, const std::string& service = "");
 
+// A verdict as alert text (docs/alerting.md), the line on-call reads on the page:
+//   verdict: upstream_down (connection_refused); upstreams: 10.0.0.4:8080; evidence: 14:02:12
+//   shop-nginx-log: 10.0.0.4:8080 connection_refused 37 times | 14:02:12 shop-edge: ...
+// The cause and why, at most 3 upstreams and the top 3 evidence facts. One printable line of
+// valid UTF-8 within kMaxDetailBytes, whatever bytes the evidence carries.
+std::string VerdictAlertText(const Verdict& v);
+
+using DiagnosisRows = std::vector<std::pair<std::vector<std::string>, double>>;
+
 class DiagnosisSink final : public ResultSink {
  public:
   explicit DiagnosisSink(const Clock& clock) : engine_(clock) {}
@@ -45,6 +54,13 @@ class DiagnosisSink final : public ResultSink {
   // Any thread.
   std::string Json(const std::string& service) const;
   std::vector<std::pair<std::vector<std::string>, double>> GaugeRows() const;
+  // gatewatch_diagnosis_info{service,check,cause,why} = 1: one row per check of each service
+  // with a verdict, so a rule on a check finds its service's verdict (docs/metrics.md).
+  DiagnosisRows InfoRows() const;
+
+  // Loop thread: VerdictAlertText of the verdict of the service `check` belongs to (else of the
+  // service named `service`); "" when that service is healthy or there is none.
+  std::string AlertText(const std::string& check, const std::string& service) const;
 
  private:
   void Publish();
@@ -55,6 +71,7 @@ class DiagnosisSink final : public ResultSink {
   mutable std::mutex mu_;
   nlohmann::json doc_;                                             // guarded by mu_
   std::vector<std::pair<std::vector<std::string>, double>> rows_;  // guarded by mu_
+  DiagnosisRows info_rows_;                                        // guarded by mu_
 };
 
 // GET /api/v1/diagnosis[?service=S]: the sink's JSON (any thread).

@@ -43,6 +43,9 @@ void LoggingAlertSink::OnAlertsConfigured(const std::vector<AlertSpec>& alerts) 
   std::unordered_map<std::string, bool> kept;
   for (const auto& a : alerts) kept[a.name] = firing_[a.name];
   firing_ = std::move(kept);
+  std::unordered_map<std::string, std::string> verdicts;
+  for (const auto& a : alerts) verdicts[a.name] = verdict_[a.name];
+  verdict_ = std::move(verdicts);
   next_.OnAlertsConfigured(alerts);
 }
 
@@ -56,10 +59,16 @@ void LoggingAlertSink::OnAlertState(const AlertSpec& alert, bool firing, double 
          {"check", alert.check},
          {"value", std::to_string(value)},
          {"threshold", std::to_string(threshold)},
-         {"reason", reason}});
+         {"reason", reason},
+         {"verdict", firing && !verdict_[alert.name].empty() ? verdict_[alert.name] : "none"}});
     was = firing;
   }
   next_.OnAlertState(alert, firing, value, threshold, reason);
+}
+
+void LoggingAlertSink::OnAlertVerdict(const AlertSpec& alert, const std::string& verdict) {
+  verdict_[alert.name] = verdict;
+  next_.OnAlertVerdict(alert, verdict);
 }
 
 void FanoutSink::OnConfig(const std::vector<const CheckSpec*>& checks) {

@@ -38,10 +38,12 @@ class LoggingAlertSink final : public AlertStateSink {
   void OnAlertsConfigured(const std::vector<AlertSpec>& alerts) override;
   void OnAlertState(const AlertSpec& alert, bool firing, double value, double threshold,
                     const std::string& reason) override;
+  void OnAlertVerdict(const AlertSpec& alert, const std::string& verdict) override;
 
  private:
   AlertStateSink& next_;
-  std::unordered_map<std::string, bool> firing_;  // by alert name
+  std::unordered_map<std::string, bool> firing_;          // by alert name
+  std::unordered_map<std::string, std::string> verdict_;  // by alert name: the latest verdict
 };
 
 // Hands every scheduler event to several sinks (the exporter, the alert evaluator), in order.

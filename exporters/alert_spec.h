@@ -69,6 +69,10 @@ class AlertStateSink {
   // `reason` is the dominant failure reason of the source in the window ("none" if unknown).
   virtual void OnAlertState(const AlertSpec& alert, bool firing, double value, double threshold,
                             const std::string& reason) = 0;
+  // The diagnosis verdict of the alert's service as one line of alert text
+  // (agent/diagnosis_sink.h VerdictAlertText), sent just before each OnAlertState; "" when the
+  // alert is not firing or its service has no verdict. Optional for sinks.
+  virtual void OnAlertVerdict(const AlertSpec& /*alert*/, const std::string& /*verdict*/) {}
 };
 
 }  // namespace gatewatch

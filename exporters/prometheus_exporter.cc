@@ -145,7 +145,15 @@ void PrometheusExporter::OnAlertState(const AlertSpec& alert, bool firing, doubl
   s.value->Set(value);
   s.threshold->Set(threshold);
   std::lock_guard<std::mutex> lock(status_mu_);
-  alert_status_[alert.name] = {alert.severity, firing, value, threshold, reason};
+  AlertStatus& status = alert_status_[alert.name];
+  status = {alert.severity, firing, value, threshold, reason, std::move(status.verdict)};
+}
+
+void PrometheusExporter::OnAlertVerdict(const AlertSpec& alert, const std::string& verdict) {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  auto it = alert_status_.find(alert.name);
+  // The sender made it alert text (valid UTF-8, capped); capped again as every status string is.
+  if (it != alert_status_.end()) it->second.verdict = SanitizeUtf8(verdict, kMaxDetailBytes);
 }
 
 void PrometheusExporter::AddInternalCounter(std::string name, std::string help,
@@ -206,7 +214,8 @@ nlohmann::json PrometheusExporter::StatusJson() const {
                       {"severity", a.severity},
                       {"value", a.value},
                       {"threshold", a.threshold},
-                      {"reason", a.reason}});
+                      {"reason", a.reason},
+                      {"verdict", a.verdict}});
   }
   return nlohmann::json{{"checks", std::move(checks)}, {"alerts", std::move(alerts)}};
 }

@@ -62,6 +62,8 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
   void OnAlertsConfigured(const std::vector<AlertSpec>& alerts) override;
   void OnAlertState(const AlertSpec& alert, bool firing, double value, double threshold,
                     const std::string& reason) override;
+  // Kept for /api/v1/status's alert `verdict`.
+  void OnAlertVerdict(const AlertSpec& alert, const std::string& verdict) override;
 
   // A counter of the agent's own machinery (e.g. gatewatch_curl_multi_errors_total), without
   // labels, whose value `read` gives at every scrape: the exporter knows nothing of agent/io.
@@ -112,6 +114,7 @@ class PrometheusExporter final : public ResultSink, public AlertStateSink {
     double value = 0;
     double threshold = 0;
     std::string reason;
+    std::string verdict;  // the service's diagnosis while firing (OnAlertVerdict), else ""
   };
 
   CheckSeriesStore checks_;

@@ -60,15 +60,31 @@ Queries QueriesFor(const AlertSpec& a, Duration window) {
   return q;
 }
 
-// Prometheus runs the query when it renders the annotation: the page names the cause.
-std::string ReasonAnnotation(const std::string& query) {
+std::string TemplateString(const std::string& query) {
   std::string escaped;
   for (char c : query) {
     if (c == '"') escaped += "\\";
     escaped += c;
   }
-  return "{{ with query \"" + escaped +
-         "\" }}{{ range . }}{{ .Labels.reason }}{{ end }}{{ else }}unknown{{ end }}";
+  return "\"" + escaped + "\"";
+}
+
+// Prometheus runs the query when it renders the annotation: the page names the cause.
+std::string ReasonAnnotation(const std::string& query) {
+  return "{{ with query " + TemplateString(query) +
+         " }}{{ range . }}{{ .Labels.reason }}{{ end }}{{ else }}unknown{{ end }}";
+}
+
+// The diagnosis verdict of the services the source check belongs to (gatewatch_diagnosis_info,
+// docs/diagnosis.md), "none" while they are healthy: "shop: upstream_down (connection_refused)".
+// `max by` folds the same verdict reported by several agents (shards, locations).
+std::string DiagnosisAnnotation(const std::string& check) {
+  std::string query =
+      "max by (service, cause, why) (gatewatch_diagnosis_info{check=\"" + check + "\"})";
+  return "{{ with query " + TemplateString(query) +
+         " }}{{ range $i, $v := . }}{{ if $i }}; {{ end }}{{ $v.Labels.service }}: "
+         "{{ $v.Labels.cause }}{{ with $v.Labels.why }} ({{ . }}){{ end }}{{ end }}"
+         "{{ else }}none{{ end }}";
 }
 
 struct Rule {
@@ -102,7 +118,8 @@ std::vector<Rule> BuildRules(const std::vector<AlertSpec>& alerts) {
           {"summary", "Share of " + CodeList(a.of) + " responses of " + a.check +
                           " is {{ $value | humanizePercentage }} over " + FormatDuration(a.window) +
                           " (threshold " + Num(a.above * 100) + "%)"},
-          {"reason", ReasonAnnotation(q.reason)}};
+          {"reason", ReasonAnnotation(q.reason)},
+          {"diagnosis", DiagnosisAnnotation(a.check)}};
       for (const auto& [k, v] : a.annotations) r.annotations.emplace_back(k, v);
       rules.push_back(std::move(r));
     } else {
@@ -132,7 +149,8 @@ std::vector<Rule> BuildRules(const std::vector<AlertSpec>& alerts) {
         r.annotations = {
             {"summary", "Error budget of " + a.check + " (SLO " + Num(a.slo_objective * 100) +
                             "% not " + CodeList(a.of) + ") is burning too fast"},
-            {"reason", ReasonAnnotation(reason_query)}};
+            {"reason", ReasonAnnotation(reason_query)},
+            {"diagnosis", DiagnosisAnnotation(a.check)}};
         for (const auto& [k, v] : a.annotations) r.annotations.emplace_back(k, v);
         rules.push_back(std::move(r));
       }
@@ -163,7 +181,8 @@ std::vector<Rule> BuildRules(const std::vector<AlertSpec>& alerts) {
     r.annotations = {
         {"summary", "An upstream of " + service + " refuses connections or none is live (seen by " +
                         check + ")"},
-        {"reason", "connection_refused or no_live_upstreams"}};
+        {"reason", "connection_refused or no_live_upstreams"},
+        {"diagnosis", DiagnosisAnnotation(check)}};
     rules.push_back(std::move(r));
   }
   return rules;

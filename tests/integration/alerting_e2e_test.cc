@@ -103,7 +103,9 @@ TEST(AlertingE2eTest, A502AlertWithItsReasonReachesOnCallAndInhibitionHolds) {
           " above: 0.5, min_events: 3, service: blog}\n"
           "  - {name: ShopUpstream5xx, source: {check: shop-upstream}, ratio: {of: [5xx], window: "
           "10s},"
-          " above: 0.5, min_events: 3, service: shop}\n");
+          " above: 0.5, min_events: 3, service: shop}\n"
+          // The diagnosis of blog, whose verdict the page of blog's alert carries.
+          "services:\n  - {name: blog, checks: [blog-edge]}\n");
   StartedGatewatch started = StartGatewatch(
       {GATEWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
   Process& gatewatch = *started.process;
@@ -186,6 +188,27 @@ TEST(AlertingE2eTest, A502AlertWithItsReasonReachesOnCallAndInhibitionHolds) {
       EXPECT_EQ(n.service, "blog");
     }
   }
+  // The page carries the diagnosis verdict of blog: Alertmanager holds the annotation Prometheus
+  // rendered from gatewatch_diagnosis_info, and the agent's own evaluation has the evidence.
+  std::string am_alerts;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        am_alerts = HttpGet("http://127.0.0.1:" + std::to_string(am_port) + "/api/v2/alerts").body;
+        return am_alerts.find("\"diagnosis\":\"blog: upstream_down (bad_gateway)\"") !=
+               std::string::npos;
+      },
+      seconds(30)))
+      << am_alerts;
+  std::string agent_alerts;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        agent_alerts =
+            HttpGet("http://127.0.0.1:" + std::to_string(gw_port) + "/api/v1/status").body;
+        return agent_alerts.find("verdict: upstream_down (bad_gateway); evidence: ") !=
+               std::string::npos;
+      },
+      seconds(30)))
+      << agent_alerts;
   // Shop's 502 alert fires in Prometheus...
   ASSERT_TRUE(WaitFor(
       [&] {

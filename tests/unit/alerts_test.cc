@@ -36,7 +36,11 @@ class RecordingAlertSink final : public AlertStateSink {
                     const std::string& reason) override {
     last[alert.name] = {firing, value, threshold, reason};
   }
+  void OnAlertVerdict(const AlertSpec& alert, const std::string& v) override {
+    verdict[alert.name] = v;
+  }
   size_t configured = 0;
+  std::map<std::string, std::string> verdict;
   std::map<std::string, Recorded> last;
 };
 
@@ -94,6 +98,27 @@ TEST_F(AlertsTest, FiresOnlyAfterForAndCarriesTheDominantReason) {
   Run(502);
   EXPECT_TRUE(State("High502Rate").firing);
   EXPECT_EQ(State("High502Rate").reason, "http_502");
+}
+
+TEST_F(AlertsTest, AFiringAlertCarriesItsServiceVerdict) {
+  Load(kHigh502);
+  std::vector<std::string> asked;
+  evaluator_.SetVerdictSource([&](const AlertSpec& a) {
+    asked.push_back(a.check);
+    return std::string("verdict: upstream_down (bad_gateway)");
+  });
+  for (int i = 0; i < 4; ++i) Run(502);
+  EXPECT_EQ(sink_.verdict.at("High502Rate"), "") << "pending: no verdict yet";
+  EXPECT_TRUE(asked.empty()) << "the diagnosis is asked only while firing";
+  clock_.Advance(minutes(2));
+  evaluator_.Evaluate();
+  ASSERT_TRUE(State("High502Rate").firing);
+  EXPECT_EQ(sink_.verdict.at("High502Rate"), "verdict: upstream_down (bad_gateway)");
+  EXPECT_EQ(evaluator_.StateOf("High502Rate")->verdict, "verdict: upstream_down (bad_gateway)");
+  EXPECT_EQ(asked.back(), "edge");
+  for (int i = 0; i < 20; ++i) Run(200);
+  EXPECT_FALSE(State("High502Rate").firing);
+  EXPECT_EQ(sink_.verdict.at("High502Rate"), "") << "resolved: the verdict leaves the alert";
 }
 
 TEST_F(AlertsTest, StaysQuietUnderMinEvents) {

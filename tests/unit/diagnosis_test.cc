@@ -552,6 +552,78 @@ TEST(DiagnosisJsonTest, HealthyServicesAreNullAndTheCliSaysSo) {
   EXPECT_EQ(FormatDiagnosis(doc, "other"), "no service named \"other\"\n");
 }
 
+// The verdict as alert text: the line on-call reads in the alert's log line and status.
+TEST(VerdictAlertTextTest, CarriesCauseUpstreamsAndTheTopThreeFacts) {
+  Verdict v;
+  v.service = "shop";
+  v.cause = DiagnosisCause::kUpstreamDown;
+  v.why = "connection_refused";
+  v.upstreams = {"10.0.0.4:8080", "10.0.0.5:8080", "10.0.0.6:8080", "10.0.0.7:8080"};
+  auto at = std::chrono::system_clock::from_time_t(1796652132);  // 2026-12-07 14:02:12 UTC
+  for (const char* text : {"10.0.0.4:8080 connection_refused 37 times", "probe connection_refused",
+                           "memory.events oom_kill +1", "a fourth fact"}) {
+    DiagnosisFact f;
+    f.check = "nginx";
+    f.wall = at;
+    f.text = text;
+    v.evidence.push_back(f);
+  }
+  EXPECT_EQ(VerdictAlertText(v),
+            "verdict: upstream_down (connection_refused); upstreams: 10.0.0.4:8080, "
+            "10.0.0.5:8080, 10.0.0.6:8080 and 1 more; evidence: 14:02:12 nginx: 10.0.0.4:8080 "
+            "connection_refused 37 times | 14:02:12 nginx: probe connection_refused | 14:02:12 "
+            "nginx: memory.events oom_kill +1");
+  v.why.clear();
+  v.upstreams.clear();
+  v.evidence.clear();
+  EXPECT_EQ(VerdictAlertText(v), "verdict: upstream_down");
+}
+
+TEST(VerdictAlertTextTest, HostileEvidenceLeavesAsOneBoundedLineOfValidUtf8) {
+  Verdict v;
+  v.cause = DiagnosisCause::kOverloaded;
+  v.why = "upstream_timeout\n";
+  std::string hostile =
+      "bad \xff\xfe\xc0\xaf \x01\x1b[31m\x7f\t\n\r\xed\xa0\x80" + std::string(100000, 'x');
+  for (int i = 0; i < 20; ++i) v.upstreams.push_back(hostile);
+  for (int i = 0; i < 12; ++i)
+    v.evidence.push_back({hostile, ServiceRole::kProbe, {}, {}, "", hostile, {}});
+  std::string text = VerdictAlertText(v);
+  EXPECT_TRUE(IsValidUtf8(text));
+  EXPECT_LE(text.size(), kMaxDetailBytes);
+  for (char c : text) ASSERT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << text;
+  EXPECT_EQ(text.rfind("verdict: overloaded (upstream_timeout", 0), 0u) << text;
+}
+
+// In the agent: the alert on a check gets the verdict of the service the check belongs to, and
+// gatewatch_diagnosis_info carries cause and why for every check of that service.
+TEST(DiagnosisSinkTest, AlertTextAndInfoRowsFollowTheServiceOfTheCheck) {
+  FakeClock clock;
+  DiagnosisSink sink(clock);
+  sink.Configure({Shop()}, {});
+  EXPECT_EQ(sink.AlertText("probe", "probe"), "") << "healthy: no verdict";
+  EXPECT_TRUE(sink.InfoRows().empty());
+  CheckSpec probe, nginx;
+  probe.name = "probe";
+  nginx.name = "nginx";
+  sink.OnResult(probe, Fail(Reason::kConnectionRefused, "connect refused"));
+  sink.OnResult(nginx, Log({{"10.0.0.4:8080", "connection_refused", 37}}, {}));
+  sink.Evaluate();
+  std::string text = sink.AlertText("probe", "some-alert-service");
+  EXPECT_EQ(text.rfind("verdict: upstream_down (connection_refused); upstreams: 10.0.0.4:8080; "
+                       "evidence: ",
+                       0),
+            0u)
+      << text;
+  EXPECT_EQ(sink.AlertText("not-in-shop", "shop"), text) << "by the alert's service name";
+  EXPECT_EQ(sink.AlertText("not-in-shop", "other"), "");
+  auto rows = sink.InfoRows();
+  ASSERT_EQ(rows.size(), Shop().checks.size());
+  EXPECT_EQ(rows[0].first,
+            (std::vector<std::string>{"shop", "probe", "upstream_down", "connection_refused"}));
+  EXPECT_EQ(rows[0].second, 1.0);
+}
+
 // Not a timing assertion: prints what one evaluation of 100 services of 10 checks costs (the
 // issue's figure), so a regression shows in the log; asserts only the verdicts.
 TEST(DiagnosisCostTest, HundredServicesOfTenChecks) {

@@ -193,11 +193,16 @@ TEST_F(ExporterTest, StatusCarriesReasonCauseAndReport) {
   alert.name = "High502Rate";
   alert.severity = "page";
   exporter_.OnAlertsConfigured({alert});
+  exporter_.OnAlertVerdict(alert, "verdict: upstream_down (bad_gateway)");
   exporter_.OnAlertState(alert, true, 0.4, 0.05, "http_502");
   status = exporter_.StatusJson();
   ASSERT_EQ(status["alerts"].size(), 1u);
   EXPECT_EQ(status["alerts"][0]["state"], "firing");
   EXPECT_EQ(status["alerts"][0]["reason"], "http_502");
+  EXPECT_EQ(status["alerts"][0]["verdict"], "verdict: upstream_down (bad_gateway)");
+  exporter_.OnAlertVerdict(alert, "");
+  exporter_.OnAlertState(alert, false, 0.01, 0.05, "none");
+  EXPECT_EQ(exporter_.StatusJson()["alerts"][0]["verdict"], "");
 }
 
 TEST_F(ExporterTest, PreBucketedHistogramBatchEqualsObservingEachValue) {
