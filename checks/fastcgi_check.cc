@@ -1,5 +1,7 @@
 #include "checks/fastcgi_check.h"
 
+#include <mutex>
+
 #include "agent/base/strings.h"
 #include "agent/base/units.h"
 #include "checks/api/check_run_base.h"
@@ -37,12 +39,33 @@ std::shared_ptr<const FastcgiCheckConfig> ParseFastcgiCheckConfig(const ConfigNo
     cfg->path = path.AsString();
     if (cfg->path.empty() || cfg->path[0] != '/') path.Fail("must start with /");
   }
+  if (ConfigNode status = node.Child("status_path"); status.IsDefined()) {
+    // One request per run: the status reply itself shows the pool answers.
+    if (node.Child("path").IsDefined()) {
+      status.Fail(
+          "cannot be combined with path (one request per run; the status reply shows "
+          "the pool answers)");
+    }
+    cfg->path = status.AsString();
+    if (cfg->path.empty() || cfg->path[0] != '/') status.Fail("must start with /");
+    cfg->pool_status = true;
+  }
+  for (const char* key : {"max_listen_queue", "fail_on_max_children_reached"}) {
+    if (!cfg->pool_status && node.Child(key).IsDefined()) node.Child(key).Fail("needs status_path");
+  }
+  if (ConfigNode max = node.Child("max_listen_queue"); max.IsDefined()) {
+    cfg->fpm.max_listen_queue = max.AsInt(0, 1 << 30);
+  }
+  cfg->fpm.fail_on_max_children_reached = node.BoolOr("fail_on_max_children_reached", true);
   std::string script = node.StringOr("script_filename", cfg->path);
   std::string method = node.StringOr("method", "GET");
   if (method.empty() || method.find_first_of(" \r\n\t") != std::string::npos) {
     node.Child("method").Fail("must be one token");
   }
-  std::string query = node.StringOr("query", "");
+  std::string query = node.StringOr("query", cfg->pool_status ? "json" : "");
+  if (cfg->pool_status && query.find("json") == std::string::npos) {
+    node.Child("query").Fail("must ask for json with status_path (e.g. \"json\" or \"json&full\")");
+  }
   std::string body = node.StringOr("body", "");
   // What nginx's fastcgi_params sends, so the pool sees what it sees from the proxy.
   std::vector<std::pair<std::string, std::string>> params = {
@@ -110,12 +133,20 @@ namespace {
 
 constexpr size_t kMaxStderr = 1024;
 
+// What one check remembers between runs: php-fpm's max-children-reached counter at the last
+// status read. Shared by the check and its runs; the mutex because a run may outlive a reload.
+struct FpmRunState {
+  std::mutex mu;
+  std::optional<int64_t> max_children_reached;
+};
+
 class FastcgiCheckRun final : public CheckRunBase, public StreamSession::Handler {
  public:
-  FastcgiCheckRun(std::shared_ptr<const FastcgiCheckConfig> cfg, const RunContext& ctx,
-                  DoneCallback done)
+  FastcgiCheckRun(std::shared_ptr<const FastcgiCheckConfig> cfg, std::shared_ptr<FpmRunState> state,
+                  const RunContext& ctx, DoneCallback done)
       : CheckRunBase(std::move(done)),
         cfg_(std::move(cfg)),
+        state_(std::move(state)),
         services_(ctx.services),
         started_(ctx.started),
         decoder_(cfg_->max_bytes, kMaxStderr),
@@ -126,7 +157,16 @@ class FastcgiCheckRun final : public CheckRunBase, public StreamSession::Handler
   Result Abort() override {
     Duration elapsed = services_.clock.Now() - started_;
     auto [reason, detail] = session_.Abort(elapsed);
-    if (reason == Reason::kNone) {
+    if (reason == Reason::kNone && cfg_->pool_status) {
+      // php-fpm answers the status page without running a script, so no reply means no child
+      // was free to take the request.
+      reason = Reason::kPoolSaturated;
+      detail =
+          "pool saturated: " + session_.Where() + " accepted the connection but no child " +
+          "answered the status page within " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()) +
+          " ms (every child busy: pm.max_children reached)" + LastFigures();
+    } else if (reason == Reason::kNone) {
       // Accepted (the kernel's listen queue takes connections for the pool) but no reply: every
       // child busy (pm.max_children reached) or a slow script.
       reason = Reason::kTimeout;
@@ -202,9 +242,50 @@ class FastcgiCheckRun final : public CheckRunBase, public StreamSession::Handler
                                       QuoteForDetail(cgi->body));
       return;
     }
+    if (cfg_->pool_status) {
+      JudgePool(cgi->body);
+      return;
+    }
     Result r = Result::Success();
     r.detail = "status " + std::to_string(cgi->status) + " from " + where + " for " + cfg_->path;
     Finish(Describe(std::move(r)));  // `this` may be gone now
+  }
+
+  void JudgePool(const std::string& body) {
+    std::string error;
+    std::optional<FpmPoolStatus> pool = ParseFpmStatusJson(body, &error);
+    if (!pool) {
+      Fail(Reason::kProtocolError, "bad pool status from " + session_.Where() + " for " +
+                                       cfg_->path + ": " + error + ": " + QuoteForDetail(body));
+      return;
+    }
+    std::optional<int64_t> previous;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      previous = state_->max_children_reached;
+      state_->max_children_reached = pool->max_children_reached;
+    }
+    pool_ = *pool;
+    FpmVerdict verdict = JudgeFpmStatus(*pool, cfg_->fpm, previous);
+    if (verdict.reason != Reason::kNone) {
+      Fail(verdict.reason, session_.Where() + ": " + verdict.detail);
+      return;
+    }
+    Result r = Result::Success();
+    r.detail = "pool " + pool->pool + " at " + session_.Where() + ": " +
+               std::to_string(pool->active_processes) + " active, " +
+               std::to_string(pool->idle_processes) + " idle of " +
+               std::to_string(pool->total_processes) + ", listen queue " +
+               std::to_string(pool->listen_queue);
+    Finish(Describe(std::move(r)));  // `this` may be gone now
+  }
+
+  // For a run with no reply: the counter seen by the last run that got one.
+  std::string LastFigures() const {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (!state_->max_children_reached) return "";
+    return "; max children reached " + std::to_string(*state_->max_children_reached) +
+           " at the last status read";
   }
 
   // What php-fpm logged for the request ("Primary script unknown"), for the detail.
@@ -236,10 +317,31 @@ class FastcgiCheckRun final : public CheckRunBase, public StreamSession::Handler
     if (!decoder_.stderr_data().empty()) {
       report.emplace_back("stderr", Printable(decoder_.stderr_data(), 200));
     }
+    if (pool_) {
+      const std::pair<const MetricDesc*, int64_t> figures[] = {
+          {&m.pool_active, pool_->active_processes},
+          {&m.pool_idle, pool_->idle_processes},
+          {&m.pool_total, pool_->total_processes},
+          {&m.pool_listen_queue, pool_->listen_queue},
+          {&m.pool_max_listen_queue, pool_->max_listen_queue},
+          {&m.pool_listen_queue_length, pool_->listen_queue_len},
+          {&m.pool_max_children_reached, pool_->max_children_reached},
+          {&m.pool_slow_requests, pool_->slow_requests},
+      };
+      for (const auto& [desc, value] : figures) {
+        obs.push_back({desc, {}, static_cast<double>(value)});
+        report.emplace_back(std::string(desc->name.substr(sizeof("fastcgi_pool_") - 1)),
+                            std::to_string(value));
+      }
+      report.emplace_back("pool", Printable(pool_->pool, 100));
+      report.emplace_back("process_manager", Printable(pool_->process_manager, 20));
+    }
     return r;
   }
 
   const std::shared_ptr<const FastcgiCheckConfig> cfg_;
+  const std::shared_ptr<FpmRunState> state_;
+  std::optional<FpmPoolStatus> pool_;  // the figures of a status reply
   CheckServices& services_;
   const TimePoint started_;
   TimePoint connected_at_{};
@@ -255,13 +357,14 @@ class FastcgiCheck final : public Check {
       : Check(std::move(spec)), cfg_(std::move(cfg)) {}
 
   std::unique_ptr<CheckRun> Start(const RunContext& ctx, DoneCallback done) const override {
-    auto run = std::make_unique<FastcgiCheckRun>(cfg_, ctx, std::move(done));
+    auto run = std::make_unique<FastcgiCheckRun>(cfg_, state_, ctx, std::move(done));
     run->Begin();
     return run;
   }
 
  private:
   std::shared_ptr<const FastcgiCheckConfig> cfg_;
+  std::shared_ptr<FpmRunState> state_ = std::make_shared<FpmRunState>();
 };
 
 }  // namespace
@@ -273,7 +376,16 @@ CheckType FastcgiCheckType() {
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
     return std::make_unique<FastcgiCheck>(spec, ParseFastcgiCheckConfig(node));
   };
-  type.metrics = {&m.status_code, &m.phase_seconds};
+  type.metrics = {&m.status_code,
+                  &m.phase_seconds,
+                  &m.pool_active,
+                  &m.pool_idle,
+                  &m.pool_total,
+                  &m.pool_listen_queue,
+                  &m.pool_max_listen_queue,
+                  &m.pool_listen_queue_length,
+                  &m.pool_max_children_reached,
+                  &m.pool_slow_requests};
   return type;
 }
 

@@ -313,6 +313,8 @@ std::string_view ReasonWords(Reason r) {
       return "the proxy ran out of local ports to reach its upstreams";
     case Reason::kListenQueueFull:
       return "the upstream's listen queue was full";
+    case Reason::kPoolSaturated:
+      return "every worker of the upstream's pool was busy (pm.max_children reached)";
     case Reason::kProxyBufferTooSmall:
       return "the proxy's buffer was too small for the upstream's response";
     case Reason::kConnectionsDropped:

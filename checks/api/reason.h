@@ -33,6 +33,7 @@ enum class Cause {
   X(kUpstreamTimeout, "upstream_timeout", kOverloaded)                       \
   X(kConnectionReset, "connection_reset", kOverloaded)                       \
   X(kEmptyReply, "empty_reply", kOverloaded)                                 \
+  X(kPoolSaturated, "pool_saturated", kOverloaded)                           \
   X(kHostUnreachable, "host_unreachable", kNetwork)                          \
   X(kDnsNxdomain, "dns_nxdomain", kDns)                                      \
   X(kDnsNodata, "dns_nodata", kDns)                                          \

@@ -265,7 +265,31 @@ INSTANTIATE_TEST_SUITE_P(
                   "checks[2].timout: unknown key (did you mean \"timeout\"?)"},
         ErrorCase{"HttpUnknownKey",
                   "checks:\n  - {name: a, type: http, url: 'http://127.0.0.1:1/', value: 1}\n",
-                  "checks[0].value: unknown key"}),
+                  "checks[0].value: unknown key"},
+        // fastcgi's pool status (issue 20).
+        ErrorCase{"FastcgiStatusPathWithPath",
+                  "checks:\n  - {name: a, type: fastcgi, address: '127.0.0.1:9000', path: /ping, "
+                  "status_path: /status}\n",
+                  "checks[0].status_path: cannot be combined with path (one request per run; the "
+                  "status reply shows the pool answers)"},
+        ErrorCase{"FastcgiStatusPathRelative",
+                  "checks:\n  - {name: a, type: fastcgi, address: '127.0.0.1:9000', "
+                  "status_path: status}\n",
+                  "checks[0].status_path: must start with /"},
+        ErrorCase{"FastcgiThresholdWithoutStatusPath",
+                  "checks:\n  - {name: a, type: fastcgi, address: '127.0.0.1:9000', "
+                  "max_listen_queue: 5}\n",
+                  "checks[0].max_listen_queue: needs status_path"},
+        ErrorCase{"FastcgiMaxListenQueueNegative",
+                  "checks:\n  - {name: a, type: fastcgi, address: '127.0.0.1:9000', "
+                  "status_path: /status, max_listen_queue: -1}\n",
+                  "checks[0].max_listen_queue: must be an integer between 0 and 1073741824 (got "
+                  "\"-1\")"},
+        ErrorCase{"FastcgiStatusQueryWithoutJson",
+                  "checks:\n  - {name: a, type: fastcgi, address: '127.0.0.1:9000', "
+                  "status_path: /status, query: full}\n",
+                  "checks[0].query: must ask for json with status_path (e.g. \"json\" or "
+                  "\"json&full\")"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 // The reserved label names are derived, not listed: every label a check type's MetricDesc
