@@ -34,7 +34,8 @@ TEST_PACKAGES+=(chromium)
 # Upstreams in their own protocols (issue 20): php-fpm for the fastcgi check, gRPC health for grpc.
 TEST_PACKAGES+=(php8.2-fpm python3-grpcio)
 # The benchmark's log_ingest row compares the proxy_log check with mtail (tests/bench/run.sh).
-TEST_PACKAGES+=(mtail)
+# /usr/bin/time (package time, not in a minimal Debian) measures mtail's CPU and peak RSS there.
+TEST_PACKAGES+=(mtail time)
 
 fail() {
   echo "gatewatch setup: $1 (log: $LOG)" >&2

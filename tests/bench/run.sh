@@ -371,7 +371,7 @@ CONF
       if (c > 0) printf "lines_per_cpu_s=%.0f us_per_line=%.3f keeps_up_with=%.0f/s runs=%d", n / c, c / n * 1e6, n / c * 1 / 5, r
       else printf "lines_per_cpu_s=n/a (under one tick) runs=%d", r }')"
   stop $gw_pid
-  if [ -x /usr/bin/mtail ]; then
+  if [ -x /usr/bin/mtail ] && [ -x /usr/bin/time ]; then
     local out=$dir/mtail.out t wall user sys rss_kb counted
     /usr/bin/time -o "$dir/mtail.time" -f "%e %U %S %M" /usr/bin/mtail --one_shot \
       --one_shot_format prometheus --progs "$root/tests/bench/nginx.mtail" --logs "$file" \
@@ -384,7 +384,7 @@ CONF
       "$(awk -v u="$user" -v s="$sys" -v w="$wall" -v n="$counted" 'BEGIN{
         c = u + s; printf "lines_per_cpu_s=%s lines_per_s_wall=%.0f one_shot", (c > 0 ? sprintf("%.0f", n / c) : "n/a"), (w > 0 ? n / w : 0) }')"
   else
-    row log_ingest "$lines" 0 mtail "" "" "" "" "" "" "" "" "" "" "" "" "TODO: mtail not installed (apt-get install mtail)"
+    row log_ingest "$lines" 0 mtail "" "" "" "" "" "" "" "" "" "" "" "" "TODO: mtail or /usr/bin/time not installed (apt-get install mtail time)"
   fi
   rm -f "$file"
 }
