@@ -424,8 +424,10 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
   }
   // Status codes only where the error log said nothing about that upstream.
   for (const auto& [key, k] : bad_codes) {
+    // A named copy: clang 14 cannot capture a structured binding in a lambda.
+    const auto& upstream = key.first;
     bool explained = std::any_of(errors.begin(), errors.end(),
-                                 [&](const auto& e) { return e.first.first == key.first; });
+                                 [&](const auto& e) { return e.first.first == upstream; });
     if (explained) continue;
     Reason r = key.second == "502"   ? Reason::kHttp502
                : key.second == "503" ? Reason::kHttp503
