@@ -4,8 +4,8 @@
 #include <glob.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <fstream>
 #include <memory>
 
