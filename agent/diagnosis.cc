@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "agent/base/strings.h"
+#include "agent/base/units.h"
 
 namespace gatewatch {
 namespace {
@@ -19,15 +20,6 @@ std::string Number(double v) {
   std::ostringstream s;
   s << v;
   return s.str();
-}
-
-std::string ClockText(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-  return buf;
 }
 
 bool IsIp(const std::string& s) {
@@ -414,8 +406,8 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
     f.wall = k.first;
     f.reason = std::string(ReasonName(reason));
     f.text = key.first + " " + (is_code ? "answered " + key.second : key.second) + " " +
-             Number(k.n) + (k.n == 1 ? " time" : " times") + " since " + ClockText(k.first) + " (" +
-             k.check + ")";
+             Number(k.n) + (k.n == 1 ? " time" : " times") + " since " +
+             FormatUtc(k.first, "%H:%M:%S") + " (" + k.check + ")";
     f.numbers = {{"count", k.n}};
     cause_facts[cause].push_back(std::move(f));
   };

@@ -7,29 +7,24 @@
 #include <sstream>
 
 #include "agent/base/strings.h"
+#include "agent/base/units.h"
 #include "agent/base/utf8.h"
 #include "exporters/status_json.h"
 
 namespace gatewatch {
 namespace {
 
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string Text(std::string_view s) { return SanitizeUtf8(s, kMaxDetailBytes); }
 
 nlohmann::json FactJson(const DiagnosisFact& f) {
   nlohmann::json numbers = nlohmann::json::object();
   for (const auto& [k, v] : f.numbers) numbers[Text(k)] = v;
-  return {{"check", Text(f.check)},  {"role", std::string(RoleName(f.role))},
-          {"time", Rfc3339(f.wall)}, {"reason", Text(f.reason)},
-          {"text", Text(f.text)},    {"numbers", std::move(numbers)}};
+  return {{"check", Text(f.check)},
+          {"role", std::string(RoleName(f.role))},
+          {"time", FormatUtc(f.wall, "%Y-%m-%dT%H:%M:%SZ")},
+          {"reason", Text(f.reason)},
+          {"text", Text(f.text)},
+          {"numbers", std::move(numbers)}};
 }
 
 nlohmann::json VerdictJson(const Verdict& v) {
@@ -41,7 +36,7 @@ nlohmann::json VerdictJson(const Verdict& v) {
           {"why", Text(v.why)},
           {"upstreams", std::move(upstreams)},
           {"confidence", v.confidence},
-          {"since", Rfc3339(v.since_wall)},
+          {"since", FormatUtc(v.since_wall, "%Y-%m-%dT%H:%M:%SZ")},
           {"summary", Text(v.Summary())},
           {"evidence", std::move(evidence)}};
 }
@@ -62,15 +57,6 @@ std::string NumberText(const nlohmann::json& v) {
   return buf;
 }
 
-std::string ClockTime(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-  return buf;
-}
-
 }  // namespace
 
 std::string VerdictAlertText(const Verdict& v) {
@@ -87,8 +73,8 @@ std::string VerdictAlertText(const Verdict& v) {
   }
   for (size_t i = 0; i < v.evidence.size() && i < 3; ++i) {
     const DiagnosisFact& f = v.evidence[i];
-    out += (i == 0 ? "; evidence: " : " | ") + ClockTime(f.wall) + " " + Printable(f.check, 128) +
-           ": " + Printable(f.text, kPiece);
+    out += (i == 0 ? "; evidence: " : " | ") + FormatUtc(f.wall, "%H:%M:%S") + " " +
+           Printable(f.check, 128) + ": " + Printable(f.text, kPiece);
   }
   out = SanitizeUtf8(out, kMaxDetailBytes);
   // Printable() blanks CR, LF and NUL; a page is plain text, so no control byte at all (bytes

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <ctime>
 #include <limits>
 
 namespace gatewatch {
@@ -142,6 +143,15 @@ std::string FormatHex64(uint64_t v) {
   auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
   size_t n = static_cast<size_t>(r.ptr - buf);
   return std::string(16 - n, '0') + std::string(buf, n);
+}
+
+std::string FormatUtc(std::chrono::system_clock::time_point t, const char* format) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, format, &tm);
+  return std::string(buf, n);
 }
 
 }  // namespace gatewatch

@@ -2,6 +2,7 @@
 // with three decimals for reports, and Prometheus names. Pure functions, no state.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,5 +31,7 @@ std::string FormatMillis(Duration d, int digits = 3);
 std::string FormatGeneral(double v, int precision = 6);
 // A 64-bit value as 16 lowercase hex digits ("00ab..."), as body and answer-set hashes are shown.
 std::string FormatHex64(uint64_t v);
+// A wall time in UTC with a strftime `format` (e.g. "%H:%M:%S"); at most 63 bytes.
+std::string FormatUtc(std::chrono::system_clock::time_point t, const char* format);
 
 }  // namespace gatewatch

@@ -69,3 +69,15 @@ TEST(UnitsTest, FormatHex64IsSixteenLowercaseDigits) {
 
 }  // namespace
 }  // namespace gatewatch
+
+namespace gatewatch {
+namespace {
+
+TEST(FormatUtcTest, FormatsWallTimeInUtc) {
+  auto t = std::chrono::system_clock::from_time_t(1796614932);  // 2026-12-07T03:42:12Z
+  EXPECT_EQ(FormatUtc(t, "%Y-%m-%dT%H:%M:%SZ"), "2026-12-07T03:42:12Z");
+  EXPECT_EQ(FormatUtc(t, "%H:%M:%S"), "03:42:12");
+}
+
+}  // namespace
+}  // namespace gatewatch
