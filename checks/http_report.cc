@@ -1,6 +1,7 @@
 #include "checks/http_report.h"
 
-#include <time.h>
+#include <chrono>
+#include <ctime>
 
 #include "agent/base/units.h"
 #include "checks/api/http_status.h"
@@ -8,19 +9,6 @@
 #include "checks/proxy_status.h"
 
 namespace gatewatch {
-
-namespace {
-
-std::string FormatUtc(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  tm parts{};
-  gmtime_r(&t, &parts);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return buf;
-}
-
-}  // namespace
 
 const HttpMetrics& HttpCheckMetrics() {
   static const HttpMetrics* metrics = new HttpMetrics();
@@ -116,8 +104,11 @@ void DescribeHttpRun(const HttpRequest& request, const HttpOutcome* outcome,
     int64_t now =
         std::chrono::duration_cast<std::chrono::seconds>(wall_now.time_since_epoch()).count();
     int64_t days = (*info.cert_expiry - now) / 86400;
-    report.emplace_back("tls_cert_expiry",
-                        FormatUtc(*info.cert_expiry) + " (" + std::to_string(days) + " days)");
+    report.emplace_back(
+        "tls_cert_expiry",
+        FormatUtc(std::chrono::system_clock::from_time_t(static_cast<time_t>(*info.cert_expiry)),
+                  "%Y-%m-%dT%H:%M:%SZ") +
+            " (" + std::to_string(days) + " days)");
   }
   if (outcome != nullptr) {
     DescribeHopInFront(info.status, outcome->headers, result.reason, "", result.report);

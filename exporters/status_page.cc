@@ -1,8 +1,9 @@
 #include "exporters/status_page.h"
 
 #include <algorithm>
-#include <ctime>
+#include <chrono>
 
+#include "agent/base/units.h"
 #include "agent/base/utf8.h"
 #include "agent/base/version.h"
 
@@ -12,12 +13,8 @@ namespace {
 constexpr int kRefreshSeconds = 30;
 
 std::string FormatTime(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return FormatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)),
+                   "%Y-%m-%d %H:%M:%S UTC");
 }
 
 // "3 h 12 min", "5 min 3 s", "42 s".
