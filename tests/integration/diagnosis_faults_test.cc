@@ -19,7 +19,6 @@
 namespace gatewatch::testing {
 namespace {
 
-using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 class DiagnosisFaultsTest : public DiagnosisFixture {
