@@ -213,7 +213,11 @@ struct DiagnosisEngine::Candidate {
   size_t sources = 0;  // distinct checks that support it
   std::vector<DiagnosisFact> support;
   std::vector<DiagnosisFact> context;
-  TimePoint newest{};  // the newest supporting fact
+  TimePoint newest{};      // the newest supporting fact
+  bool tentative = false;  // only bare statuses support it (Verdict::tentative)
+  // The upstream side's cause that this verdict explains (resources behind upstream_down: the
+  // OOM killer took the upstream), so that it replaces a verdict of that cause at once.
+  std::optional<DiagnosisCause> explains;
 };
 
 void DiagnosisEngine::Configure(std::vector<ServiceSpec> services, DiagnosisOptions options) {
@@ -389,12 +393,14 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
   std::map<DiagnosisCause, std::set<std::string>> cause_sources;
   std::map<DiagnosisCause, std::vector<DiagnosisFact>> cause_facts;
   std::map<DiagnosisCause, TimePoint> cause_newest;
+  std::set<DiagnosisCause> reasoned;  // causes that a full-weight reason supports
   auto add_count = [&](const std::pair<std::string, std::string>& key, const Count& k,
                        Reason reason, bool is_code) {
     ReasonClass rc = Classify(reason);
     if (!rc.cause) return;
     DiagnosisCause cause = *rc.cause;
     score[cause] += rc.weight;  // one proxy_log upstream counts like one probe, whatever the n
+    if (rc.weight >= 1) reasoned.insert(cause);
     why_score[cause][WhyOf(reason)] += rc.weight * k.n;
     upstream_score[cause][key.first] += k.n;
     cause_sources[cause].insert(k.check);
@@ -430,6 +436,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
   for (const Failing* f : failing_of(ServiceRole::kProbe)) {
     ReasonClass rc = Classify(f->latest->reason);
     score[*rc.cause] += rc.weight;
+    if (rc.weight >= 1) reasoned.insert(*rc.cause);
     why_score[*rc.cause][WhyOf(f->latest->reason)] += rc.weight;
     cause_sources[*rc.cause].insert(f->check);
     cause_newest[*rc.cause] = std::max(cause_newest[*rc.cause], f->latest->at);
@@ -452,6 +459,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
     c.support = facts;
     c.sources = cause_sources[cause].size();
     c.newest = cause_newest[cause];
+    c.tentative = !reasoned.contains(cause);
     // What else was wrong in the window, as context.
     for (const auto& [other, other_facts] : cause_facts) {
       if (other == cause) continue;
@@ -538,6 +546,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
       c.upstreams = u.upstreams;
       c.context = u.support;
       c.sources += u.sources;
+      c.explains = upstream_cause;
     }
     return c;
   }
@@ -621,6 +630,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
       c.upstreams = u.upstreams;
       c.support.insert(c.support.end(), u.support.begin(), u.support.end());
       c.sources += u.sources;
+      c.explains = upstream_cause;
     }
     return c;
   }
@@ -683,6 +693,7 @@ void DiagnosisEngine::Evaluate() {
     }
     if (v.evidence.size() > kMaxEvidence) v.evidence.resize(kMaxEvidence);
     v.supported = now;
+    v.tentative = c->tentative;
     if (it == verdicts_.end()) {
       v.since = now;
       v.since_wall = clock_.WallNow();
@@ -698,10 +709,13 @@ void DiagnosisEngine::Evaluate() {
       cur = std::move(v);
       continue;
     }
-    // Another cause: only after the hold, and only on evidence newer than the current verdict.
-    // Until then the service is still unhealthy, so the current verdict counts as supported.
+    // Another cause: only after the hold, and only on evidence newer than the current verdict;
+    // at once when the current one is a bare status's guess and a reason backs the new one, or
+    // when the new one explains it (the OOM kill behind the refusals). Until then the service is
+    // still unhealthy, so the current verdict counts as supported.
     cur.supported = now;
-    if (now - cur.since >= options_.hold && c->newest > cur.since) {
+    if ((now - cur.since >= options_.hold && c->newest > cur.since) ||
+        (cur.tentative && !c->tentative) || c->explains == cur.cause) {
       v.since = now;
       v.since_wall = clock_.WallNow();
       cur = std::move(v);

@@ -95,6 +95,10 @@ struct Verdict {
   TimePoint since{};
   std::chrono::system_clock::time_point since_wall;
   TimePoint supported{};  // the last evaluation whose evidence backed it
+  // Only bare statuses (http_502...) back it: a guess from the hop in front. A verdict of another
+  // cause that a reason backs (the proxy's log saying connection_reset) replaces it at once,
+  // without waiting for the hold.
+  bool tentative = false;
   // One line: "upstream_down (connection_refused): 10.0.0.4:8080 connection_refused 37 times ..."
   std::string Summary() const;
 };

@@ -495,6 +495,55 @@ TEST(DiagnosisTest, ChangesCauseOnlyAfterHoldOnFreshEvidence) {
   EXPECT_EQ(engine.Verdicts().at(0).why, "upstream_timeout");
 }
 
+// The probe's bare 502 comes first (a guess: upstream_down/bad_gateway); the proxy's log says a
+// moment later that the upstream reset the connections. The reasoned cause replaces the guess at
+// once: the hold is for causes that evidence backs, and a resetting upstream must not page as
+// "down" for 30 s (the fault matrix's reset row showed it).
+TEST(DiagnosisTest, AReasonReplacesABareStatusGuessAtOnce) {
+  FakeClock clock;
+  DiagnosisEngine engine(clock);
+  engine.Configure({Shop()}, DiagnosisOptions{seconds(60), seconds(30)});
+  engine.OnResult("probe", Fail(Reason::kHttp502, "HTTP 502"));
+  engine.Evaluate();
+  ASSERT_EQ(engine.Verdicts().size(), 1u);
+  EXPECT_EQ(engine.Verdicts().at(0).cause, DiagnosisCause::kUpstreamDown);
+  EXPECT_EQ(engine.Verdicts().at(0).why, "bad_gateway");
+  EXPECT_TRUE(engine.Verdicts().at(0).tentative);
+  clock.Advance(seconds(1));
+  engine.OnResult(
+      "nginx", Log({{"10.0.0.4:8080", "connection_reset", 3}}, {k502}, Reason::kConnectionReset));
+  engine.OnResult("probe", Fail(Reason::kHttp502, "HTTP 502"));
+  engine.Evaluate();
+  Verdict v = engine.Verdicts().at(0);
+  EXPECT_EQ(DiagnosisCauseName(v.cause), "overloaded") << v.Summary();
+  EXPECT_EQ(v.why, "connection_reset") << v.Summary();
+  EXPECT_EQ(v.upstreams, std::vector<std::string>{"10.0.0.4:8080"});
+  EXPECT_FALSE(v.tentative);
+}
+
+// The upstream dies and the proxy says refused; the host check's next run sees the OOM kill that
+// took it. The OOM kill explains the refusals: resources/oom_killed replaces upstream_down at
+// once, naming the same upstream, instead of after the hold (the fault matrix's OOM row).
+TEST(DiagnosisTest, AnExplanationReplacesTheVerdictItExplainsAtOnce) {
+  FakeClock clock;
+  DiagnosisEngine engine(clock);
+  engine.Configure({Shop()}, DiagnosisOptions{seconds(60), seconds(30)});
+  engine.OnResult("probe", Fail(Reason::kHttp502, "HTTP 502"));
+  engine.OnResult("nginx", Log({{"10.0.0.4:8080", "connection_refused", 4}}, {k502},
+                               Reason::kConnectionRefused));
+  engine.OnResult("host", Ok());
+  engine.Evaluate();
+  ASSERT_EQ(engine.Verdicts().size(), 1u);
+  EXPECT_EQ(engine.Verdicts().at(0).cause, DiagnosisCause::kUpstreamDown);
+  clock.Advance(seconds(1));
+  engine.OnResult("host", Fail(Reason::kOomKilled, "memory.events oom_kill +1"));
+  engine.Evaluate();
+  Verdict v = engine.Verdicts().at(0);
+  EXPECT_EQ(DiagnosisCauseName(v.cause), "resources") << v.Summary();
+  EXPECT_EQ(v.why, "oom_killed") << v.Summary();
+  EXPECT_EQ(v.upstreams, std::vector<std::string>{"10.0.0.4:8080"});
+}
+
 TEST(DiagnosisTest, ChecksOutsideEveryServiceAreIgnoredAndReconfigureKeepsVerdicts) {
   FakeClock clock;
   DiagnosisEngine engine(clock);
