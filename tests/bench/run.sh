@@ -9,7 +9,9 @@
 # Options: --build-dir DIR (default build), --out DIR (default docs/bench; smoke: a temp dir),
 #          --gatewatch BIN (another gatewatch binary, e.g. a "before" build),
 #          --ns "100 1000" --rates "100" --window S --warmup S (full-run overrides),
-#          --ingest-only [--ingest-lines N] (only the log_ingest row; 2,000,000 lines by default).
+#          --ingest-only [--ingest-lines N] (only the log_ingest row; 2,000,000 lines by default),
+#          --rows "tcp nginx_upstreams diagnosis" (only these workloads; default all),
+#          --upstreams "100 1000" (servers in the nginx_upstreams row's nginx config).
 #
 # What is measured, per process, from /proc and the processes' own endpoints:
 #   cpu_ms_per_check  utime+stime over the window / runs completed in it (= CPU s per 1,000 checks);
@@ -23,13 +25,23 @@
 #                     the whole process)
 #   startup_ms        exec to the first 200 from /-/ready (gatewatch), /-/healthy (blackbox),
 #                     /metrics (node_exporter)
-# Rows: http (N checks vs blackbox's http prober), dns (vs its dns prober), host (one host check at
+# Rows: http (N checks vs blackbox's http prober), tcp (N `type: tcp` checks sending an HTTP/1.0
+# request and expecting its status line, against the same nginx ports, vs blackbox's tcp prober with
+# the same query_response: beside the http row, the cost of the same exchange without libcurl),
+# dns (vs its dns prober), host (one host check at
 # 10/s vs node_exporter scraped back to back, whose cost per scrape includes its collection; the
 # node_exporter row carries the same n and rate only to pair with it), idle (no checks),
 # log_ingest (N `format: upstream` access log lines read from a file by one proxy_log check with
 # the default settings, vs mtail --one_shot with tests/bench/nginx.mtail on the same file:
 # cpu_ms_per_check is CPU ms per 1,000 lines; the note has lines per CPU second, and for gatewatch
-# the rate its default read_budget/interval keeps up with).
+# the rate its default read_budget/interval keeps up with), nginx_upstreams (a real nginx whose
+# config has N upstream servers in groups of 10, each group behind a proxy_pass; one `type: nginx`
+# check discovers them from that config and probes every one every 2 s: cpu_ms_per_check is CPU
+# ms per round (discovery + N probes), rate the servers probed per second, the note has the
+# discovery alone from tests/bench/nginx_discovery_bench, the round's wall time and the servers
+# found up), diagnosis (tests/bench/diagnosis_bench: 100 services of 10 checks each, results as
+# the agent feeds them, evaluated once a second: cpu_ms_per_check is CPU ms per evaluation as the
+# agent pays it (engine + publishing), rss_mb the heap the diagnosis holds; no process, no peer).
 # Targets are local: nginx and dnsmasq on 127.0.0.1, high ports, a temp dir; all stopped on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -46,6 +58,10 @@ rates="100 1000"
 ingest_lines=2000000
 window=20
 warmup=5
+only_rows=all
+upstream_ns="100 1000"
+upstream_interval_ms=2000
+diagnosis_evals=600
 scrape_secs=3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,6 +74,8 @@ while [ $# -gt 0 ]; do
     --window) window=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --ingest-only) ingest_only=1 ;;
+    --rows) only_rows=$2; shift ;;
+    --upstreams) upstream_ns=$2; shift ;;
     --ingest-lines) ingest_lines_arg=$2; shift ;;
     *) echo "usage: $0 [--smoke] [--build-dir DIR] [--out DIR] [--ns LIST] [--rates LIST]" >&2; exit 2 ;;
   esac
@@ -65,15 +83,23 @@ while [ $# -gt 0 ]; do
 done
 if [ $smoke = 1 ]; then
   ns="20"; rates="40"; window=2; warmup=1; scrape_secs=1; ingest_lines=20000
+  upstream_ns="20"; upstream_interval_ms=1000; diagnosis_evals=20
 fi
+[ $ingest_only = 0 ] || only_rows=log_ingest
+# Whether workload $1 is run (--rows).
+want_row() { [ "$only_rows" = all ] || [[ " $only_rows " == *" $1 "* ]]; }
 [ -z "$ingest_lines_arg" ] || ingest_lines=$ingest_lines_arg
 
 case "$build" in /*) ;; *) build=$root/$build ;; esac
 gw_bin=$build/gatewatch
 driver=$build/tests/bench/bench_driver
 parse_bench=$build/tests/bench/nginx_log_parse_bench
-[ -x "$gw_bin" ] && [ -x "$driver" ] && [ -x "$parse_bench" ] ||
-  cmake --build "$build" --target gatewatch bench_driver nginx_log_parse_bench >/dev/null
+discovery_bench=$build/tests/bench/nginx_discovery_bench
+diagnosis_bench=$build/tests/bench/diagnosis_bench
+[ -x "$gw_bin" ] && [ -x "$driver" ] && [ -x "$parse_bench" ] && [ -x "$discovery_bench" ] &&
+  [ -x "$diagnosis_bench" ] ||
+  cmake --build "$build" --target gatewatch bench_driver nginx_log_parse_bench \
+    nginx_discovery_bench diagnosis_bench >/dev/null
 [ -z "$gw_override" ] || gw_bin=$(realpath "$gw_override")
 blackbox=/usr/bin/prometheus-blackbox-exporter
 node_exporter=/usr/bin/prometheus-node-exporter
@@ -81,7 +107,7 @@ hz=$(getconf CLK_TCK)
 
 dir=$(mktemp -d /tmp/gw-bench.XXXXXX)
 chmod 755 "$dir"
-[ -n "$out" ] || out=$([ $smoke = 1 ] || [ $ingest_only = 1 ] && echo "$dir/out" || echo "$root/docs/bench")
+[ -n "$out" ] || out=$([ $smoke = 1 ] || [ "$only_rows" != all ] && echo "$dir/out" || echo "$root/docs/bench")
 mkdir -p "$out"
 pids=()
 cleanup() {
@@ -173,11 +199,14 @@ csv=$dir/rows.csv
 echo "workload,n,rate,process,cpu_ms_per_check,rss_mb,lag_p50_ms,lag_p99_ms,completed,failed,skipped,scrape_ms,scrape_bytes,samples,us_per_sample,startup_ms,note" >"$csv"
 row() { local IFS=,; echo "$*" >>"$csv"; }
 
-# ----- targets: nginx (4 ports, paths spread over them) and dnsmasq --------------------------------
+# ----- targets: nginx (4 ports, paths spread over them; 10 more for the upstreams of the
+# nginx_upstreams row) and dnsmasq -------------------------------------------------------------------
 nginx_ports=()
 for i in 0 1 2 3; do nginx_ports+=("$(free_port)"); done
+upstream_ports=()
+for i in $(seq 0 9); do upstream_ports+=("$(free_port)"); done
 listen=""
-for p in "${nginx_ports[@]}"; do listen+="listen 127.0.0.1:$p backlog=4096; "; done
+for p in "${nginx_ports[@]}" "${upstream_ports[@]}"; do listen+="listen 127.0.0.1:$p backlog=4096; "; done
 cat >"$dir/nginx.conf" <<CONF
 daemon off; worker_processes 1; pid $dir/nginx.pid; error_log $dir/nginx-error.log warn;
 events { worker_connections 8192; }
@@ -253,6 +282,11 @@ http_check_yaml() { echo "  - {name: c$1, type: http, url: '$(target_url "$1")'}
 dns_check_yaml() {
   echo "  - {name: d$1, type: dns, query: {name: www.example.test, type: A}, resolvers: ['127.0.0.1:$dns_port']}"
 }
+# The same exchange as the http row's (GET over a new connection, status line checked), by hand.
+tcp_check_yaml() {
+  echo "  - {name: t$1, type: tcp, address: '$(tcp_target "$1")', send: \"GET / HTTP/1.0\\r\\n\\r\\n\", expect: '^HTTP/1\\.[01] 200'}"
+}
+tcp_target() { echo "127.0.0.1:${nginx_ports[$(($1 % 4))]}"; }
 # The host check with its defaults (every file it reads), against node_exporter's collection.
 host_check_yaml() { echo "  - {name: h$1, type: host}"; }
 type_supported() {  # type check-yaml-function -> 0 if gatewatch accepts such a config
@@ -271,6 +305,16 @@ modules:
     prober: http
     timeout: 2s
     http: {preferred_ip_protocol: ip4, ip_protocol_fallback: false}
+  tcp_exchange:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      # blackbox ends each send with a newline: the request is "GET / HTTP/1.0\r\n\r\n".
+      query_response:
+        - send: "GET / HTTP/1.0\r\n\r"
+        - expect: '^HTTP/1\.[01] 200'
   dns_a:
     prober: dns
     timeout: 2s
@@ -389,22 +433,125 @@ CONF
   rm -f "$file"
 }
 
+# ----- N upstream servers discovered from a real nginx's config by one `type: nginx` check -------
+# The proxy nginx's config: N servers in groups of 10 (the last one smaller), each group behind a
+# proxy_pass of its own, spread over the 10 upstream ports of the target nginx.
+bench_nginx_upstreams() {
+  local n=$1 d=$dir/proxy-$1 port g k i groups t1 t2 interval_ms=$upstream_interval_ms
+  mkdir -p "$d"
+  port=$(free_port)
+  groups=$(((n + 9) / 10))
+  {
+    echo "daemon off; worker_processes 1; pid $d/nginx.pid; error_log $d/error.log warn;"
+    echo "events { worker_connections 1024; }"
+    echo "http { access_log off; client_body_temp_path $d/cb; proxy_temp_path $d/p;"
+    echo "  fastcgi_temp_path $d/f; uwsgi_temp_path $d/u; scgi_temp_path $d/s;"
+    echo "  proxy_connect_timeout 2s; proxy_read_timeout 2s;"
+    i=0
+    for g in $(seq 0 $((groups - 1))); do
+      echo "  upstream app$g {"
+      for k in $(seq 0 9); do
+        [ $i -lt "$n" ] || break
+        echo "    server 127.0.0.1:${upstream_ports[$k]} max_fails=3 fail_timeout=10s;"
+        i=$((i + 1))
+      done
+      echo "    keepalive 16;"
+      echo "  }"
+    done
+    echo "  server { listen 127.0.0.1:$port;"
+    echo "    location = /nginx_status { stub_status; }"
+    for g in $(seq 0 $((groups - 1))); do
+      echo "    location /app$g/ { proxy_pass http://app$g/; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+    done
+    echo "  }"
+    echo "}"
+  } >"$d/nginx.conf"
+  local proxy_pid
+  /usr/sbin/nginx -p "$d/" -c "$d/nginx.conf" 2>>"$dir/proxy-nginx.log" &
+  proxy_pid=$!
+  pids+=($proxy_pid)
+  wait_ready "http://127.0.0.1:$port/app0/" "$(now_ns)" $proxy_pid >/dev/null
+  # Discovery alone (load + extract), in-process, CPU time.
+  local disc repeats=$((n >= 1000 ? 50 : 200))
+  [ $smoke = 0 ] || repeats=20
+  disc=$("$discovery_bench" "$d/nginx.conf" "$repeats" "$n")
+  local disc_us=${disc##*us_per_discovery=}
+  cat >"$dir/gw-upstreams-$n.yml" <<CONF
+scheduler: {max_in_flight: 10000}
+checks:
+  - {name: upstreams, type: nginx, interval: ${interval_ms}ms, timeout: $((interval_ms * 3 / 4))ms, config_file: '$d/nginx.conf',
+     status_url: 'http://127.0.0.1:$port/nginx_status', max_servers: 1024, health_path: /}
+CONF
+  start_gatewatch "$dir/gw-upstreams-$n.yml"
+  sleep "$warmup"
+  curl -s "http://127.0.0.1:$gw_port/metrics" >"$dir/m1"
+  t1=$(cpu_ticks $gw_pid)
+  sleep "$window"
+  t2=$(cpu_ticks $gw_pid)
+  local rss
+  rss=$(rss_mb $gw_pid)
+  curl -s "http://127.0.0.1:$gw_port/metrics" >"$dir/m2"
+  local runs failed up round_ms
+  runs=$(($(msum "$dir/m2" gatewatch_check_runs_total) - $(msum "$dir/m1" gatewatch_check_runs_total)))
+  failed=$(($(awk '/^gatewatch_check_runs_total/ && /result="failure"/ {s += $NF} END {printf "%d", s}' "$dir/m2") -
+    $(awk '/^gatewatch_check_runs_total/ && /result="failure"/ {s += $NF} END {printf "%d", s}' "$dir/m1")))
+  up=$(msum "$dir/m2" 'gatewatch_nginx_upstream_server_up{')
+  round_ms=$(awk '/^gatewatch_check_duration_seconds\{/ && /check="upstreams"/ {printf "%.1f", $NF * 1000}' "$dir/m2")
+  local cpu_ms
+  cpu_ms=$(awk -v t=$((t2 - t1)) -v hz="$hz" -v r=$runs 'BEGIN{printf "%.3f", (r > 0 ? t / hz / r * 1000 : 0)}')
+  local e1 e2 sc k ms bytes samples us
+  e1=$(other_thread_ticks $gw_pid)
+  sc=$(scrape_loop "http://127.0.0.1:$gw_port/metrics" "$dir/m3")
+  e2=$(other_thread_ticks $gw_pid)
+  read -r k ms bytes samples <<<"$sc"
+  us=$(awk -v t=$((e2 - e1)) -v hz="$hz" -v k="$k" -v n="$samples" 'BEGIN{printf "%.3f", t / hz / (k * n) * 1e6}')
+  row nginx_upstreams "$n" $((n * 1000 / interval_ms)) gatewatch "$cpu_ms" "$rss" \
+    "$(lag_quantile "$dir/m1" "$dir/m2" 0.5)" "$(lag_quantile "$dir/m1" "$dir/m2" 0.99)" "$runs" \
+    "$failed" "" "$ms" "$bytes" "$samples" "$us" "$startup_ms" \
+    "discovery_us=$disc_us us_per_server=$(awk -v c="$cpu_ms" -v n="$n" 'BEGIN{printf "%.1f", c / n * 1000}') round_ms=$round_ms servers_up=$up/$n groups=$groups"
+  stop $gw_pid
+  stop $proxy_pid
+}
+
+# ----- the diagnosis engine: 100 services of 10 checks, in-process (tests/bench/diagnosis_bench) ---
+bench_diagnosis() {
+  local res
+  res=$("$diagnosis_bench" 100 "$diagnosis_evals")
+  v() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }  # field $1 of its key=value line
+  row diagnosis "$(v services)" 1 gatewatch \
+    "$(awk -v u="$(v sink_us_per_eval)" 'BEGIN{printf "%.4f", u / 1000}')" \
+    "$(awk -v k="$(v heap_kb)" 'BEGIN{printf "%.1f", k / 1024}')" "" "" "$(v evaluations)" "" "" "" "" "" "" "" \
+    "checks=$(v checks) engine_us_per_eval=$(v engine_us_per_eval) sink_us_per_eval=$(v sink_us_per_eval) us_per_result=$(v us_per_result) heap_kb=$(v heap_kb) verdicts=$(v verdicts) cpu_clock"
+}
+
 # ----- the run -------------------------------------------------------------------------------
-if [ $ingest_only = 1 ]; then
-  ns=""
-  echo "bench: log_ingest only" >&2
-else
+if [ "$only_rows" = all ]; then
   echo "bench: $([ $smoke = 1 ] && echo smoke || echo full) run, N in {$ns}, rates {$rates}/s, window ${window}s" >&2
-  bench_idle
+else
+  echo "bench: rows {$only_rows}, N in {$ns}, rates {$rates}/s, window ${window}s" >&2
 fi
-for n in $ns; do
-  for rate in $rates; do
-    echo "bench: http n=$n rate=$rate/s" >&2
-    bench_gatewatch http "$n" "$rate" http_check_yaml
-    bench_blackbox http "$n" "$rate" http_2xx target_url
+! want_row idle || bench_idle
+for kind in http tcp; do
+  want_row $kind || continue
+  for n in $ns; do
+    for rate in $rates; do
+      echo "bench: $kind n=$n rate=$rate/s" >&2
+      if [ $kind = http ]; then
+        bench_gatewatch http "$n" "$rate" http_check_yaml
+        bench_blackbox http "$n" "$rate" http_2xx target_url
+      else
+        if type_supported tcp tcp_check_yaml; then
+          bench_gatewatch tcp "$n" "$rate" tcp_check_yaml
+        else
+          row tcp "$n" "$rate" gatewatch "" "" "" "" "" "" "" "" "" "" "" "" "TODO: type tcp not on this build"
+        fi
+        bench_blackbox tcp "$n" "$rate" tcp_exchange tcp_target
+      fi
+    done
   done
 done
 for n in $ns; do
+  want_row dns || break
   for rate in $rates; do
     echo "bench: dns n=$n rate=$rate/s" >&2
     if type_supported dns dns_check_yaml; then
@@ -417,7 +564,7 @@ for n in $ns; do
 done
 # At its minimum interval (100ms), so a window holds enough runs for CPU ticks of 10 ms to resolve
 # ~0.5 ms per run.
-if [ $ingest_only = 0 ]; then
+if want_row host; then
   echo "bench: host (1 host check at 10/s) vs node_exporter" >&2
   if type_supported host host_check_yaml; then
     bench_gatewatch host 1 10 host_check_yaml
@@ -426,8 +573,20 @@ if [ $ingest_only = 0 ]; then
   fi
   bench_node_exporter
 fi
-echo "bench: log_ingest ($ingest_lines lines) vs mtail" >&2
-bench_log_ingest "$ingest_lines"
+if want_row log_ingest; then
+  echo "bench: log_ingest ($ingest_lines lines) vs mtail" >&2
+  bench_log_ingest "$ingest_lines"
+fi
+if want_row nginx_upstreams; then
+  for n in $upstream_ns; do
+    echo "bench: nginx_upstreams ($n servers discovered from nginx's config)" >&2
+    bench_nginx_upstreams "$n"
+  done
+fi
+if want_row diagnosis; then
+  echo "bench: diagnosis (100 services x 10 checks, $diagnosis_evals evaluations)" >&2
+  bench_diagnosis
+fi
 
 # ----- report: table with ratios, CSV, JSON -----------------------------------------------------
 awk -F, -v OFS=, '
@@ -462,10 +621,10 @@ awk -F, '
   END { print "\n]" }' "$out/results.csv" >"$out/results.json"
 
 awk -F, '
-  BEGIN { printf "%-10s %6s %5s %-17s %9s %7s %7s %7s %7s %6s %5s %9s %9s %7s %8s %7s %7s %7s %7s  %s\n",
+  BEGIN { printf "%-15s %6s %5s %-17s %9s %7s %7s %7s %7s %6s %5s %9s %9s %7s %8s %7s %7s %7s %7s  %s\n",
       "workload", "n", "rate", "process", "cpu_ms/ck", "rss_MB", "lag50ms", "lag99ms", "done", "failed",
       "skip", "scrape_ms", "bytes", "samples", "us/sampl", "start_ms", "x_cpu", "x_rss", "x_us/s", "note" }
-  NR > 1 { printf "%-10s %6s %5s %-17s %9s %7s %7s %7s %7s %6s %5s %9s %9s %7s %8s %7s %7s %7s %7s  %s\n",
+  NR > 1 { printf "%-15s %6s %5s %-17s %9s %7s %7s %7s %7s %6s %5s %9s %9s %7s %8s %7s %7s %7s %7s  %s\n",
       $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $18, $19, $20, $17 }
 ' "$out/results.csv"
 echo "bench: wrote $out/results.csv and $out/results.json (x_* = gatewatch / peer on the same work)" >&2
@@ -473,16 +632,21 @@ echo "bench: wrote $out/results.csv and $out/results.json (x_* = gatewatch / pee
 # Smoke: every row was produced (and measured where the row is not a TODO hook); no timing asserted.
 if [ $smoke = 1 ]; then
   fail=0
-  want=("idle,0,0,gatewatch" "http,20,40,gatewatch" "http,20,40,blackbox_exporter" "dns,20,40,gatewatch"
-    "dns,20,40,blackbox_exporter" "host,1,10,gatewatch" "host,1,10,node_exporter"
-    "log_ingest,$ingest_lines,0,gatewatch" "log_ingest,$ingest_lines,0,mtail")
+  want=("idle,0,0,gatewatch" "http,20,40,gatewatch" "http,20,40,blackbox_exporter" "tcp,20,40,gatewatch"
+    "tcp,20,40,blackbox_exporter" "dns,20,40,gatewatch" "dns,20,40,blackbox_exporter"
+    "host,1,10,gatewatch" "host,1,10,node_exporter" "log_ingest,$ingest_lines,0,gatewatch"
+    "log_ingest,$ingest_lines,0,mtail" "nginx_upstreams,$upstream_ns,20,gatewatch" "diagnosis,100,1,gatewatch")
   for w in "${want[@]}"; do
     grep -q "^$w," "$out/results.csv" || { echo "bench smoke: missing row $w" >&2; fail=1; }
   done
   awk -F, 'NR > 1 && $17 !~ /^TODO/ && $1 != "idle" && ($9 == "" || $9 == 0 || $5 == "") {
       print "bench smoke: row without completed work: " $0; bad = 1 } END { exit bad }' "$out/results.csv" >&2 || fail=1
-  awk -F, 'NR > 1 && $4 == "gatewatch" && $17 !~ /^TODO/ && $1 != "idle" && $1 != "log_ingest" && ($14 == "" || $14 == 0 || $7 == "nan") {
+  awk -F, 'NR > 1 && $4 == "gatewatch" && $17 !~ /^TODO/ && $1 != "idle" && $1 != "log_ingest" && $1 != "diagnosis" && ($14 == "" || $14 == 0 || $7 == "nan") {
       print "bench smoke: gatewatch row without exposition or lag: " $0; bad = 1 } END { exit bad }' \
+    "$out/results.csv" >&2 || fail=1
+  # The discovered upstreams were all found and probed (the target nginx answers every one).
+  awk -F, 'NR > 1 && $1 == "nginx_upstreams" && $17 !~ ("servers_up=" $2 "/" $2 " ") {
+      print "bench smoke: not every discovered upstream probed up: " $0; bad = 1 } END { exit bad }' \
     "$out/results.csv" >&2 || fail=1
   [ $fail = 0 ] && echo "bench smoke: ok" >&2
   exit $fail
