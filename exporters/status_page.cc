@@ -78,6 +78,7 @@ td,th{text-align:left;padding:.25em .4em;border-bottom:1px solid #e1e4e8;vertica
 th{width:9em}
 .verdict h2 .cause{font-family:ui-monospace,Menlo,Consolas,monospace}
 .healthy{font-size:.95em;margin:.4em 0}
+th.at{width:5em;font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:normal}
 @media (max-width:600px){main{padding:.3em}.check{padding:.5em}}
 )";
 
@@ -188,10 +189,12 @@ void Services(std::string& out, const std::vector<ServiceVerdictView>& services,
       out += "<table>";
       for (size_t i = 0; i < v->evidence.size() && i < kMaxPageEvidence; ++i) {
         const ServiceVerdictView::Fact& f = v->evidence[i];
-        out += "<tr><th>" + FormatTime(f.time_ms) + "</th><td><div class=\"ev\">" +
-               EscapedLine(f.check, kMaxLabelValueBytes) + " (" +
-               EscapedLine(f.role, kMaxLabelValueBytes) + ") " +
-               EscapedLine(f.reason, kMaxLabelValueBytes) + ": " + EscapedLine(f.text) +
+        // The time of day in the column (the full time on hover), then what the CLI prints:
+        // the source check, its role and the fact's own line (which names its reason).
+        std::string full = FormatTime(f.time_ms);
+        out += "<tr><th class=\"at\" title=\"" + full + "\">" + full.substr(11, 8) +
+               "</th><td><div class=\"ev\"><b>" + EscapedLine(f.check, kMaxLabelValueBytes) +
+               "</b> (" + EscapedLine(f.role, kMaxLabelValueBytes) + ") " + EscapedLine(f.text) +
                "</div></td></tr>";
       }
       out += "</table>\n";

@@ -197,13 +197,14 @@ TEST_F(DiagnoseConfigTest, AgentsOwnNetworkBrokenIsAgentNetworkNotUpstream) {
     EXPECT_TRUE(shop) << v.dump(2);
   }
 
-  // Without the canary the same broken path cannot be told from a dead proxy: the engine does not
-  // blame the agent (it has no proof), which is why the agent_path role exists.
+  // Without the canary the same broken path cannot be told from a broken network to the proxy:
+  // the engine does not blame the agent (it has no proof), which is why the agent_path role exists.
   WriteConfig(/*canary=*/false);
   CommandResult r = RunToExit({"unshare", "--net", "sh", "-c", "exec " + diagnose}, seconds(30));
   nlohmann::json v = Verdict(r);
   ASSERT_TRUE(v.is_object()) << r.out << r.err;
-  EXPECT_NE(v["cause"], "agent_network") << v.dump(2);
+  EXPECT_EQ(v["cause"], "network") << v.dump(2);
+  EXPECT_EQ(v["why"], "host_unreachable") << v.dump(2);
 }
 
 }  // namespace

@@ -224,7 +224,8 @@ TEST_F(StatusPageTest, VerdictsHeadThePageWithTheirEvidence) {
   EXPECT_NE(page.find("<title>gatewatch: 2 services with a verdict, 1 failing</title>"),
             std::string::npos);
   size_t p_edge = page.find(">edge <"), p_shop = page.find(">shop <"),
-         p_healthy = page.find("Healthy (no verdict): cart."), p_check = page.find(">shop-probe<");
+         p_healthy = page.find("Healthy (no verdict): cart."),
+         p_check = page.find("<a href=\"/checks/shop-probe\">");
   ASSERT_NE(p_edge, std::string::npos) << page;
   ASSERT_NE(p_shop, std::string::npos);
   ASSERT_NE(p_healthy, std::string::npos);
@@ -238,8 +239,7 @@ TEST_F(StatusPageTest, VerdictsHeadThePageWithTheirEvidence) {
   EXPECT_NE(page.find("gatewatch&#39;s own network path is broken"), std::string::npos);
   EXPECT_NE(page.find("Upstreams: <b>10.0.0.4:8080, 10.0.0.5:8080</b>"), std::string::npos);
   EXPECT_NE(page.find("(1 min 30 s) · confidence 0.80"), std::string::npos);
-  EXPECT_NE(page.find("nginx (proxy_log) connection_refused: 10.0.0.4:8080 connection_refused "
-                      "37 times"),
+  EXPECT_NE(page.find("<b>nginx</b> (proxy_log) 10.0.0.4:8080 connection_refused 37 times"),
             std::string::npos);
   // Hostile evidence: escaped, one line, valid UTF-8.
   EXPECT_EQ(page.find("<script"), std::string::npos);
