@@ -193,7 +193,7 @@ class Agent {
     handlers.pages = [this](const std::string& path,
                             const std::string& query) -> std::optional<WebResponse> {
       if (path == "/api/v1/diagnosis") return DiagnosisResponse(diagnosis_, query);
-      return RouteHistory(history_, clock_, path, query);
+      return RouteHistory(history_, clock_, path, query, [this] { return diagnosis_.PageViews(); });
     };
     WebServer::Options web_options;
     web_options.web_config_file = options_.web_config_file;

@@ -4,9 +4,20 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "agent/config.h"
+#include "agent/diagnosis.h"
 #include "agent/diagnosis_sink.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
+#include "agent/io/tail_registry.h"
+#include "agent/probe.h"
+#include "checks/check_types.h"
 #include "exporters/status_json.h"
 
 namespace gatewatch {
@@ -21,12 +32,128 @@ size_t Collect(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// Time for nginx to write the access-log lines of the probes' requests: it logs after the
+// response is sent, so a probe can have its answer a moment before the line is in the file.
+constexpr auto kLogSettle = std::chrono::milliseconds(300);
+
+bool HasVerdict(const nlohmann::json& doc) {
+  if (auto s = doc.find("services"); s != doc.end() && s->is_array()) {
+    for (const auto& one : *s) {
+      if (one.contains("verdict") && one["verdict"].is_object()) return true;
+    }
+  }
+  return false;
+}
+
+int Print(const nlohmann::json& doc, const DiagnoseOptions& options) {
+  if (options.json) {
+    std::cout << DumpJson(doc, 2) << "\n";
+  } else {
+    std::cout << FormatDiagnosis(doc, options.service);
+  }
+  return HasVerdict(doc) ? 1 : 0;
+}
+
 }  // namespace
 
+int RunDiagnoseConfig(const DiagnoseOptions& options) {
+  RegisterBuiltinCheckTypes();
+  Config config;
+  try {
+    config = LoadConfigFile(options.config_file);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "gatewatch diagnose: %s\n", e.what());
+    return 2;
+  }
+  std::vector<ServiceSpec> chosen;
+  std::string known;
+  for (const auto& s : config.services) {
+    known += (known.empty() ? "" : ", ") + s.name;
+    if (options.service.empty() || s.name == options.service) chosen.push_back(s);
+  }
+  if (config.services.empty()) {
+    std::fprintf(stderr,
+                 "gatewatch diagnose: %s has no services (add a services: section, or a proxy_log "
+                 "or cdn_origin check for the implicit one)\n",
+                 options.config_file.c_str());
+    return 2;
+  }
+  if (chosen.empty()) {
+    std::fprintf(stderr, "gatewatch diagnose: no service named \"%s\" in %s (services: %s)\n",
+                 options.service.c_str(), options.config_file.c_str(), known.c_str());
+    return 2;
+  }
+
+  // Before the checks' states, so that they are destroyed after them (a proxy_log state gives
+  // its tails back to `tails` when it goes).
+  SystemClock clock;
+  EventLoop loop(clock);
+  CurlMulti curl(loop);
+  DnsResolver dns(loop, DnsResolver::Options{});
+  StatfsPool statfs;
+  TailRegistry tails;
+  CheckServices services{&loop, &curl, &dns, clock, statfs, tails};
+
+  // The checks of the chosen services, each once, with its state kept across the rounds.
+  std::map<std::string, const Check*> by_name;
+  for (const auto& entry : config.checks) by_name[entry.check->spec().name] = entry.check.get();
+  struct Item {
+    const Check* check;
+    std::unique_ptr<CheckState> state;
+  };
+  std::vector<Item> items;
+  std::set<std::string> seen;
+  for (const auto& s : chosen) {
+    for (const auto& c : s.checks) {
+      auto it = by_name.find(c.check);
+      if (it == by_name.end() || !seen.insert(c.check).second) continue;
+      items.push_back({it->second, it->second->NewState()});
+    }
+  }
+  auto round = [&](auto&& pick) {
+    std::vector<const Check*> checks;
+    std::vector<CheckState*> states;
+    for (auto& item : items) {
+      if (!pick(item.check->spec().type)) continue;
+      checks.push_back(item.check);
+      states.push_back(item.state.get());
+    }
+    return std::make_pair(checks, states);
+  };
+
+  DiagnosisEngine engine(clock);
+  engine.Configure(chosen, config.diagnosis);
+
+  auto is_log = [](const std::string& type) { return type == "proxy_log"; };
+  auto [prime, prime_states] =
+      round([&](const std::string& type) { return is_log(type) || type == "host"; });
+  auto [main_checks, main_states] = round([&](const std::string& type) { return !is_log(type); });
+  auto [logs, log_states] = round(is_log);
+
+  if (!prime.empty()) RunChecksOnce(prime, services, prime_states);
+  std::vector<Result> results = RunChecksOnce(main_checks, services, main_states);
+  for (size_t i = 0; i < main_checks.size(); ++i)
+    engine.OnResult(main_checks[i]->spec().name, results[i]);
+  if (!logs.empty()) {
+    TimePoint until = clock.Now() + kLogSettle;
+    while (clock.Now() < until) loop.RunOnce(until - clock.Now());
+    results = RunChecksOnce(logs, services, log_states);
+    for (size_t i = 0; i < logs.size(); ++i) engine.OnResult(logs[i]->spec().name, results[i]);
+  }
+  engine.Evaluate();
+  return Print(DiagnosisJson(chosen, engine.Verdicts()), options);
+}
+
 int RunDiagnose(const DiagnoseOptions& options) {
+  if (!options.config_file.empty() && !options.url.empty()) {
+    std::fprintf(stderr, "gatewatch diagnose: give one of --url or --config.file\n");
+    return 2;
+  }
+  if (!options.config_file.empty()) return RunDiagnoseConfig(options);
   if (options.url.empty()) {
     std::fprintf(stderr,
-                 "gatewatch diagnose: --url=http://HOST:PORT of a running agent is required\n");
+                 "gatewatch diagnose: --url=http://HOST:PORT of a running agent, or "
+                 "--config.file=FILE to run its checks here, is required\n");
     return 2;
   }
   std::string url = options.url;
@@ -65,18 +192,7 @@ int RunDiagnose(const DiagnoseOptions& options) {
     std::fprintf(stderr, "gatewatch diagnose: %s: not a diagnosis document\n", url.c_str());
     return 2;
   }
-  if (options.json) {
-    std::cout << DumpJson(doc, 2) << "\n";
-  } else {
-    std::cout << FormatDiagnosis(doc, options.service);
-  }
-  bool verdict = false;
-  if (auto s = doc.find("services"); s != doc.end() && s->is_array()) {
-    for (const auto& one : *s) {
-      if (one.contains("verdict") && one["verdict"].is_object()) verdict = true;
-    }
-  }
-  return verdict ? 1 : 0;
+  return Print(doc, options);
 }
 
 }  // namespace gatewatch

@@ -85,6 +85,37 @@ std::string VerdictAlertText(const Verdict& v) {
   return out;
 }
 
+std::vector<ServiceVerdictView> ServiceViews(const std::vector<ServiceSpec>& services,
+                                             const std::vector<Verdict>& verdicts) {
+  auto ms = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  std::map<std::string, const Verdict*> by_service;
+  for (const auto& v : verdicts) by_service[v.service] = &v;
+  std::vector<ServiceVerdictView> out;
+  out.reserve(services.size());
+  for (const auto& s : services) {
+    ServiceVerdictView view;
+    view.service = s.name;
+    auto it = by_service.find(s.name);
+    if (it != by_service.end()) {
+      const Verdict& v = *it->second;
+      view.healthy = false;
+      view.cause = std::string(DiagnosisCauseName(v.cause));
+      view.why = v.why;
+      view.upstreams = v.upstreams;
+      view.confidence = v.confidence;
+      view.since_ms = ms(v.since_wall);
+      for (const DiagnosisFact& f : v.evidence) {
+        view.evidence.push_back(
+            {ms(f.wall), f.check, std::string(RoleName(f.role)), f.reason, f.text});
+      }
+    }
+    out.push_back(std::move(view));
+  }
+  return out;
+}
+
 nlohmann::json DiagnosisJson(const std::vector<ServiceSpec>& services,
                              const std::vector<Verdict>& verdicts) {
   std::map<std::string, const Verdict*> by_service;
@@ -202,10 +233,17 @@ void DiagnosisSink::Publish() {
       }
     }
   }
+  std::vector<ServiceVerdictView> views = ServiceViews(engine_.services(), verdicts);
   std::lock_guard lock(mu_);
   doc_ = std::move(doc);
   rows_ = std::move(rows);
   info_rows_ = std::move(info);
+  views_ = std::move(views);
+}
+
+std::vector<ServiceVerdictView> DiagnosisSink::PageViews() const {
+  std::lock_guard lock(mu_);
+  return views_;
 }
 
 DiagnosisRows DiagnosisSink::InfoRows() const {

@@ -18,6 +18,7 @@
 
 #include "agent/diagnosis.h"
 #include "checks/api/result_sink.h"
+#include "exporters/status_page.h"
 #include "exporters/web_response.h"
 
 namespace gatewatch {
@@ -36,6 +37,10 @@ std::string FormatDiagnosis(const nlohmann::json& doc, const std::string& servic
 // The cause and why, at most 3 upstreams and the top 3 evidence facts. One printable line of
 // valid UTF-8 within kMaxDetailBytes, whatever bytes the evidence carries.
 std::string VerdictAlertText(const Verdict& v);
+
+// Every service as the status page shows it (exporters/status_page.h): its verdict, or healthy.
+std::vector<ServiceVerdictView> ServiceViews(const std::vector<ServiceSpec>& services,
+                                             const std::vector<Verdict>& verdicts);
 
 using DiagnosisRows = std::vector<std::pair<std::vector<std::string>, double>>;
 
@@ -57,6 +62,8 @@ class DiagnosisSink final : public ResultSink {
   // gatewatch_diagnosis_info{service,check,cause,why} = 1: one row per check of each service
   // with a verdict, so a rule on a check finds its service's verdict (docs/metrics.md).
   DiagnosisRows InfoRows() const;
+  // The services' verdicts for the status page "/".
+  std::vector<ServiceVerdictView> PageViews() const;
 
   // Loop thread: VerdictAlertText of the verdict of the service `check` belongs to (else of the
   // service named `service`); "" when that service is healthy or there is none.
@@ -72,6 +79,7 @@ class DiagnosisSink final : public ResultSink {
   nlohmann::json doc_;                                             // guarded by mu_
   std::vector<std::pair<std::vector<std::string>, double>> rows_;  // guarded by mu_
   DiagnosisRows info_rows_;                                        // guarded by mu_
+  std::vector<ServiceVerdictView> views_;                          // guarded by mu_
 };
 
 // GET /api/v1/diagnosis[?service=S]: the sink's JSON (any thread).

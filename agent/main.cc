@@ -258,21 +258,26 @@ int main(int argc, char** argv) {
   CLI::App* rules_cmd = AddRulesCommand(app, &rules);
   DiagnoseOptions diagnose;
   CLI::App* diagnose_cmd = app.add_subcommand(
-      "diagnose", "Print each service's verdict and evidence from a running agent");
-  diagnose_cmd->add_option("--url", diagnose.url, "http://HOST:PORT of the running agent")
-      ->required();
+      "diagnose",
+      "Print each service's verdict and evidence, from a running agent (--url) or by running "
+      "the checks of --config.file now");
+  diagnose_cmd->add_option("--url", diagnose.url, "http://HOST:PORT of the running agent");
   diagnose_cmd->add_option("--service", diagnose.service, "Only this service");
   diagnose_cmd->add_flag("--json", diagnose.json, "Print the API's JSON instead");
   // Global flags (--config.file, --log.level) may follow the subcommand too.
   probe_cmd->fallthrough();
   rules_cmd->fallthrough();
+  diagnose_cmd->fallthrough();
 
   CLI11_PARSE(app, argc, argv);
   if (!ApplyGlobalFlags(&global)) return 2;
 
   if (probe_cmd->parsed()) return RunProbeCommand(probe, global);
   if (rules_cmd->parsed()) return RunRulesCommand(rules, global);
-  if (diagnose_cmd->parsed()) return RunDiagnose(diagnose);
+  if (diagnose_cmd->parsed()) {
+    diagnose.config_file = global.agent.config_file;
+    return RunDiagnose(diagnose);
+  }
   if (global.web_check_only) return RunWebConfigCheck(global.agent);
   if (global.check_only) return RunConfigCheck(global.agent);
   return RunAgent(global.agent);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agent/base/config_node.h"
 #include "agent/base/logging.h"
@@ -107,24 +109,56 @@ int RunAndPrint(const Check& check, const std::string& what, const std::string& 
 }
 
 Result RunCheckOnce(const Check& check, CheckServices& services, CheckState* state) {
+  return std::move(RunChecksOnce({&check}, services, {state}).front());
+}
+
+std::vector<Result> RunChecksOnce(const std::vector<const Check*>& checks, CheckServices& services,
+                                  const std::vector<CheckState*>& states) {
   EventLoop& loop = *services.loop;
-  std::unique_ptr<CheckState> fresh;
-  if (state == nullptr) {
-    fresh = check.NewState();
-    state = fresh.get();
+  const size_t n = checks.size();
+  std::vector<std::unique_ptr<CheckState>> fresh(n);
+  // Stable addresses: a run may keep its RunContext for its lifetime.
+  std::deque<RunContext> contexts;
+  std::vector<std::optional<Result>> results(n);
+  std::vector<std::unique_ptr<CheckRun>> runs(n);
+  std::vector<TimerId> deadlines(n);
+  for (size_t i = 0; i < n; ++i) {
+    CheckState* state = i < states.size() ? states[i] : nullptr;
+    if (state == nullptr) {
+      fresh[i] = checks[i]->NewState();
+      state = fresh[i].get();
+    }
+    TimePoint start = services.clock.Now();
+    contexts.push_back(RunContext{services, start, start + checks[i]->spec().timeout, state});
+    runs[i] =
+        checks[i]->Start(contexts.back(), [&results, i](Result r) { results[i] = std::move(r); });
+    deadlines[i] = loop.AddTimer(contexts.back().deadline, [&results, &runs, i] {
+      if (!results[i]) results[i] = runs[i]->Abort();
+    });
   }
-  TimePoint start = services.clock.Now();
-  RunContext ctx{services, start, start + check.spec().timeout, state};
-  std::optional<Result> result;
-  auto run = check.Start(ctx, [&](Result r) { result = std::move(r); });
-  TimerId deadline = loop.AddTimer(ctx.deadline, [&] {
-    if (!result) result = run->Abort();
-  });
-  while (!result) loop.RunOnce(std::chrono::milliseconds(100));
-  loop.CancelTimer(deadline);
-  run.reset();
-  result->duration = services.clock.Now() - start;
-  return std::move(*result);
+  std::vector<TimePoint> finished(n);
+  auto pending = [&] {
+    bool any = false;
+    TimePoint now = services.clock.Now();
+    for (size_t i = 0; i < n; ++i) {
+      if (results[i] && runs[i] != nullptr) {
+        // Done: cancel its deadline and end the run now, as the scheduler would.
+        loop.CancelTimer(deadlines[i]);
+        runs[i].reset();
+        finished[i] = now;
+      }
+      any = any || !results[i];
+    }
+    return any;
+  };
+  while (pending()) loop.RunOnce(std::chrono::milliseconds(100));
+  std::vector<Result> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    results[i]->duration = finished[i] - contexts[i].started;
+    out.push_back(std::move(*results[i]));
+  }
+  return out;
 }
 
 int RunProbe(const ProbeOptions& options) {

@@ -65,4 +65,10 @@ struct Result;
 // nullptr: a fresh state for this run alone, as `gatewatch probe` does.
 Result RunCheckOnce(const Check& check, CheckServices& services, CheckState* state = nullptr);
 
+// The same for several checks at once, as the scheduler runs them side by side: all start now,
+// each ends at its own result or deadline; returns when every one has, results in `checks`
+// order. `states[i]` as `state` above (missing or nullptr: a fresh one for this run alone).
+std::vector<Result> RunChecksOnce(const std::vector<const Check*>& checks, CheckServices& services,
+                                  const std::vector<CheckState*>& states = {});
+
 }  // namespace gatewatch

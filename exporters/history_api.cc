@@ -112,15 +112,17 @@ nlohmann::json HistoryJson(const CheckHistory& h, bool failures_only, size_t lim
 }
 
 std::optional<WebResponse> RouteHistory(const HistoryStore& store, const Clock& clock,
-                                        const std::string& path, const std::string& query) {
+                                        const std::string& path, const std::string& query,
+                                        const ServiceVerdictSource& services) {
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock.WallNow().time_since_epoch())
           .count();
   std::string_view p = path;
   if (p == "/") {
-    return WebResponse{200, kHtml,
-                       RenderStatusPage(store.Summaries(),
-                                        store.Strips(now_ms, kStripSpanMs, kStripSlots), now_ms)};
+    return WebResponse{
+        200, kHtml,
+        RenderStatusPage(store.Summaries(), store.Strips(now_ms, kStripSpanMs, kStripSlots), now_ms,
+                         services ? services() : std::vector<ServiceVerdictView>{})};
   }
   if (p.starts_with("/checks/") && p.size() > 8) {
     std::string name(p.substr(8));

@@ -11,12 +11,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "agent/base/clock.h"
 #include "exporters/history.h"
+#include "exporters/status_page.h"
 #include "exporters/web_response.h"
 
 namespace gatewatch {
@@ -31,8 +33,12 @@ nlohmann::json CheckDetailJson(const CheckHistory& h);
 nlohmann::json HistoryJson(const CheckHistory& h, bool failures_only, size_t limit);
 
 // Routes a GET of `path` (decoded, as civetweb's local_uri) with its raw `query` string.
-// nullopt: not a path of these handlers (the web server answers it or says 404).
+// nullopt: not a path of these handlers (the web server answers it or says 404). `services`, if
+// given, is asked for the services' verdicts shown at the top of "/" (any thread, cheap: a copy
+// of a published snapshot).
+using ServiceVerdictSource = std::function<std::vector<ServiceVerdictView>()>;
 std::optional<WebResponse> RouteHistory(const HistoryStore& store, const Clock& clock,
-                                        const std::string& path, const std::string& query);
+                                        const std::string& path, const std::string& query,
+                                        const ServiceVerdictSource& services = {});
 
 }  // namespace gatewatch

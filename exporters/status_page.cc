@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 
 #include "agent/base/units.h"
 #include "agent/base/utf8.h"
@@ -72,6 +74,9 @@ main{padding:.6em;max-width:60em;margin:0 auto}
 table{border-collapse:collapse;width:100%;font-size:.9em}
 td,th{text-align:left;padding:.25em .4em;border-bottom:1px solid #e1e4e8;vertical-align:top;word-break:break-all}
 th{width:9em}
+.verdict h2 .cause{font-family:ui-monospace,Menlo,Consolas,monospace}
+.healthy{font-size:.95em;margin:.4em 0}
+th.at{width:5em;font-family:ui-monospace,Menlo,Consolas,monospace;font-weight:normal}
 @media (max-width:600px){main{padding:.3em}.check{padding:.5em}}
 )";
 
@@ -140,7 +145,90 @@ void Evidence(std::string& out, const RunEvidence& e) {
   out += "</table>\n";
 }
 
+// One line of evidence text: escaped, and every control byte (NUL, CR, LF, ESC from a log or a
+// target) a space, so the page stays one fact a line and valid HTML. Bytes below 0x20 and 0x7f
+// never occur inside a multi-byte UTF-8 character.
+std::string EscapedLine(std::string_view s, size_t max_bytes = 1024) {
+  std::string out = HtmlEscape(s, max_bytes);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+// The verdicts at the top of "/": what the person paged reads first.
+void Services(std::string& out, const std::vector<ServiceVerdictView>& services, int64_t now_ms) {
+  if (services.empty()) return;
+  std::vector<const ServiceVerdictView*> sick;
+  std::vector<const ServiceVerdictView*> healthy;
+  for (const auto& s : services) (s.healthy ? healthy : sick).push_back(&s);
+  std::stable_sort(sick.begin(), sick.end(),
+                   [](const auto* a, const auto* b) { return a->service < b->service; });
+  out += "<section id=\"diagnosis\" aria-label=\"diagnosis\">\n";
+  for (const ServiceVerdictView* v : sick) {
+    char confidence[16];
+    std::snprintf(confidence, sizeof confidence, "%.2f", v->confidence);
+    out += "<section class=\"check failing verdict\">\n<h2>" +
+           EscapedLine(v->service, kMaxLabelValueBytes) +
+           " <span class=\"badge\">VERDICT</span> <span class=\"cause\">" +
+           EscapedLine(v->cause, kMaxLabelValueBytes) +
+           (v->why.empty() ? "" : " (" + EscapedLine(v->why, kMaxLabelValueBytes) + ")") +
+           "</span></h2>\n<p class=\"reason\">" + EscapedLine(DiagnosisCauseWords(v->cause)) +
+           ".</p>\n";
+    if (!v->upstreams.empty()) {
+      out += "<p class=\"reason\">Upstreams: <b>";
+      for (size_t i = 0; i < v->upstreams.size(); ++i)
+        out += (i ? ", " : "") + EscapedLine(v->upstreams[i], kMaxLabelValueBytes);
+      out += "</b></p>\n";
+    }
+    out += "<p class=\"since\">since " + FormatTime(v->since_ms) + " (" +
+           FormatSpan(now_ms - v->since_ms) + ") · confidence " + confidence + "</p>\n";
+    if (!v->evidence.empty()) {
+      out += "<table>";
+      for (size_t i = 0; i < v->evidence.size() && i < kMaxPageEvidence; ++i) {
+        const ServiceVerdictView::Fact& f = v->evidence[i];
+        // The time of day in the column (the full time on hover), then what the CLI prints:
+        // the source check, its role and the fact's own line (which names its reason).
+        std::string full = FormatTime(f.time_ms);
+        out += "<tr><th class=\"at\" title=\"" + full + "\">" + full.substr(11, 8) +
+               "</th><td><div class=\"ev\"><b>" + EscapedLine(f.check, kMaxLabelValueBytes) +
+               "</b> (" + EscapedLine(f.role, kMaxLabelValueBytes) + ") " + EscapedLine(f.text) +
+               "</div></td></tr>";
+      }
+      out += "</table>\n";
+      if (v->evidence.size() > kMaxPageEvidence) {
+        out += "<p class=\"legend\">" + std::to_string(v->evidence.size() - kMaxPageEvidence) +
+               " more facts: <a href=\"/api/v1/diagnosis?service=" + UrlPathEscape(v->service) +
+               "\">/api/v1/diagnosis</a></p>\n";
+      }
+    }
+    out += "</section>\n";
+  }
+  if (!healthy.empty()) {
+    out += "<p class=\"healthy\">Healthy (no verdict): ";
+    for (size_t i = 0; i < healthy.size(); ++i)
+      out += (i ? ", " : "") + EscapedLine(healthy[i]->service, kMaxLabelValueBytes);
+    out += ".</p>\n";
+  }
+  out += "</section>\n";
+}
+
 }  // namespace
+
+std::string_view DiagnosisCauseWords(std::string_view cause) {
+  if (cause == "upstream_down") return CauseWords(Cause::kUpstreamDown);
+  if (cause == "overloaded") return CauseWords(Cause::kOverloaded);
+  if (cause == "dns") return CauseWords(Cause::kDns);
+  if (cause == "network") return CauseWords(Cause::kNetwork);
+  if (cause == "misconfiguration") return CauseWords(Cause::kMisconfiguration);
+  if (cause == "cdn_path") return CauseWords(Cause::kCdnPath);
+  if (cause == "resources") return CauseWords(Cause::kResources);
+  if (cause == "agent_network") {
+    return "gatewatch's own network path is broken: the targets are not to blame for these "
+           "failures";
+  }
+  return "unknown cause";
+}
 
 std::string HtmlEscape(std::string_view s, size_t max_bytes) {
   std::string clean = SanitizeUtf8(s, max_bytes);
@@ -325,8 +413,8 @@ std::string_view ReasonWords(Reason r) {
 }
 
 std::string RenderStatusPage(const std::vector<CheckSummary>& checks,
-                             const std::map<std::string, std::vector<Slot>>& strips,
-                             int64_t now_ms) {
+                             const std::map<std::string, std::vector<Slot>>& strips, int64_t now_ms,
+                             const std::vector<ServiceVerdictView>& services) {
   std::vector<const CheckSummary*> order;
   order.reserve(checks.size());
   int failing = 0, ok = 0, unknown = 0;
@@ -340,14 +428,22 @@ std::string RenderStatusPage(const std::vector<CheckSummary>& checks,
 
   std::string out;
   out.reserve(2048 + checks.size() * 2048);
-  Head(out,
-       failing > 0 ? "gatewatch: " + std::to_string(failing) + " failing" : "gatewatch: all ok");
-  out += "<header><h1>gatewatch</h1><p class=\"summary\" id=\"summary\">" +
+  size_t verdicts = 0;
+  for (const auto& v : services) verdicts += v.healthy ? 0 : 1;
+  std::string verdict_text = verdicts > 0 ? std::to_string(verdicts) +
+                                                (verdicts == 1 ? " service" : " services") +
+                                                " with a verdict, "
+                                          : "";
+  Head(out, verdicts > 0 || failing > 0
+                ? "gatewatch: " + verdict_text + std::to_string(failing) + " failing"
+                : "gatewatch: all ok");
+  out += "<header><h1>gatewatch</h1><p class=\"summary\" id=\"summary\">" + verdict_text +
          std::to_string(failing) + " failing, " + std::to_string(ok) + " ok, " +
          std::to_string(unknown) + " not run yet · " + FormatTime(now_ms) + " · version " +
          HtmlEscape(kVersion) + "</p>";
   Nav(out);
   out += "</header>\n<main>\n";
+  Services(out, services, now_ms);
   if (checks.empty()) out += "<p>No checks configured.</p>\n";
   static const std::vector<Slot> kNoRuns(kStripSlots, Slot::kNone);
   size_t ok_listed = 0;

@@ -34,10 +34,38 @@ inline constexpr int kStripSlots = 60;
 // not for 10,000 checks; the rest are counted, and /api/v1/checks has them all.
 inline constexpr size_t kMaxOkListed = 200;
 
-// "/" : every check, failing ones first (then not run yet, then ok; by name within each).
+// One service's diagnosis (docs/diagnosis.md) as the status page shows it. Plain data: the agent
+// fills it from its diagnosis engine (agent/diagnosis_sink.h), so this layer never sees agent/.
+// Strings may hold any bytes (evidence quotes targets and logs): the page sanitises and escapes.
+struct ServiceVerdictView {
+  struct Fact {
+    int64_t time_ms = 0;  // wall clock
+    std::string check;
+    std::string role;    // probe, proxy_log, dns, host, cdn_origin, agent_path
+    std::string reason;  // docs/reasons.md name, "none" for a success
+    std::string text;    // one line for a person
+  };
+  std::string service;
+  bool healthy = true;  // no verdict: the fields below are empty
+  std::string cause;    // upstream_down ... agent_network
+  std::string why;
+  std::vector<std::string> upstreams;
+  double confidence = 0;
+  int64_t since_ms = 0;        // wall clock
+  std::vector<Fact> evidence;  // supporting facts first
+};
+
+// At most this many evidence lines per verdict on "/" (the API and `gatewatch diagnose` have all).
+inline constexpr size_t kMaxPageEvidence = 5;
+
+// Words for a diagnosis cause: "the upstream is down: ...", "gatewatch's own network path ...".
+std::string_view DiagnosisCauseWords(std::string_view cause);
+
+// "/" : the services' verdicts first (services with one first, the healthy ones in one line),
+// then every check, failing ones first (then not run yet, then ok; by name within each).
 std::string RenderStatusPage(const std::vector<CheckSummary>& checks,
-                             const std::map<std::string, std::vector<Slot>>& strips,
-                             int64_t now_ms);
+                             const std::map<std::string, std::vector<Slot>>& strips, int64_t now_ms,
+                             const std::vector<ServiceVerdictView>& services = {});
 
 // "/checks/{name}": state, state changes, strip, recent failures with their evidence.
 std::string RenderCheckPage(const CheckHistory& h, int64_t now_ms);

@@ -4,7 +4,9 @@
 // history API. Every output must be valid UTF-8, the JSON must parse, and no byte of evidence may
 // reach the HTML unescaped: the pages rendered from the evidence as given and from the same
 // evidence with < > & " ' replaced by letters must have the same number of '<' (only the page's
-// own tags). The input's tail is also decoded as a history file of its own (a hostile file).
+// own tags). The services' verdicts at the top of "/" quote the same bytes (a verdict's why,
+// upstreams and evidence lines), under the same rule. The input's tail is also decoded as a
+// history file of its own (a hostile file).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,13 +58,32 @@ struct Rendered {
   std::string html, json;
 };
 
+// A run's evidence as a service's verdict: its detail the why and a fact, its report's keys the
+// upstreams and checks of facts, the values their lines.
+gatewatch::ServiceVerdictView VerdictOf(const gatewatch::Result& r, int64_t at_ms) {
+  gatewatch::ServiceVerdictView v;
+  v.service = "shop";
+  v.healthy = r.success;
+  v.cause = "upstream_down";
+  v.why = r.detail;
+  v.confidence = 0.8;
+  v.since_ms = at_ms;
+  v.evidence.push_back({at_ms, "fuzz", "probe", "http_502", r.detail});
+  for (const auto& [key, value] : r.report) {
+    v.upstreams.push_back(key);
+    v.evidence.push_back({at_ms, key, "proxy_log", key, value});
+  }
+  return v;
+}
+
 Rendered RenderAll(const gatewatch::HistoryStore& store, const gatewatch::Clock& clock,
-                   const std::string& name) {
+                   const std::string& name,
+                   const std::vector<gatewatch::ServiceVerdictView>& verdicts) {
   Rendered out;
   for (const char* path : {"/", "/checks/"}) {
     std::string p = path;
     if (p == "/checks/") p += name;
-    auto r = gatewatch::RouteHistory(store, clock, p, "");
+    auto r = gatewatch::RouteHistory(store, clock, p, "", [&] { return verdicts; });
     Check(r.has_value());
     out.html += r->body;
   }
@@ -94,6 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gatewatch::HistoryStore tame(clock, {.runs = 8, .failures = 4, .changes = 4});
   raw.OnConfig({&spec});
   tame.OnConfig({&spec});
+  std::vector<gatewatch::ServiceVerdictView> raw_verdicts, tame_verdicts;
   for (int run = 0; run < 4 && !in.empty(); ++run) {
     uint8_t flags = in.Byte();
     gatewatch::Result r =
@@ -117,9 +139,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     clock.Step();
     raw.OnResult(spec, r);
     tame.OnResult(spec, t);
+    raw_verdicts.push_back(VerdictOf(r, 1000 * run));
+    tame_verdicts.push_back(VerdictOf(t, 1000 * run));
   }
-  Rendered a = RenderAll(raw, clock, spec.name);
-  Rendered b = RenderAll(tame, clock, spec.name);
+  Rendered a = RenderAll(raw, clock, spec.name, raw_verdicts);
+  Rendered b = RenderAll(tame, clock, spec.name, tame_verdicts);
   Check(CountOpen(a.html) == CountOpen(b.html));
 
   // Through the storage file and back: the same pages.
@@ -130,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gatewatch::HistoryStore restored(clock, {.runs = 8, .failures = 4, .changes = 4});
   restored.Restore(std::move(*decoded));
   restored.OnConfig({&spec});
-  Rendered c = RenderAll(restored, clock, spec.name);
+  Rendered c = RenderAll(restored, clock, spec.name, raw_verdicts);
   Check(c.html == a.html && c.json == a.json);
 
   // The rest as a file: an error or checks that render like any others.

@@ -95,7 +95,13 @@ TEST_F(StatusPageBrowserTest, RendersChecksInSeveralStatesFailingFirst) {
                         << url(dead.port())
                         << "'}\n"
                            "  - {name: search, type: http, url: '"
-                        << url(hang.port()) << "'}\n";
+                        << url(hang.port())
+                        << "'}\n"
+                           // Two services (docs/diagnosis.md): shop's probes fail (a verdict at
+                           // the top of the page), catalog's pass (healthy, one line).
+                           "services:\n"
+                           "  - {name: shop, checks: [checkout, payments]}\n"
+                           "  - {name: catalog, checks: [shop-api]}\n";
   auto started = StartGatewatch(
       {GATEWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
   ASSERT_NE(started.port, 0) << started.process->Stderr();
@@ -113,14 +119,29 @@ TEST_F(StatusPageBrowserTest, RendersChecksInSeveralStatesFailingFirst) {
       seconds(15)));
 
   std::string dom = DumpDom(base + "/");
-  EXPECT_NE(dom.find("3 failing, 1 ok, 0 not run yet"), std::string::npos) << dom;
-  size_t checkout = dom.find(">checkout<"), payments = dom.find(">payments<"),
-         search = dom.find(">search<"), shop = dom.find(">shop-api<");
+  EXPECT_NE(dom.find("1 service with a verdict, 3 failing, 1 ok, 0 not run yet"), std::string::npos)
+      << dom;
+  // shop's verdict heads the page, before every check: cause (why), since, confidence and the
+  // evidence of its failing probes; catalog is listed as healthy.
+  size_t verdict = dom.find("upstream_down (");
+  ASSERT_NE(verdict, std::string::npos) << dom;
+  EXPECT_NE(dom.find("confidence 0."), std::string::npos);
+  EXPECT_NE(dom.find("<b>payments</b> (probe) payments connection_refused: connect() to"),
+            std::string::npos)
+      << dom;
+  EXPECT_NE(dom.find("Healthy (no verdict): catalog."), std::string::npos);
+  // The checks' own headings (their names also appear in the verdict's evidence).
+  auto heading = [&](const std::string& name) {
+    return dom.find("href=\"/checks/" + name + "\">" + name + "<");
+  };
+  size_t checkout = heading("checkout"), payments = heading("payments"), search = heading("search"),
+         shop = heading("shop-api");
   ASSERT_NE(checkout, std::string::npos) << dom;
   ASSERT_NE(payments, std::string::npos);
   ASSERT_NE(search, std::string::npos);
   ASSERT_NE(shop, std::string::npos);
-  EXPECT_LT(checkout, shop);  // failing first (by name among them), the ok one last
+  EXPECT_LT(verdict, checkout);  // the services' verdicts before the checks
+  EXPECT_LT(checkout, shop);     // failing first (by name among them), the ok one last
   EXPECT_LT(payments, shop);
   EXPECT_LT(search, shop);
   EXPECT_LT(checkout, payments);

@@ -184,5 +184,82 @@ TEST_F(StatusPageTest, CheckPageShowsFailuresWithEvidenceAndStateChanges) {
   EXPECT_NE(page.find("href=\"/api/v1/checks/api/history?failures=1\""), std::string::npos);
 }
 
+// The services' verdicts (docs/diagnosis.md) head the page: the ones with a verdict first, each
+// with cause, why, upstreams, since, confidence and its top evidence; healthy services in one
+// line; then the checks. Evidence quotes targets and logs: escaped, one line, valid UTF-8.
+TEST_F(StatusPageTest, VerdictsHeadThePageWithTheirEvidence) {
+  CheckSpec probe = Spec("shop-probe");
+  store.OnConfig({&probe});
+  store.OnResult(probe, Result::Failure(Reason::kHttp502, "HTTP 502"));
+  clock.Advance(seconds(90));
+  const int64_t now = WallMs(clock);
+
+  ServiceVerdictView shop;
+  shop.service = "shop";
+  shop.healthy = false;
+  shop.cause = "upstream_down";
+  shop.why = "connection_refused";
+  shop.upstreams = {"10.0.0.4:8080", "10.0.0.5:8080"};
+  shop.confidence = 0.8;
+  shop.since_ms = now - 90'000;
+  shop.evidence.push_back({now - 60'000, "nginx", "proxy_log", "connection_refused",
+                           "10.0.0.4:8080 connection_refused 37 times"});
+  shop.evidence.push_back(
+      {now - 59'000, "shop-probe", "probe", "http_502",
+       std::string("</div><script>alert(1)</script>\xff") + std::string(1, '\0') + "\r\nnext"});
+  for (int i = 0; i < 6; ++i) {
+    shop.evidence.push_back({now, "extra", "host", "cpu_saturated", "fact " + std::to_string(i)});
+  }
+  ServiceVerdictView cart;
+  cart.service = "cart";
+  ServiceVerdictView edge = shop;
+  edge.service = "edge";
+  edge.cause = "agent_network";
+  edge.why = "agent_path_down";
+  edge.upstreams.clear();
+  edge.evidence.resize(1);
+  std::string page = RenderStatusPage(
+      store.Summaries(), store.Strips(now, kStripSpanMs, kStripSlots), now, {shop, cart, edge});
+
+  EXPECT_NE(page.find("<title>gatewatch: 2 services with a verdict, 1 failing</title>"),
+            std::string::npos);
+  size_t p_edge = page.find(">edge <"), p_shop = page.find(">shop <"),
+         p_healthy = page.find("Healthy (no verdict): cart."),
+         p_check = page.find("<a href=\"/checks/shop-probe\">");
+  ASSERT_NE(p_edge, std::string::npos) << page;
+  ASSERT_NE(p_shop, std::string::npos);
+  ASSERT_NE(p_healthy, std::string::npos);
+  ASSERT_NE(p_check, std::string::npos);
+  EXPECT_LT(p_edge, p_shop);  // verdicts by service name
+  EXPECT_LT(p_shop, p_healthy);
+  EXPECT_LT(p_healthy, p_check);  // services before checks
+  EXPECT_NE(page.find("upstream_down (connection_refused)"), std::string::npos);
+  EXPECT_NE(page.find("the upstream is down"), std::string::npos);
+  EXPECT_NE(page.find("agent_network (agent_path_down)"), std::string::npos);
+  EXPECT_NE(page.find("gatewatch&#39;s own network path is broken"), std::string::npos);
+  EXPECT_NE(page.find("Upstreams: <b>10.0.0.4:8080, 10.0.0.5:8080</b>"), std::string::npos);
+  EXPECT_NE(page.find("(1 min 30 s) · confidence 0.80"), std::string::npos);
+  EXPECT_NE(page.find("<b>nginx</b> (proxy_log) 10.0.0.4:8080 connection_refused 37 times"),
+            std::string::npos);
+  // Hostile evidence: escaped, one line, valid UTF-8.
+  EXPECT_EQ(page.find("<script"), std::string::npos);
+  EXPECT_NE(page.find("&lt;/div&gt;&lt;script&gt;alert(1)&lt;/script&gt;\xEF\xBF\xBD   next"),
+            std::string::npos)
+      << page;
+  EXPECT_EQ(page.find('\0'), std::string::npos);
+  EXPECT_TRUE(IsValidUtf8(page));
+  // At most kMaxPageEvidence facts a verdict; the rest behind a link.
+  EXPECT_NE(page.find("fact 2"), std::string::npos);
+  EXPECT_EQ(page.find("fact 3"), std::string::npos);
+  EXPECT_NE(page.find("3 more facts: <a href=\"/api/v1/diagnosis?service=shop\">"),
+            std::string::npos);
+
+  // No service configured: no diagnosis section at all.
+  std::string plain =
+      RenderStatusPage(store.Summaries(), store.Strips(now, kStripSpanMs, kStripSlots), now);
+  EXPECT_EQ(plain.find("id=\"diagnosis\""), std::string::npos);
+  EXPECT_NE(page.find("id=\"diagnosis\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gatewatch
