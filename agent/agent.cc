@@ -29,6 +29,7 @@
 #include "agent/io/statfs_pool.h"
 #include "agent/io/tail_registry.h"
 #include "agent/listen_address.h"
+#include "agent/request_log_attach.h"
 #include "agent/scheduler/scheduler.h"
 #include "agent/sinks.h"
 #include "exporters/history_api.h"
@@ -68,14 +69,15 @@ class Agent {
         curl_(loop_),
         dns_(loop_, DnsResolver::Options{}),
         // Every service a check may use, built here and only here.
-        services_{&loop_, &curl_, &dns_, clock_, statfs_, tails_, options_.paths},
+        services_{&loop_, &curl_, &dns_, clock_, statfs_, tails_, options_.paths, &request_log_},
         exporter_(BuildInfo{kVersion, kRevision, kCompiler}, clock_,
                   Placement{options_.shard.ToString(), options_.location}),
         alert_log_(exporter_),
         alerts_(clock_, alert_log_),
         history_(clock_),
         diagnosis_(clock_),
-        fanout_({&exporter_, &alerts_, &history_, &diagnosis_}),
+        request_log_attach_(clock_, request_log_, history_, diagnosis_),
+        fanout_({&exporter_, &alerts_, &history_, &diagnosis_, &request_log_attach_}),
         logging_sink_(fanout_),
         scheduler_(loop_.timers(), clock_, random_, services_, logging_sink_) {
     exporter_.AddInternalCounter(
@@ -403,12 +405,14 @@ class Agent {
   DnsResolver dns_;
   StatfsPool statfs_;  // before services_ and scheduler_: outlives every check run
   TailRegistry tails_;
+  RequestLogIndex request_log_;  // nginx's lines of the probes' requests (per-probe log join)
   CheckServices services_;
   PrometheusExporter exporter_;
   LoggingAlertSink alert_log_;
   AlertEvaluator alerts_;
   HistoryStore history_;     // runs and failures per check: the status page and history API
   DiagnosisSink diagnosis_;  // one verdict per service: /api/v1/diagnosis, gatewatch_diagnosis
+  RequestLogAttacher request_log_attach_;        // after history_ and diagnosis_: attaches to both
   std::unique_ptr<HistoryPersister> persister_;  // --storage.path; destroyed before history_
   FanoutSink fanout_;
   LoggingSink logging_sink_;

@@ -15,6 +15,8 @@ namespace gatewatch {
 namespace {
 
 constexpr size_t kMaxDetail = 300;
+// nginx's access line and error lines of one probe request (RequestLogRecord::Text).
+constexpr size_t kMaxRequestLog = 900;
 
 std::string Number(double v) {
   std::ostringstream s;
@@ -252,6 +254,7 @@ void DiagnosisEngine::OnResult(const std::string& check, const Result& result) {
   }
   // A dns check's report: one line per server, "NOERROR 10.0.0.2 10.0.0.3 ttl=0 (0.3 ms) match".
   for (const auto& [key, value] : result.report) {
+    if (key == "request_id") e.request_id = Printable(value, 64);
     if (!value.starts_with("NOERROR ")) continue;
     std::istringstream words(value);
     std::string w;
@@ -268,6 +271,18 @@ void DiagnosisEngine::OnResult(const std::string& check, const Result& result) {
   if (!q.empty() && q.back().success) std::string().swap(q.back().detail);
   q.push_back(std::move(e));
   while (q.size() > kMaxEntriesPerCheck) q.pop_front();
+}
+
+bool DiagnosisEngine::AttachRequestLog(const std::string& check, const std::string& request_id,
+                                       const std::string& text) {
+  auto it = entries_.find(check);
+  if (it == entries_.end() || request_id.empty()) return false;
+  for (Entry& e : it->second) {
+    if (e.request_id != request_id) continue;
+    e.nginx_log = Printable(text, kMaxRequestLog);
+    return true;
+  }
+  return false;
 }
 
 std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSpec& s,
@@ -387,6 +402,21 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
         f.check + " " + std::string(ReasonName(f.latest->reason)) + ": " + f.latest->detail);
   };
 
+  // A failed request of the probe as nginx logged it (the per-probe log join), after the probe's
+  // own fact: the newest failed run in the window whose lines arrived (the latest run's come a
+  // proxy_log run later).
+  auto push_probe = [&](std::vector<DiagnosisFact>& facts, const Failing& f) {
+    facts.push_back(fact_of(f));
+    auto entries = window_of(f.check);
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+      const Entry& e = **it;
+      if (e.success || e.nginx_log.empty()) continue;
+      facts.push_back(
+          fact(f.check, f.role, e, "nginx log for " + e.request_id + ": " + e.nginx_log));
+      return;
+    }
+  };
+
   // ----- The upstream side: probes and the proxy's logs, scored by cause -----
   std::map<DiagnosisCause, double> score;
   std::map<DiagnosisCause, std::map<std::string, double>> why_score, upstream_score;
@@ -440,7 +470,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
     why_score[*rc.cause][WhyOf(f->latest->reason)] += rc.weight;
     cause_sources[*rc.cause].insert(f->check);
     cause_newest[*rc.cause] = std::max(cause_newest[*rc.cause], f->latest->at);
-    cause_facts[*rc.cause].push_back(fact_of(*f));
+    push_probe(cause_facts[*rc.cause], *f);
   }
   auto build = [&](DiagnosisCause cause, std::string why) {
     Candidate c{cause, std::move(why)};
@@ -514,7 +544,7 @@ std::optional<DiagnosisEngine::Candidate> DiagnosisEngine::Judge(const ServiceSp
         c.newest = std::max(c.newest, f->latest->at);
       }
       for (const Failing* f : probes) {
-        c.support.push_back(fact_of(*f));
+        push_probe(c.support, *f);
         sources.insert(f->check);
         c.newest = std::max(c.newest, f->latest->at);
       }

@@ -115,6 +115,12 @@ class DiagnosisEngine {
   void Configure(std::vector<ServiceSpec> services, DiagnosisOptions options);
   // A result of `check` (ignored unless some service lists it), taken at clock.Now().
   void OnResult(const std::string& check, const Result& result);
+  // The per-probe log join (checks/api/request_log.h): nginx's lines for the request `request_id`
+  // of a probe's run (its report's `request_id`). The newest failed run of a failing probe with
+  // such lines in the window shows them as a fact after the probe's own ("nginx log for gw-...:
+  // ..."); a later call replaces them (more error lines arrived). False when no entry has that id.
+  bool AttachRequestLog(const std::string& check, const std::string& request_id,
+                        const std::string& text);
   // Re-judges every service at clock.Now().
   void Evaluate();
 
@@ -137,6 +143,8 @@ class DiagnosisEngine {
     std::vector<UpstreamCount> errors;     // proxy_log: upstream failures this run
     std::vector<UpstreamCount> responses;  // proxy_log: responses per upstream and code
     std::vector<std::string> answers;      // dns: addresses in the answers
+    std::string request_id;                // probe: the run's request id (report `request_id`)
+    std::string nginx_log;                 // probe: nginx's lines for it, once joined
   };
   struct Candidate;
 

@@ -197,6 +197,13 @@ void DiagnosisSink::OnResult(const CheckSpec& check, const Result& result) {
   dirty_ = true;
 }
 
+bool DiagnosisSink::AttachRequestLog(const std::string& check, const std::string& request_id,
+                                     const std::string& text) {
+  if (!engine_.AttachRequestLog(check, request_id, text)) return false;
+  dirty_ = true;
+  return true;
+}
+
 void DiagnosisSink::Evaluate() {
   // With no new result, only verdicts can change with time (hold, window): judge anyway when
   // there are some, else there is nothing to do.

@@ -50,6 +50,9 @@ class DiagnosisSink final : public ResultSink {
 
   void Configure(std::vector<ServiceSpec> services, DiagnosisOptions options);
   void Evaluate();  // loop thread, once a second: verdicts hold and clear with time
+  // Loop thread: DiagnosisEngine::AttachRequestLog, published at the next Evaluate().
+  bool AttachRequestLog(const std::string& check, const std::string& request_id,
+                        const std::string& text);
 
   void OnConfig(const std::vector<const CheckSpec*>&) override {}
   void OnResult(const CheckSpec& check, const Result& result) override;

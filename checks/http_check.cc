@@ -1,7 +1,12 @@
 #include "checks/http_check.h"
 
+#include <strings.h>
+
+#include <algorithm>
+
 #include "agent/io/dns_resolver.h"
 #include "checks/api/check_run_base.h"
+#include "checks/api/request_log.h"
 #include "checks/http_fanout.h"
 #include "checks/http_report.h"
 
@@ -17,8 +22,8 @@ class HttpCheckRun final : public CheckRunBase {
         cfg_(std::move(cfg)),
         services_(ctx.services),
         started_(ctx.started),
-        run_(cfg_, *services_.curl, services_.clock,
-             HttpCheckTarget(*cfg_, services_, ctx.deadline), [this] { OnDone(); }) {}
+        request_id_(cfg_->request_id_header.empty() ? std::string() : NewProbeRequestId()),
+        run_(cfg_, *services_.curl, services_.clock, Target(ctx), [this] { OnDone(); }) {}
 
   // May call `done` before returning (nothing to resolve and curl could not be set up).
   void Begin() {
@@ -48,14 +53,29 @@ class HttpCheckRun final : public CheckRunBase {
     Finish(std::move(result));  // `this` may be gone now
   }
 
+  HttpRun::Target Target(const RunContext& ctx) const {
+    HttpRun::Target t = HttpCheckTarget(*cfg_, services_, ctx.deadline);
+    if (!request_id_.empty()) t.extra_header = cfg_->request_id_header + ": " + request_id_;
+    return t;
+  }
+
   void Describe(Result& result) const {
     DescribeHttpRun(*cfg_, run_.outcome(), run_.resolve_time(), run_.resolved_text(),
                     services_.clock.WallNow(), result);
+    // The key the agent joins nginx's log lines by (agent/request_log_attach.h): early in the
+    // report (after the url), where the history's report cap never cuts it.
+    if (!request_id_.empty()) {
+      auto& report = result.report;
+      auto at = std::find_if(report.begin(), report.end(),
+                             [](const auto& kv) { return kv.first == "url"; });
+      report.insert(at == report.end() ? report.begin() : at + 1, {"request_id", request_id_});
+    }
   }
 
   const std::shared_ptr<const HttpCheckConfig> cfg_;
   CheckServices& services_;
   const TimePoint started_;
+  const std::string request_id_;  // "" when the check sends none
   bool running_ = false;
   HttpRun run_;  // destroying it cancels the run silently
 };
@@ -115,6 +135,21 @@ std::shared_ptr<const HttpCheckConfig> ParseHttpCheckConfig(const ConfigNode& no
     if (!p) policy.Fail("must be all, any or quorum");
     if (!cfg->fanout) policy.Fail("needs fanout: true");
     cfg->fanout_policy = *p;
+  }
+  if (ConfigNode header = node.Child("request_id_header"); header.IsDefined()) {
+    std::string name = header.AsString();
+    if (!name.empty() && !IsHttpToken(name)) header.Fail("must be a header name or \"\"");
+    cfg->request_id_header = name;
+  }
+  // A configured header of that name wins: the user sends their own id.
+  for (const std::string& h : cfg->request_headers) {
+    std::string_view hv = h;
+    if (!cfg->request_id_header.empty() && hv.size() > cfg->request_id_header.size() &&
+        strncasecmp(hv.data(), cfg->request_id_header.c_str(), cfg->request_id_header.size()) ==
+            0 &&
+        (hv[cfg->request_id_header.size()] == ':' || hv[cfg->request_id_header.size()] == ';')) {
+      cfg->request_id_header.clear();
+    }
   }
   return cfg;
 }

@@ -30,6 +30,11 @@
 //                                         a name fails the run, gatewatch_http_backend_up says
 //                                         which
 //   fanout_policy: all                    all | any | quorum: when a fan-out run fails
+//   request_id_header: X-Request-ID       every run sends this header with a new id
+//                                         (gw-<16 hex>, reported as `request_id`), so a failed
+//                                         run gets nginx's own log lines for it
+//                                         (docs/proxy-log.md);
+//                                         "" sends none; not sent by fan-out runs
 //
 // The pieces: request keys in checks/http_request.h, expectations and their evaluation in
 // checks/http_expect.h, resolve -> transfer in checks/http_run.h, metrics and report lines in
@@ -59,6 +64,7 @@ struct HttpCheckConfig : HttpRequest, HttpExpectations {
   std::string resolver;  // "ip:port" (DnsResolver::ParseServer form); empty: the system resolver
   bool fanout = false;
   FanoutPolicy fanout_policy = FanoutPolicy::kAll;
+  std::string request_id_header = "X-Request-ID";  // empty: no request id
 };
 
 // The HttpRun target of one run of the check: the URL host on the check's resolver (the

@@ -95,6 +95,7 @@ void HttpRun::StartTransfer(const std::string& address) {
   target.keep_body = target_.keep_body;
   target.hash_body = target_.hash_body;
   target.deadline = target_.deadline;
+  target.extra_header = target_.extra_header;
   transfer_ = std::make_unique<HttpTransfer>(request_, curl_, clock_, target,
                                              [this](HttpOutcome o) { OnTransferDone(o); });
   transfer_->Start();  // may finish the run (and destroy it) on a setup failure

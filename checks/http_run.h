@@ -37,6 +37,7 @@ class HttpRun {
     bool keep_body = false;
     bool hash_body = false;
     TimePoint deadline;
+    std::string extra_header;  // HttpTransfer::Target::extra_header
   };
   // Runs once when the run finished on its own, never after Abort() or destruction. It may
   // destroy the HttpRun.

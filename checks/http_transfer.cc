@@ -317,7 +317,9 @@ CURLcode HttpTransfer::Configure(CURL* e) {
   if (!c.ca_file.empty()) check(curl_easy_setopt(e, CURLOPT_CAINFO, c.ca_file.c_str()));
   ConfigureRequestOptions(e, c, as_get_, check);
   if (headers_ == nullptr) {
-    for (const std::string& h : c.request_headers) {
+    std::vector<std::string> lines = c.request_headers;
+    if (!target_.extra_header.empty()) lines.push_back(target_.extra_header);
+    for (const std::string& h : lines) {
       curl_slist* next = curl_slist_append(headers_.get(), h.c_str());
       if (next == nullptr) return CURLE_OUT_OF_MEMORY;
       headers_.release();

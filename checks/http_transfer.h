@@ -179,6 +179,9 @@ class HttpTransfer {
     bool keep_body = false;  // keep up to body_limit bytes in HttpOutcome::body
     bool hash_body = false;  // hash the body into HttpOutcome::body_hash
     TimePoint deadline;      // curl gives up by then (CURLOPT_TIMEOUT_MS); at least 1 ms
+    // One more "Name: value" header line for this run only (the probe's request id), sent like
+    // the configured headers (not to another origin); empty: none.
+    std::string extra_header;
   };
   // Called exactly once, on the loop thread, unless Abort() or the destructor came first. It may
   // destroy the HttpTransfer.

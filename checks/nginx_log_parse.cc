@@ -4,11 +4,23 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "agent/base/utf8.h"
+
 namespace gatewatch {
 
 namespace {
 
-enum class Field { kSkip, kStatus, kRequestTime, kUpstreamAddr, kUpstreamStatus, kUpstreamTime };
+enum class Field {
+  kSkip,
+  kStatus,
+  kRequestTime,
+  kUpstreamAddr,
+  kUpstreamStatus,
+  kUpstreamTime,
+  kRequestId,
+  kConnection,
+  kTimeLocal,
+};
 
 Field FieldFor(std::string_view var) {
   if (var == "status") return Field::kStatus;
@@ -16,6 +28,9 @@ Field FieldFor(std::string_view var) {
   if (var == "upstream_addr") return Field::kUpstreamAddr;
   if (var == "upstream_status") return Field::kUpstreamStatus;
   if (var == "upstream_response_time") return Field::kUpstreamTime;
+  if (var == "http_x_request_id" || var == "request_id") return Field::kRequestId;
+  if (var == "connection") return Field::kConnection;
+  if (var == "time_local") return Field::kTimeLocal;
   return Field::kSkip;
 }
 
@@ -81,6 +96,19 @@ bool Assign(Field f, std::string_view value, AccessRecord* out) {
       if (HasBadSeconds(value)) return false;
       out->upstream_time = value;
       return true;
+    case Field::kRequestId:
+      out->request_id = value;
+      return true;
+    case Field::kConnection: {
+      // A value that is no serial only loses the join, never the line.
+      uint64_t c = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), c);
+      out->connection = ec == std::errc() && end == value.data() + value.size() ? c : 0;
+      return true;
+    }
+    case Field::kTimeLocal:
+      out->time_local = value;
+      return true;
   }
   return true;
 }
@@ -132,8 +160,9 @@ bool HasBadSeconds(std::string_view list) {
 // SAX handler for one json line: keeps only the known keys of the top-level object.
 class JsonLine final : public nlohmann::json_sax<nlohmann::json> {
  public:
-  JsonLine(std::string* addr, std::string* status, std::string* time, AccessRecord* out)
-      : addr_(addr), status_(status), time_(time), out_(out) {}
+  JsonLine(std::string* addr, std::string* status, std::string* time, std::string* rid,
+           std::string* time_local, AccessRecord* out)
+      : addr_(addr), status_(status), time_(time), rid_(rid), time_local_(time_local), out_(out) {}
 
   bool ok() const { return !failed_ && has_status_; }
 
@@ -196,6 +225,14 @@ class JsonLine final : public nlohmann::json_sax<nlohmann::json> {
         *time_ = v;
         out_->upstream_time = *time_;
         break;
+      case Field::kRequestId:
+        *rid_ = v;
+        out_->request_id = *rid_;
+        break;
+      case Field::kTimeLocal:
+        *time_local_ = v;
+        out_->time_local = *time_local_;
+        break;
       case Field::kStatus:
         if (!Assign(Field::kStatus, v, out_)) {
           failed_ = true;
@@ -213,7 +250,7 @@ class JsonLine final : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
 
-  std::string *addr_, *status_, *time_;
+  std::string *addr_, *status_, *time_, *rid_, *time_local_;
   AccessRecord* out_;
   Field field_ = Field::kSkip;
   int depth_ = 0;
@@ -227,10 +264,16 @@ constexpr char kCombined[] =
 
 }  // namespace
 
-const char kRecommendedLogFormat[] =
+const char kRecommendedLogFormatV1[] =
     "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
     "\"$http_referer\" \"$http_user_agent\" rt=$request_time ua=\"$upstream_addr\" "
     "us=\"$upstream_status\" urt=\"$upstream_response_time\"";
+
+const char kRecommendedLogFormat[] =
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+    "\"$http_referer\" \"$http_user_agent\" rt=$request_time ua=\"$upstream_addr\" "
+    "us=\"$upstream_status\" urt=\"$upstream_response_time\" rid=$http_x_request_id "
+    "cid=$connection";
 
 struct AccessLogFormat::Segment {
   Field field = Field::kSkip;  // the variable; kSkip with an empty name for the leading text
@@ -249,7 +292,10 @@ std::unique_ptr<AccessLogFormat> AccessLogFormat::Compile(std::string_view spec,
     return f;
   }
   if (spec == "combined") spec = kCombined;
-  if (spec == "upstream") spec = kRecommendedLogFormat;
+  if (spec == "upstream") {
+    f->fallback_ = Compile(kRecommendedLogFormatV1, error);
+    spec = kRecommendedLogFormat;
+  }
 
   Segment leading;
   std::vector<Segment> segs;
@@ -306,7 +352,11 @@ std::unique_ptr<AccessLogFormat> AccessLogFormat::Compile(std::string_view spec,
 
 bool AccessLogFormat::Parse(std::string_view line, AccessRecord* out) {
   *out = AccessRecord{};
-  return json_ ? ParseJson(line, out) : ParseText(line, out);
+  if (json_) return ParseJson(line, out);
+  if (ParseText(line, out)) return true;
+  if (fallback_ == nullptr) return false;
+  *out = AccessRecord{};
+  return fallback_->ParseText(line, out);
 }
 
 bool AccessLogFormat::ParseText(std::string_view line, AccessRecord* out) const {
@@ -331,7 +381,8 @@ bool AccessLogFormat::ParseText(std::string_view line, AccessRecord* out) const 
 }
 
 bool AccessLogFormat::ParseJson(std::string_view line, AccessRecord* out) {
-  JsonLine handler(&scratch_addr_, &scratch_status_, &scratch_time_, out);
+  JsonLine handler(&scratch_addr_, &scratch_status_, &scratch_time_, &scratch_rid_,
+                   &scratch_time_local_, out);
   bool parsed = nlohmann::json::sax_parse(line.begin(), line.end(), &handler,
                                           nlohmann::json::input_format_t::json, true);
   return parsed && handler.ok();
@@ -486,4 +537,125 @@ std::optional<UpstreamError> ClassifyErrorLine(std::string_view line) {
   e.upstream = upstream.empty() ? std::string_view("unknown") : upstream;
   return e;
 }
+
+namespace {
+
+// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view s, size_t at, size_t n, int* out) {
+  if (at + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+std::optional<int64_t> Seconds(int y, int mon, int d, int h, int mi, int sec) {
+  if (y < 1970 || mon < 1 || mon > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
+    return std::nullopt;
+  }
+  return DaysFromCivil(y, static_cast<unsigned>(mon), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+         mi * 60 + sec;
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseTimeLocal(std::string_view s) {
+  // "07/Dec/2026:04:44:34 +0000"
+  static constexpr std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  int d = 0, y = 0, h = 0, mi = 0, sec = 0;
+  if (s.size() < 20 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' ||
+      !Digits(s, 0, 2, &d) || !Digits(s, 7, 4, &y) || !Digits(s, 12, 2, &h) ||
+      !Digits(s, 15, 2, &mi) || !Digits(s, 18, 2, &sec)) {
+    return std::nullopt;
+  }
+  size_t m = kMonths.find(s.substr(3, 3));
+  if (m == std::string_view::npos || m % 3 != 0) return std::nullopt;
+  return Seconds(y, static_cast<int>(m / 3) + 1, d, h, mi, sec);
+}
+
+std::optional<int64_t> ParseErrorLineTime(std::string_view line) {
+  // "2026/12/07 04:44:34 [error] ..."
+  int y = 0, mon = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (line.size() < 19 || line[4] != '/' || line[7] != '/' || line[10] != ' ' || line[13] != ':' ||
+      line[16] != ':' || !Digits(line, 0, 4, &y) || !Digits(line, 5, 2, &mon) ||
+      !Digits(line, 8, 2, &d) || !Digits(line, 11, 2, &h) || !Digits(line, 14, 2, &mi) ||
+      !Digits(line, 17, 2, &sec)) {
+    return std::nullopt;
+  }
+  return Seconds(y, mon, d, h, mi, sec);
+}
+
+namespace {
+
+// Where the message of an error line starts (after "*N "), and the serial; npos without one.
+size_t ConnectionField(std::string_view line, uint64_t* serial) {
+  // "2026/12/07 04:44:34 [error] 12#12: *5 message": the first ": *" within the prefix.
+  size_t at = line.find("#");
+  if (at == std::string_view::npos || at > 64) return std::string_view::npos;
+  at = line.find(": *", at);
+  if (at == std::string_view::npos || at > 96) return std::string_view::npos;
+  size_t digits = at + 3, end = digits;
+  while (end < line.size() && end - digits < 20 && line[end] >= '0' && line[end] <= '9') ++end;
+  if (end == digits || end >= line.size() || line[end] != ' ') return std::string_view::npos;
+  auto [p, ec] = std::from_chars(line.data() + digits, line.data() + end, *serial);
+  if (ec != std::errc() || p != line.data() + end) return std::string_view::npos;
+  return end + 1;
+}
+
+}  // namespace
+
+uint64_t ErrorLineConnection(std::string_view line) {
+  uint64_t serial = 0;
+  return ConnectionField(line, &serial) == std::string_view::npos ? 0 : serial;
+}
+
+std::string ErrorLineEvidence(std::string_view line, size_t max_bytes) {
+  uint64_t serial = 0;
+  size_t start = ConnectionField(line, &serial);
+  std::string_view message = line;
+  if (start != std::string_view::npos) {
+    message = line.substr(start);
+  } else if (size_t close = line.find("] "); close != std::string_view::npos && close < 40) {
+    message = line.substr(close + 2);
+    // "12#12: " (pid#tid) says nothing of the failure.
+    if (size_t colon = message.find(": "); colon != std::string_view::npos && colon < 24 &&
+                                           message.substr(0, colon).find('#') != message.npos) {
+      message.remove_prefix(colon + 2);
+    }
+  }
+  std::string_view upstream;
+  // The client's fields (its address, request line, Host) say nothing of the failure.
+  if (size_t client = message.find(", client: "); client != std::string_view::npos) {
+    std::string_view rest = message.substr(client);
+    constexpr std::string_view kUpstream = ", upstream: \"";
+    // The last one: nginx writes it after the request line, which is the client's text.
+    if (size_t u = rest.rfind(kUpstream); u != std::string_view::npos) {
+      upstream = rest.substr(u + 2);
+      size_t close = upstream.find('"', kUpstream.size() - 2);
+      upstream =
+          close == std::string_view::npos ? std::string_view() : upstream.substr(0, close + 1);
+    }
+    message = message.substr(0, client);
+  }
+  std::string out;
+  AppendSanitizedUtf8(out, message, max_bytes);
+  if (!upstream.empty() && out.size() + 2 < max_bytes) {
+    out += ", ";
+    AppendSanitizedUtf8(out, upstream, max_bytes - out.size());
+  }
+  return out;
+}
+
 }  // namespace gatewatch

@@ -16,6 +16,7 @@
 // space); the free functions are pure.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,7 +35,28 @@ struct AccessRecord {
   std::string_view upstream_addr;    // $upstream_addr as logged ("-" or a list), empty if absent
   std::string_view upstream_status;  // $upstream_status as logged
   std::string_view upstream_time;    // $upstream_response_time as logged
+  // For the per-probe log join (docs/proxy-log.md): $http_x_request_id or $request_id ("-" when
+  // the request had none), $connection (nginx's connection serial, the `*N` of error lines; 0
+  // when absent or not a number) and $time_local. Lines of formats without them leave them empty.
+  std::string_view request_id;
+  uint64_t connection = 0;
+  std::string_view time_local;
 };
+
+// Seconds since 1970 of nginx's local time as written, ignoring the zone (both logs of one nginx
+// are written in the same zone): $time_local "07/Dec/2026:04:44:34 +0000" and an error line's
+// leading "2026/12/07 04:44:34". nullopt for anything else.
+std::optional<int64_t> ParseTimeLocal(std::string_view s);
+std::optional<int64_t> ParseErrorLineTime(std::string_view line);
+
+// The connection serial of an error line ("... [error] 12#12: *5 connect() failed ..." gives 5);
+// 0 when the line has none.
+uint64_t ErrorLineConnection(std::string_view line);
+
+// An error line as evidence: its message without the time, level, pid and client fields, keeping
+// the upstream it names: 'connect() failed (111: Connection refused) while connecting to
+// upstream, upstream: "http://127.0.0.1:8081/"'. Sanitised UTF-8 of at most `max_bytes`.
+std::string ErrorLineEvidence(std::string_view line, size_t max_bytes);
 
 // One upstream attempt of a request: nginx lists one per server tried (", " between servers of one
 // upstream group, " : " between groups after an internal redirect).
@@ -79,6 +101,9 @@ class AccessLogFormat {
   bool has_upstream_ = false;
   std::vector<Segment> segments_;
   std::string scratch_addr_, scratch_status_, scratch_time_;  // json values, unescaped
+  std::string scratch_rid_, scratch_time_local_;
+  // "upstream": lines written before rid= and cid= were added to the recommended format.
+  std::unique_ptr<AccessLogFormat> fallback_;
 };
 
 // Whether `name` has a shape nginx writes for an upstream, so it may become a label value:
@@ -90,6 +115,8 @@ bool PlausibleUpstreamName(std::string_view name);
 
 // nginx's log_format for the `upstream` format, as it goes into nginx.conf.
 extern const char kRecommendedLogFormat[];
+// The same before it gained ` rid=$http_x_request_id cid=$connection`: still read.
+extern const char kRecommendedLogFormatV1[];
 
 // A failure nginx logged about an upstream.
 struct UpstreamError {

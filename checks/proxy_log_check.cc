@@ -148,7 +148,8 @@ class ProxyLogCheck final : public Check {
     if (monitor == nullptr) {
       done(Result::Failure(Reason::kInternalError, "proxy_log run started without its state"));
     } else {
-      done(monitor->Run(ctx.services.clock.Now(), ctx.services.tails, ctx.services.loop));
+      done(monitor->Run(ctx.services.clock.Now(), ctx.services.tails, ctx.services.loop,
+                        ctx.services.request_log));
     }
     return std::make_unique<FinishedRun>();
   }
@@ -316,6 +317,7 @@ void ProxyLogMonitor::OnAccessLine(std::string_view line) {
   }
   ++access_parsed_;
   int upstream;
+  int failed_attempts = -1;  // unknown without upstream fields
   if (!format_->has_upstream()) {
     upstream = UpstreamId("unknown");
   } else {
@@ -328,8 +330,16 @@ void ProxyLogMonitor::OnAccessLine(std::string_view line) {
       ++h.count;
       run_.max_upstream_seconds = std::max(run_.max_upstream_seconds, a.response_time);
     }
+    failed_attempts = static_cast<int>(
+        std::count_if(attempts_.begin(), attempts_.end(),
+                      [](const UpstreamAttempt& a) { return a.status == 0 || a.status >= 500; }));
     // The response the client got is the last attempt's.
     upstream = UpstreamId(attempts_.empty() ? std::string_view("none") : attempts_.back().addr);
+  }
+  if (request_log_ != nullptr && IsProbeRequestId(r.request_id)) {
+    std::optional<int64_t> at = ParseTimeLocal(r.time_local);
+    request_log_->AddAccess(r.request_id, r.connection, at.value_or(-1), r.request_time,
+                            failed_attempts, line);
   }
   responses_[static_cast<uint64_t>(upstream) << 16 | static_cast<uint64_t>(CodeSlot(r.status))] +=
       1;
@@ -352,6 +362,12 @@ void ProxyLogMonitor::OnErrorLine(std::string_view line) {
     return;
   }
   ++error_parsed_;
+  if (request_log_ != nullptr) {
+    if (uint64_t connection = ErrorLineConnection(line); connection != 0) {
+      request_log_->AddError(connection, ParseErrorLineTime(line).value_or(-1),
+                             ErrorLineEvidence(line, RequestLogIndex::kMaxLineBytes));
+    }
+  }
   int upstream = UpstreamId(e->upstream);
   errors_[static_cast<uint64_t>(upstream) << 8 | static_cast<uint64_t>(e->reason)] += 1;
   run_.errors[{static_cast<int>(e->reason), upstream}] += 1;
@@ -397,7 +413,9 @@ bool ProxyLogMonitor::ReadSyslog(TailRegistry& tails, EventLoop* loop, std::stri
   return true;
 }
 
-Result ProxyLogMonitor::Run(TimePoint now, TailRegistry& tails, EventLoop* loop) {
+Result ProxyLogMonitor::Run(TimePoint now, TailRegistry& tails, EventLoop* loop,
+                            RequestLogIndex* request_log) {
+  request_log_ = request_log;
   if (!tailers_open_) OpenTailers(tails, now);
   last_run_ = now;
   std::string syslog_error;

@@ -62,6 +62,7 @@
 #include "agent/io/file_tailer.h"
 #include "agent/io/tail_registry.h"
 #include "checks/api/check_type.h"
+#include "checks/api/request_log.h"
 #include "checks/nginx_log_parse.h"
 
 namespace gatewatch {
@@ -111,9 +112,13 @@ class ProxyLogMonitor final : public CheckState {
   // opens the logs, from their start only if start_at is beginning and `tails` has not seen the
   // path yet; later runs ignore `tails`.
   // `loop`: where a syslog receiver is watched (needed only with `syslog`).
-  Result Run(TimePoint now, TailRegistry& tails, EventLoop* loop = nullptr);
+  // `request_log`: where access lines of gatewatch's own probes (by request id) and the error
+  // lines of their connections go, for the per-probe log join; null: nowhere.
+  Result Run(TimePoint now, TailRegistry& tails, EventLoop* loop = nullptr,
+             RequestLogIndex* request_log = nullptr);
 
-  // The pieces of Run(), for tests that feed lines directly.
+  // The pieces of Run(), for tests that feed lines directly (after set_request_log, if any).
+  void set_request_log(RequestLogIndex* index) { request_log_ = index; }
   void OnAccessLine(std::string_view line);
   void OnErrorLine(std::string_view line);
   // One syslog datagram: an RFC 3164 message whose content is an access or error log line.
@@ -158,6 +163,7 @@ class ProxyLogMonitor final : public CheckState {
   std::unique_ptr<FileTailer> error_;
   bool tailers_open_ = false;      // at the first Run()
   TailRegistry* tails_ = nullptr;  // the first Run()'s, outlives this state (owned by the agent)
+  RequestLogIndex* request_log_ = nullptr;  // the last Run()'s (owned by the agent)
   Duration interval_{};
   TimePoint last_run_{};
   std::shared_ptr<DatagramReceiver> syslog_;  // shared with TailRegistry::receivers()

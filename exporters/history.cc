@@ -175,6 +175,58 @@ void HistoryStore::OnResult(const CheckSpec& check, const Result& result) {
   ++generation_;
 }
 
+bool HistoryStore::AttachReport(const std::string& check, const std::string& match_key,
+                                const std::string& match_value, const std::string& key,
+                                const std::string& value) {
+  std::string k = SanitizeUtf8(key, kMaxLabelValueBytes);
+  std::string v = SanitizeUtf8(value, kMaxDetailBytes);
+  auto with = [&](const RunEvidence& old) -> std::shared_ptr<const RunEvidence> {
+    auto match = std::find_if(old.report.begin(), old.report.end(), [&](const auto& kv) {
+      return kv.first == match_key && kv.second == match_value;
+    });
+    if (match == old.report.end()) return nullptr;
+    auto e = std::make_shared<RunEvidence>();
+    e->detail = old.detail;
+    size_t bytes = k.size() + v.size();
+    for (auto it = old.report.begin(); it != old.report.end(); ++it) {
+      if (it->first == k) continue;
+      e->report.push_back(*it);
+      bytes += it->first.size() + it->second.size();
+      if (it == match) e->report.emplace_back(k, v);
+    }
+    // The last values give way (the response body and head come last in an http report).
+    while (bytes > kMaxReportBytes && e->report.size() > 2 && e->report.back().first != k) {
+      bytes -= e->report.back().first.size() + e->report.back().second.size();
+      e->report.pop_back();
+    }
+    return e;
+  };
+  std::lock_guard lock(mu_);
+  auto it = records_.find(check);
+  if (it == records_.end()) return false;
+  Record& r = it->second;
+  bool found = false;
+  for (size_t i = 0; i < r.failures.size(); ++i) {
+    HistoryEntry& f = r.failures.at(i);
+    if (f.evidence == nullptr) continue;
+    if (auto e = with(*f.evidence)) {
+      f.evidence = e;
+      if (r.last && r.last->seq == f.seq) r.last->evidence = e;
+      found = true;
+    }
+  }
+  if (r.last && r.last->evidence != nullptr && !found) {
+    if (auto e = with(*r.last->evidence)) {
+      r.last->evidence = e;
+      found = true;
+    }
+  }
+  if (!found) return false;
+  EnforceEvidenceBudget(r);
+  ++generation_;
+  return true;
+}
+
 std::vector<std::string> HistoryStore::Names() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;

@@ -121,6 +121,15 @@ class HistoryStore final : public ResultSink {
   void OnSkipped(const CheckSpec&) override {}
   void OnSchedulerLag(Duration) override {}
 
+  // Loop thread. Adds `key: value` (sanitised, replacing an earlier `key`) to the evidence of the
+  // kept runs of `check` whose report has `match_key: match_value`, right after that entry; the
+  // run's report stays within kMaxReportBytes (its last values give way). The per-probe log join
+  // (agent/request_log_attach.h) puts nginx's lines for a failed probe's request id there after
+  // the run. False when no kept run matches.
+  bool AttachReport(const std::string& check, const std::string& match_key,
+                    const std::string& match_value, const std::string& key,
+                    const std::string& value);
+
   // Any thread. Sorted by name.
   std::vector<CheckSummary> Summaries() const;
   // Any thread. nullopt for a check that is not configured.

@@ -40,6 +40,7 @@ class CurlMulti;
 class DnsResolver;
 class StatfsPool;
 class TailRegistry;
+class RequestLogIndex;
 
 // ----- What a check is given -------------------------------------------------------------------
 
@@ -63,6 +64,9 @@ struct CheckServices {
   StatfsPool& statfs;   // statvfs off the loop (agent/io/statfs_pool.h)
   TailRegistry& tails;  // log paths tailed already (agent/io/tail_registry.h)
   HostPaths paths = {};
+  // What nginx logged about the probes' requests (checks/api/request_log.h): filled by proxy_log
+  // checks, read by the agent. Null where nobody joins (`gatewatch probe`, tests).
+  RequestLogIndex* request_log = nullptr;
 };
 
 // What a check remembers between its runs. Made by Check::NewState() of the check that uses it;

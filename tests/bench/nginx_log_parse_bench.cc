@@ -47,7 +47,7 @@ std::string AccessLine(size_t i, bool json) {
          " HTTP/1.1\" " + std::to_string(status) +
          " 612 \"https://shop.example/\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0\" "
          "rt=0.012 ua=\"" +
-         addr + "\" us=\"" + ustatus + "\" urt=\"" + utime + "\"";
+         addr + "\" us=\"" + ustatus + "\" urt=\"" + utime + "\" rid=- cid=" + std::to_string(i);
 }
 
 std::string ErrorLine(size_t i) {

@@ -92,6 +92,17 @@ TEST(HttpCheckConfigTest, RequestBodyInlineOrFromAFileCapped) {
             "checks[0].body: method HEAD sends no body");
 }
 
+// The per-probe log join's header (docs/diagnosis.md): on by default, renamed, off with "", and
+// a configured header of that name (the user's own id) wins.
+TEST(HttpCheckConfigTest, RequestIdHeader) {
+  EXPECT_EQ(Parse("{url: 'http://h/'}")->request_id_header, "X-Request-ID");
+  EXPECT_EQ(Parse("{url: 'http://h/', request_id_header: X-Trace}")->request_id_header, "X-Trace");
+  EXPECT_EQ(Parse("{url: 'http://h/', request_id_header: ''}")->request_id_header, "");
+  EXPECT_EQ(Parse("{url: 'http://h/', headers: {x-request-id: mine}}")->request_id_header, "");
+  EXPECT_EQ(ErrorText("{url: 'http://h/', request_id_header: 'X Id'}"),
+            "checks[0].request_id_header: must be a header name or \"\"");
+}
+
 TEST(HttpCheckConfigTest, ClientCertificateAndHttpVersion) {
   EXPECT_EQ(ErrorText("{url: 'https://h/', cert_file: /nonexistent/client.pem}"),
             "checks[0].cert_file: cannot read /nonexistent/client.pem: No such file or directory");
