@@ -583,6 +583,7 @@ class NginxRun final : public CheckRunBase {
               {&m.read_timeout, {group}, static_cast<double>(ms) / 1000.0});
         }
         for (const std::string& s : plan_.skipped) report.emplace_back("not probed", s);
+        for (const std::string& s : plan_.keepalive_unused) report.emplace_back("keepalive", s);
         if (plan_.not_probed > 0) {
           report.emplace_back("not probed",
                               std::to_string(plan_.not_probed) + " servers beyond max_servers");
@@ -941,6 +942,15 @@ NginxProbePlan BuildNginxProbes(const NginxTopology& topology, const NginxProbeO
     const std::string& path =
         path_it != options.health_paths.end() ? path_it->second : options.health_path;
     const NginxProxySettings& s = pass->settings;
+    // nginx caches upstream connections only when it speaks HTTP/1.1 to them; with 1.0 it sends
+    // Connection: close and never reuses one, so an early idle close cannot hurt.
+    bool keepalive_used = !u.implicit && u.keepalive > 0 && s.http_version == "1.1";
+    if (!u.implicit && u.keepalive > 0 && !keepalive_used && plan.keepalive_unused.size() < 32) {
+      plan.keepalive_unused.push_back(u.name + ": keepalive " + std::to_string(u.keepalive) +
+                                      " unused: proxy_http_version " + s.http_version + " (" +
+                                      Location(pass->file, pass->line) +
+                                      ") makes nginx close upstream connections");
+    }
     for (const NginxUpstreamServer& server : u.servers) {
       if (server.down) {
         skip(server.address, "marked down");
@@ -966,7 +976,7 @@ NginxProbePlan BuildNginxProbes(const NginxTopology& topology, const NginxProbeO
       p.port = server.port;
       p.tls = pass->scheme == "https";
       p.path = path;
-      if (!u.implicit) {
+      if (keepalive_used) {
         p.keepalive = u.keepalive;
         p.keepalive_timeout_ms = u.keepalive_timeout_ms;
         p.keepalive_from = Location(u.file, u.line);

@@ -69,6 +69,9 @@ struct NginxProbePlan {
   size_t servers = 0;                // every server of every group found, probed or not
   size_t not_probed = 0;             // beyond max_servers
   std::vector<std::string> skipped;  // "group server: why" (down, unix socket, fastcgi, unused)
+  // "group: why" for groups with `keepalive` whose servers' idle close is not measured: nginx
+  // does not reuse their connections (proxy_http_version 1.0 sends Connection: close).
+  std::vector<std::string> keepalive_unused;
 };
 
 struct NginxProbeOptions {

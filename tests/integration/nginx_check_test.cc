@@ -103,6 +103,9 @@ TEST_F(NginxCheckTest, DiscoversServersFlagsA504AndFollowsAReload) {
                                                 " api.example.test:" + std::to_string(api.port()),
                                             1}}));
   EXPECT_EQ(first.reason, Reason::kUpstreamTimeout) << first.detail;
+  // `keepalive 8` without proxy_http_version 1.1: nginx never reuses, so nothing is measured.
+  EXPECT_NE(ReportValue(first, "keepalive").find("app: keepalive 8 unused"), std::string::npos);
+  EXPECT_TRUE(ObservedMap(first, "nginx_upstream_keepalive_timeout_seconds").empty());
   EXPECT_NE(first.detail.find("nginx would answer 504"), std::string::npos) << first.detail;
   EXPECT_NE(first.detail.find("proxy_read_timeout 2s"), std::string::npos) << first.detail;
   EXPECT_NE(ReportValue(first, "server app " + addr(backup) + " (backup)").find("up"),

@@ -109,7 +109,10 @@ TEST(NginxProbesTest, KeepaliveOfTheGroup) {
   upstream ka { server 127.0.0.1:8081; keepalive 16; keepalive_timeout 4s; }
   upstream dflt { server 127.0.0.1:8082; keepalive 2; }
   upstream none { server 127.0.0.1:8083; }
+  upstream old { server 127.0.0.1:8085; keepalive 4; }
   server {
+    proxy_http_version 1.1;
+    location /e/ { proxy_http_version 1.0; proxy_pass http://old; }
     location /a/ { proxy_pass http://ka; }
     location /b/ { proxy_pass http://dflt; }
     location /c/ { proxy_pass http://none; }
@@ -117,7 +120,7 @@ TEST(NginxProbesTest, KeepaliveOfTheGroup) {
   }
 })");
   NginxProbePlan plan = BuildNginxProbes(t, {});
-  ASSERT_EQ(plan.probes.size(), 4u);
+  ASSERT_EQ(plan.probes.size(), 5u);
   EXPECT_EQ(plan.probes[0].keepalive, 16);
   EXPECT_EQ(plan.probes[0].keepalive_timeout_ms, 4000);
   EXPECT_EQ(plan.probes[0].keepalive_from, "/etc/nginx/nginx.conf:2");
@@ -126,7 +129,14 @@ TEST(NginxProbesTest, KeepaliveOfTheGroup) {
   EXPECT_EQ(plan.probes[1].keepalive, 2);
   EXPECT_EQ(plan.probes[1].keepalive_timeout_ms, 60000);  // nginx's default
   EXPECT_EQ(plan.probes[2].keepalive, 0);                 // no keepalive: not measured
+  EXPECT_EQ(plan.probes[4].keepalive, 0);                 // a proxy_pass without a block
+  // HTTP/1.0 to the upstream: nginx sends Connection: close and never reuses, nothing to measure.
+  EXPECT_EQ(plan.probes[3].group, "old");
   EXPECT_EQ(plan.probes[3].keepalive, 0);
+  ASSERT_EQ(plan.keepalive_unused.size(), 1u);
+  EXPECT_NE(plan.keepalive_unused[0].find("old: keepalive 4 unused: proxy_http_version 1.0"),
+            std::string::npos)
+      << plan.keepalive_unused[0];
 }
 
 TEST(NginxProbesTest, EveryAddressOfAName) {
