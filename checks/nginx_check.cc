@@ -21,6 +21,7 @@
 #include "checks/http_expect.h"
 #include "checks/http_request.h"
 #include "checks/http_run.h"
+#include "checks/keepalive_probe.h"
 #include "checks/reason_vote.h"
 
 extern char** environ;
@@ -58,6 +59,16 @@ struct NginxMetrics {
                           "The proxy_read_timeout nginx applies to the group (its first "
                           "proxy_pass).",
                           {"group"}};
+  MetricDesc idle_close{"nginx_upstream_idle_close_seconds",
+                        MetricKind::kGauge,
+                        "Servers of upstream groups with keepalive: how long the server kept an "
+                        "idle keep-alive connection open before closing it, as last measured (when "
+                        "it outlasted the keepalive_timeout: the time waited).",
+                        {"group", "server"}};
+  MetricDesc keepalive_timeout{"nginx_upstream_keepalive_timeout_seconds",
+                               MetricKind::kGauge,
+                               "The keepalive_timeout of upstream groups with keepalive.",
+                               {"group"}};
   MetricDesc connections{"nginx_connections",
                          MetricKind::kGauge,
                          "stub_status: client connections by state (active, reading, writing, "
@@ -93,10 +104,25 @@ struct NginxCheckConfig : HttpExpectations {
   NginxProbeOptions probe;
 };
 
-// Last stub_status counters, for the counters' increments.
+// The idle-close measurement of one server of a group with `keepalive`: it runs between the
+// check's runs (nginx's keepalive_timeout, 60 s by default, is longer than a run), and its last
+// result is reported by every run until the next one replaces it.
+struct KeepaliveSlot {
+  std::unique_ptr<IdleCloseProbe> probe;  // in flight, or finished and not yet dropped
+  std::optional<IdleCloseResult> last;
+  long long wait_ms = 0;  // what `last` waited for (the keepalive_timeout when measured)
+};
+
+// Between runs: the last stub_status counters, for the counters' increments, and the keep-alive
+// measurements (at most one per probed server). Lives on the loop and is destroyed there, before
+// the services (the measurements' sockets and timers are closed by its destructor).
 struct NginxState : CheckState {
   std::optional<StubStatus> last;
+  std::map<std::string, KeepaliveSlot> keepalive;  // by "group server"
 };
+
+// nginx's keepalive_timeout can be hours; a measurement waits at most this long.
+constexpr long long kMaxKeepaliveWaitMs = 10 * 60 * 1000;
 
 // Runs a command and collects its stdout (at most `max_bytes`) on the loop: the pipe is watched,
 // never read blockingly; the deadline or the cap kill it. Destroying it kills and reaps the child.
@@ -271,6 +297,7 @@ class NginxRun final : public CheckRunBase {
       command_.reset();
       config_error_ = "config_command did not finish before the run's deadline";
     }
+    AddLookedUp(false);
     for (Probe& p : probes_) {
       if (p.done) continue;
       p.run->Abort(elapsed);
@@ -318,13 +345,91 @@ class NginxRun final : public CheckRunBase {
     }
     topology_ = ExtractNginxTopology(parsed.directives);
     plan_ = BuildNginxProbes(topology_, cfg_->probe);
-    probes_.resize(plan_.probes.size());
-    for (size_t i = 0; i < probes_.size(); ++i) StartProbe(i);
+    // Every probe added below stays at its index (callbacks hold it): never more than this.
+    probes_.reserve(cfg_->probe.max_servers);
+    for (size_t i = 0; i < plan_.probes.size(); ++i) {
+      if (DnsResolver::IsIpLiteral(plan_.probes[i].connect_host)) {
+        AddProbe(plan_.probes[i], true);
+      } else {
+        lookups_.push_back({i, nullptr});
+      }
+    }
+    // Names first resolve, as nginx resolves them, then every address is probed (nginx uses
+    // them all, round-robin).
+    lookups_left_ = lookups_.size();
+    pending_ += lookups_.size();
+    for (size_t k = 0; k < lookups_.size(); ++k) {
+      const NginxProbe& plan = plan_.probes[lookups_[k].plan_index];
+      HttpRun::Target t;
+      t.host = plan.connect_host;
+      t.resolve_only = true;
+      ChooseResolver(plan, t);
+      t.deadline = deadline_;
+      lookups_[k].run = std::make_unique<HttpRun>(std::make_shared<HttpRequest>(), *services_.curl,
+                                                  services_.clock, t, [this] {
+                                                    if (--lookups_left_ == 0) AddLookedUp(true);
+                                                    Settle();
+                                                  });
+    }
+    for (size_t k = 0; k < lookups_.size(); ++k) lookups_[k].run->Begin();
+  }
+
+  // nginx's resolver for names it resolves at request time, else the system's (set t.host first).
+  void ChooseResolver(const NginxProbe& plan, HttpRun::Target& t) {
+    if (plan.resolver.empty() || DnsResolver::IsIpLiteral(t.host)) {
+      t.resolver = services_.dns;
+      t.resolver_label = "system resolver";
+    } else {
+      DnsResolver::Options o;
+      o.servers = plan.resolver;
+      t.resolver = &services_.dns->ForServer(o);
+      t.resolver_label = "nginx resolver " + plan.resolver;
+    }
+  }
+
+  // Adds (and starts, if `start`) one probe; beyond max_servers it is only counted.
+  Probe* AddProbe(const NginxProbe& plan, bool start) {
+    if (probes_.size() >= cfg_->probe.max_servers) {
+      ++plan_.not_probed;
+      return nullptr;
+    }
+    probes_.emplace_back();
+    probes_.back().plan = plan;
+    if (start) StartProbe(probes_.size() - 1);
+    return &probes_.back();
+  }
+
+  // The names' lookups are over (or aborted): a probe per address, or the lookup's failure as
+  // the server's verdict. `start` false (the deadline came): the addresses are not probed.
+  void AddLookedUp(bool start) {
+    if (looked_up_) return;
+    looked_up_ = true;
+    Duration elapsed = services_.clock.Now() - started_;
+    for (Lookup& l : lookups_) {
+      const NginxProbe& plan = plan_.probes[l.plan_index];
+      if (!l.run->finished()) l.run->Abort(elapsed);
+      if (l.run->failure() == Reason::kNone) {
+        std::vector<std::string> addresses;
+        for (const ResolvedAddress& a : l.run->addresses()) addresses.push_back(a.address);
+        for (const NginxProbe& each : ProbesPerAddress(plan, addresses)) {
+          Probe* p = AddProbe(each, start);
+          if (p != nullptr && !start) {
+            p->done = true;
+            p->reason = Reason::kTimeout;
+            p->detail = "not probed: the run's deadline came while names were being resolved";
+          }
+        }
+        continue;
+      }
+      Probe* p = AddProbe(plan, false);
+      if (p == nullptr) continue;
+      p->run = std::move(l.run);
+      Judge(*p);  // the lookup's dns_* reason
+    }
   }
 
   void StartProbe(size_t i) {
     Probe& p = probes_[i];
-    p.plan = plan_.probes[i];
     p.request = std::make_shared<HttpRequest>();
     if (!SetRequestUrl(p.plan.url, *p.request)) {
       p.done = true;
@@ -338,17 +443,10 @@ class NginxRun final : public CheckRunBase {
     if (!p.plan.host_header.empty())
       p.request->request_headers.push_back("Host: " + p.plan.host_header);
     HttpRun::Target t;
-    t.host = p.plan.connect_host;
+    // A numeric address (a name's resolved one, pinned for the URL's name) is connected to as is.
+    t.host = p.plan.address.empty() ? p.plan.connect_host : p.plan.address;
     t.connect_port = p.plan.connect_port;
-    if (p.plan.resolver.empty() || DnsResolver::IsIpLiteral(t.host)) {
-      t.resolver = services_.dns;
-      t.resolver_label = "system resolver";
-    } else {
-      DnsResolver::Options o;
-      o.servers = p.plan.resolver;
-      t.resolver = &services_.dns->ForServer(o);
-      t.resolver_label = "nginx resolver " + p.plan.resolver;
-    }
+    ChooseResolver(p.plan, t);
     t.keep_body = cfg_->keeps_body();
     // nginx gives up after connect + read timeouts; a little more lets a late answer arrive so
     // its lateness is measured rather than guessed.
@@ -477,11 +575,15 @@ class NginxRun final : public CheckRunBase {
                             p.detail;
           }
         }
+        size_t mismatched = 0;
+        std::string mismatch_detail;
+        JudgeKeepalive(report, result, mismatched, mismatch_detail);
         for (const auto& [group, ms] : read_timeouts) {
           result.observations.push_back(
               {&m.read_timeout, {group}, static_cast<double>(ms) / 1000.0});
         }
         for (const std::string& s : plan_.skipped) report.emplace_back("not probed", s);
+        for (const std::string& s : plan_.keepalive_unused) report.emplace_back("keepalive", s);
         if (plan_.not_probed > 0) {
           report.emplace_back("not probed",
                               std::to_string(plan_.not_probed) + " servers beyond max_servers");
@@ -491,6 +593,12 @@ class NginxRun final : public CheckRunBase {
           Fail(result, votes.Winner(Reason::kOther),
                std::to_string(down) + "/" + std::to_string(probes_.size()) +
                    " upstream servers down: " + probe_detail);
+        } else if (mismatched > 0) {
+          Fail(result, Reason::kKeepaliveMismatch,
+               std::to_string(mismatched) +
+                   " upstream servers close idle connections before nginx's keepalive_timeout "
+                   "(nginx may reuse a closed connection: \"upstream prematurely closed\" 502s): " +
+                   mismatch_detail);
         } else {
           result.detail = std::to_string(probes_.size()) + "/" + std::to_string(probes_.size()) +
                           " upstream servers up";
@@ -500,6 +608,91 @@ class NginxRun final : public CheckRunBase {
     if (status_request_) JudgeStatus(result, report);
     for (auto& r : report) result.report.push_back(std::move(r));
     return result;
+  }
+
+  // Reports the keep-alive measurements of the servers of groups with `keepalive`, starts a new
+  // one for every server that is up and has none in flight, and drops those of servers gone.
+  void JudgeKeepalive(std::vector<std::pair<std::string, std::string>>& report, Result& result,
+                      size_t& mismatched, std::string& mismatch_detail) {
+    const NginxMetrics& m = Metrics();
+    std::map<std::string, KeepaliveSlot> kept;
+    std::map<std::string, long long> timeouts;
+    for (const Probe& p : probes_) {
+      if (p.plan.keepalive <= 0) continue;
+      std::string key = p.plan.group + " " + p.plan.server;
+      auto found = state_->keepalive.find(key);
+      if (found == state_->keepalive.end()) {
+        found = state_->keepalive.emplace(key, KeepaliveSlot{}).first;
+      }
+      auto node = state_->keepalive.extract(found);
+      KeepaliveSlot& slot = kept.insert(std::move(node)).position->second;
+      timeouts.emplace(p.plan.group, p.plan.keepalive_timeout_ms);
+      long long wait_ms = std::min(p.plan.keepalive_timeout_ms, kMaxKeepaliveWaitMs);
+      if (slot.probe && slot.probe->finished()) slot.probe.reset();
+      if (slot.last && slot.wait_ms != wait_ms) slot.last.reset();  // keepalive_timeout changed
+      if (!slot.probe && p.reason == Reason::kNone) StartKeepalive(p, slot);
+      std::string timeout_text = "keepalive_timeout " + TimeText(p.plan.keepalive_timeout_ms) +
+                                 " (" + p.plan.keepalive_from + ")";
+      std::string label = "keepalive " + p.plan.group + " " + p.plan.server;
+      if (!slot.last) {
+        report.emplace_back(label, slot.probe ? "measuring the idle close (up to " +
+                                                    TimeText(wait_ms) + "), reported by a later run"
+                                              : "not measured (the server is not up)");
+      } else {
+        const IdleCloseResult& r = *slot.last;
+        using Outcome = IdleCloseResult::Outcome;
+        if (r.outcome == Outcome::kClosed || r.outcome == Outcome::kKeptOpen) {
+          result.observations.push_back(
+              {&m.idle_close, {p.plan.group, p.plan.server}, r.idle_seconds});
+        }
+        bool mismatch = r.outcome == Outcome::kClosed &&
+                        r.idle_seconds * 1000.0 < static_cast<double>(p.plan.keepalive_timeout_ms);
+        std::string text = r.detail;
+        if (mismatch) {
+          text += " < " + timeout_text + ": keepalive_mismatch";
+          if (mismatched++ < 3) {
+            mismatch_detail += (mismatch_detail.empty() ? "" : "; ") + p.plan.group + " " +
+                               p.plan.server + " closed idle connections after " +
+                               FormatFixed(r.idle_seconds, 1) + " s < " + timeout_text;
+          }
+        } else if (r.outcome == Outcome::kClosed || r.outcome == Outcome::kKeptOpen) {
+          text += " (" + timeout_text + ")";
+        } else if (r.outcome == Outcome::kFailed) {
+          text = "not measured: " + text;
+        }
+        report.emplace_back(label, text);
+      }
+    }
+    for (const auto& [group, ms] : timeouts) {
+      result.observations.push_back(
+          {&m.keepalive_timeout, {group}, static_cast<double>(ms) / 1000.0});
+    }
+    state_->keepalive = std::move(kept);  // servers gone from the config: measurements stopped
+  }
+
+  void StartKeepalive(const Probe& p, KeepaliveSlot& slot) {
+    StreamTarget target;
+    target.host = p.plan.address.empty() ? p.plan.connect_host : p.plan.address;
+    target.port = p.plan.port;
+    target.tls = p.plan.tls;
+    target.server_name = p.plan.server_name;
+    target.insecure = p.plan.insecure;
+    std::string host = p.plan.host_header;
+    if (host.empty()) {
+      host = (p.plan.connect_host.find(':') != std::string::npos ? "[" + p.plan.connect_host + "]"
+                                                                 : p.plan.connect_host) +
+             ":" + std::to_string(p.plan.port);
+    }
+    std::string request = "GET " + p.plan.path + " HTTP/1.1\r\nHost: " + host +
+                          "\r\nUser-Agent: gatewatch\r\nAccept: */*\r\n\r\n";
+    slot.wait_ms = std::min(p.plan.keepalive_timeout_ms, kMaxKeepaliveWaitMs);
+    Duration io = std::chrono::milliseconds(
+        std::min<long long>(p.plan.connect_timeout_ms + p.plan.read_timeout_ms, 60000));
+    KeepaliveSlot* s = &slot;  // map nodes do not move; the slot owns the probe
+    slot.probe = std::make_unique<IdleCloseProbe>(services_, std::move(target), std::move(request),
+                                                  std::chrono::milliseconds(slot.wait_ms), io,
+                                                  [s](const IdleCloseResult& r) { s->last = r; });
+    slot.probe->Begin();
   }
 
   void JudgeStatus(Result& result, std::vector<std::pair<std::string, std::string>>& report) {
@@ -576,7 +769,14 @@ class NginxRun final : public CheckRunBase {
   std::string config_error_;
   NginxTopology topology_;
   NginxProbePlan plan_;
-  std::vector<Probe> probes_;  // sized once before any probe starts
+  struct Lookup {
+    size_t plan_index;
+    std::unique_ptr<HttpRun> run;  // resolve_only; moved to the probe when it failed
+  };
+  std::vector<Lookup> lookups_;
+  size_t lookups_left_ = 0;
+  bool looked_up_ = false;
+  std::vector<Probe> probes_;  // reserved for max_servers: never reallocated
   std::shared_ptr<HttpRequest> status_request_;
   std::unique_ptr<HttpRun> status_run_;
   bool status_done_ = false;
@@ -742,6 +942,15 @@ NginxProbePlan BuildNginxProbes(const NginxTopology& topology, const NginxProbeO
     const std::string& path =
         path_it != options.health_paths.end() ? path_it->second : options.health_path;
     const NginxProxySettings& s = pass->settings;
+    // nginx caches upstream connections only when it speaks HTTP/1.1 to them; with 1.0 it sends
+    // Connection: close and never reuses one, so an early idle close cannot hurt.
+    bool keepalive_used = !u.implicit && u.keepalive > 0 && s.http_version == "1.1";
+    if (!u.implicit && u.keepalive > 0 && !keepalive_used && plan.keepalive_unused.size() < 32) {
+      plan.keepalive_unused.push_back(u.name + ": keepalive " + std::to_string(u.keepalive) +
+                                      " unused: proxy_http_version " + s.http_version + " (" +
+                                      Location(pass->file, pass->line) +
+                                      ") makes nginx close upstream connections");
+    }
     for (const NginxUpstreamServer& server : u.servers) {
       if (server.down) {
         skip(server.address, "marked down");
@@ -764,6 +973,14 @@ NginxProbePlan BuildNginxProbes(const NginxTopology& topology, const NginxProbeO
       p.read_timeout_ms = s.read_timeout_ms;
       p.timeouts_from = Location(pass->file, pass->line);
       p.insecure = !s.ssl_verify;
+      p.port = server.port;
+      p.tls = pass->scheme == "https";
+      p.path = path;
+      if (keepalive_used) {
+        p.keepalive = u.keepalive;
+        p.keepalive_timeout_ms = u.keepalive_timeout_ms;
+        p.keepalive_from = Location(u.file, u.line);
+      }
       // nginx resolves at request time (with `resolver`) only a proxy_pass with variables.
       if (u.implicit && pass->has_variables) {
         for (const std::string& r : s.resolver) p.resolver += (p.resolver.empty() ? "" : ",") + r;
@@ -776,6 +993,7 @@ NginxProbePlan BuildNginxProbes(const NginxTopology& topology, const NginxProbeO
         // proxy_ssl_server_name on; off sends none (an IP-literal URL sends none either).
         std::string name = s.ssl_name.empty() ? (u.implicit ? server.host : u.name) : s.ssl_name;
         if (s.ssl_server_name && name.find('$') == std::string::npos) {
+          p.server_name = name;
           p.url = "https://" + name + ":" + port + path;
           p.connect_port = server.port;
         } else {
@@ -792,6 +1010,23 @@ NginxProbePlan BuildNginxProbes(const NginxTopology& topology, const NginxProbeO
   return plan;
 }
 
+std::vector<NginxProbe> ProbesPerAddress(const NginxProbe& probe,
+                                         const std::vector<std::string>& addresses) {
+  std::vector<std::string> unique;
+  for (const std::string& a : addresses) {
+    if (unique.size() >= kMaxAddressesPerName) break;
+    if (std::find(unique.begin(), unique.end(), a) == unique.end()) unique.push_back(a);
+  }
+  std::vector<NginxProbe> out;
+  for (const std::string& a : unique) {
+    NginxProbe p = probe;
+    p.address = a;
+    if (unique.size() > 1) p.server = probe.server + "@" + a;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 CheckType NginxCheckType() {
   const NginxMetrics& m = Metrics();
   CheckType type;
@@ -799,8 +1034,9 @@ CheckType NginxCheckType() {
   type.factory = [](const CheckSpec& spec, const ConfigNode& node) -> std::unique_ptr<Check> {
     return std::make_unique<NginxCheck>(spec, ParseNginxCheckConfig(node));
   };
-  type.metrics = {&m.server_up, &m.server_seconds, &m.servers, &m.read_timeout, &m.connections,
-                  &m.accepted,  &m.handled,        &m.dropped, &m.requests};
+  type.metrics = {&m.server_up,  &m.server_seconds,    &m.servers,     &m.read_timeout,
+                  &m.idle_close, &m.keepalive_timeout, &m.connections, &m.accepted,
+                  &m.handled,    &m.dropped,           &m.requests};
   return type;
 }
 

@@ -3,7 +3,10 @@
 // it: nginx's proxy_connect_timeout and proxy_read_timeout, its resolver for names it resolves at
 // request time, its SNI and verification settings, and the Host it sends. A server slower than
 // proxy_read_timeout fails with upstream_timeout ("nginx would answer 504") even when a plain
-// http check with a longer timeout passes it. Optionally reads stub_status (`status_url`).
+// http check with a longer timeout passes it. A name is probed at every address it resolves to.
+// For groups with `keepalive`, each server's idle close is measured across runs (the state keeps
+// one IdleCloseProbe per server) and one sooner than nginx's keepalive_timeout is
+// keepalive_mismatch. Optionally reads stub_status (`status_url`).
 //
 // Config (errors name their exact path):
 //   config_file: /etc/nginx/nginx.conf    nginx's main file; includes followed (relative to its
@@ -41,6 +44,7 @@ struct NginxProbe {
   bool backup = false;
   std::string url;           // what curl requests: scheme://name:port/path
   std::string connect_host;  // the server's host (name or address) to resolve and connect to
+  std::string address;       // a name's resolved address probed ("" before the lookup)
   long connect_port = 0;     // 0: connect_host is the URL's host; else connect there instead
   std::string host_header;   // nginx's default Host ($proxy_host); "" keeps the URL's
   bool insecure = true;      // proxy_ssl_verify off (nginx's default)
@@ -49,6 +53,15 @@ struct NginxProbe {
   long long connect_timeout_ms = 60000;
   long long read_timeout_ms = 60000;
   std::string timeouts_from;  // "file:line" of the *_pass whose settings apply
+  int port = 0;               // the server's port
+  bool tls = false;           // https to the server
+  std::string server_name;    // SNI nginx sends ("" none)
+  std::string path;           // the health path
+  // The group's `keepalive` (idle connections nginx caches per worker; 0: none) and its
+  // keepalive_timeout: with keepalive, the server's idle close is measured against it.
+  int keepalive = 0;
+  long long keepalive_timeout_ms = 60000;
+  std::string keepalive_from;  // "file:line" of the upstream block
 };
 
 struct NginxProbePlan {
@@ -56,6 +69,9 @@ struct NginxProbePlan {
   size_t servers = 0;                // every server of every group found, probed or not
   size_t not_probed = 0;             // beyond max_servers
   std::vector<std::string> skipped;  // "group server: why" (down, unix socket, fastcgi, unused)
+  // "group: why" for groups with `keepalive` whose servers' idle close is not measured: nginx
+  // does not reuse their connections (proxy_http_version 1.0 sends Connection: close).
+  std::vector<std::string> keepalive_unused;
 };
 
 struct NginxProbeOptions {
@@ -65,6 +81,15 @@ struct NginxProbeOptions {
 };
 
 NginxProbePlan BuildNginxProbes(const NginxTopology& topology, const NginxProbeOptions& options);
+
+// A name is probed at each address it resolves to, as nginx uses them all: at most this many.
+inline constexpr size_t kMaxAddressesPerName = 8;
+
+// The probes of a server given by name, one per resolved address (duplicates dropped, at most
+// kMaxAddressesPerName). One address keeps the server's label; several make one label each,
+// "name:port@address", so a bad address among good ones is named.
+std::vector<NginxProbe> ProbesPerAddress(const NginxProbe& probe,
+                                         const std::vector<std::string>& addresses);
 
 struct StubStatus {
   double active = 0, accepts = 0, handled = 0, requests = 0, reading = 0, writing = 0, waiting = 0;

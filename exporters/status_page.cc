@@ -370,6 +370,8 @@ std::string_view ReasonWords(Reason r) {
       return "the proxy's log cannot be read";
     case Reason::kNginxConfigInvalid:
       return "nginx's configuration cannot be read";
+    case Reason::kKeepaliveMismatch:
+      return "an upstream closes idle connections before nginx stops reusing them";
     case Reason::kEdgeFault:
       return "the edge fails while the origin answers";
     case Reason::kOriginFault:

@@ -61,6 +61,7 @@ enum class Cause {
   X(kBodyTooLarge, "body_too_large", kMisconfiguration)                      \
   X(kLogUnreadable, "log_unreadable", kMisconfiguration)                     \
   X(kNginxConfigInvalid, "nginx_config_invalid", kMisconfiguration)          \
+  X(kKeepaliveMismatch, "keepalive_mismatch", kMisconfiguration)             \
   X(kEdgeFault, "edge_fault", kCdnPath)                                      \
   X(kOriginFault, "origin_fault", kCdnPath)                                  \
   X(kBothDown, "both_down", kCdnPath)                                        \

@@ -5,7 +5,10 @@
 // follows a config rewrite and reload on the next run, and reads stub_status.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <memory>
+#include <thread>
 
 #include "agent/probe.h"
 #include "checks/api/reason.h"
@@ -14,6 +17,7 @@
 #include "tests/testlib/http_client.h"
 #include "tests/testlib/loop_services.h"
 #include "tests/testlib/nginx.h"
+#include "tests/testlib/process.h"
 #include "tests/testlib/temp_dir.h"
 
 namespace gatewatch::testing {
@@ -99,6 +103,9 @@ TEST_F(NginxCheckTest, DiscoversServersFlagsA504AndFollowsAReload) {
                                                 " api.example.test:" + std::to_string(api.port()),
                                             1}}));
   EXPECT_EQ(first.reason, Reason::kUpstreamTimeout) << first.detail;
+  // `keepalive 8` without proxy_http_version 1.1: nginx never reuses, so nothing is measured.
+  EXPECT_NE(ReportValue(first, "keepalive").find("app: keepalive 8 unused"), std::string::npos);
+  EXPECT_TRUE(ObservedMap(first, "nginx_upstream_keepalive_timeout_seconds").empty());
   EXPECT_NE(first.detail.find("nginx would answer 504"), std::string::npos) << first.detail;
   EXPECT_NE(first.detail.find("proxy_read_timeout 2s"), std::string::npos) << first.detail;
   EXPECT_NE(ReportValue(first, "server app " + addr(backup) + " (backup)").find("up"),
@@ -158,6 +165,114 @@ TEST_F(NginxCheckTest, ReadsNginxDashTOutput) {
       "{name: n, type: nginx, interval: 10s, timeout: 5s, config_command: [sh, -c, 'exit 3']}");
   EXPECT_EQ(r.reason, Reason::kNginxConfigInvalid);
   EXPECT_NE(r.detail.find("exited with status 3"), std::string::npos) << r.detail;
+}
+
+// A backend (tests/integration/servers/keepalive_server.py) that keeps HTTP/1.1 connections and
+// closes one after `idle` seconds without a request. Skips nothing: python3 is Debian's.
+class KeepaliveBackend {
+ public:
+  KeepaliveBackend(const std::string& address, const std::string& idle)
+      : process_(std::vector<std::string>{
+            "/usr/bin/python3",
+            std::string(GATEWATCH_SOURCE_DIR) + "/tests/integration/servers/keepalive_server.py",
+            address, idle}) {
+    for (int i = 0; i < 200 && process_.Stdout().find('\n') == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    port_ = std::atoi(process_.Stdout().c_str());
+  }
+  int port() const { return port_; }
+  std::string Error() const { return process_.Stderr(); }
+
+ private:
+  Process process_;
+  int port_ = 0;
+};
+
+TEST_F(NginxCheckTest, FlagsAnUpstreamThatClosesIdleConnectionsBeforeKeepaliveTimeout) {
+  KeepaliveBackend quick("127.0.0.1", "1");  // closes idle connections after 1 s
+  KeepaliveBackend patient("127.0.0.1", "30");
+  ASSERT_GT(quick.port(), 0) << quick.Error();
+  ASSERT_GT(patient.port(), 0) << patient.Error();
+  std::string quick_addr = "127.0.0.1:" + std::to_string(quick.port());
+  std::string patient_addr = "127.0.0.1:" + std::to_string(patient.port());
+  int port = FreeTcpPort();
+  NginxInstance nginx("  upstream app {\n    server " + quick_addr + ";\n    server " +
+                      patient_addr +
+                      ";\n    keepalive 8;\n    keepalive_timeout 3s;\n  }\n"
+                      "  upstream plain {\n    server " +
+                      patient_addr +
+                      ";\n  }\n"
+                      "  server {\n    listen 127.0.0.1:" +
+                      std::to_string(port) +
+                      ";\n    proxy_http_version 1.1;\n    proxy_set_header Connection \"\";\n"
+                      "    location / { proxy_pass http://app; }\n"
+                      "    location /plain/ { proxy_pass http://plain; }\n  }\n");
+  std::string error;
+  ASSERT_TRUE(nginx.Start(&error)) << error;
+  EXPECT_EQ(HttpGet("http://127.0.0.1:" + std::to_string(port) + "/").status, 200)
+      << nginx.ErrorLogText();
+
+  LoopServices io;
+  Config config =
+      ParseConfig("checks:\n  - {name: n, type: nginx, interval: 10s, timeout: 3s, config_file: '" +
+                      nginx.conf_path() + "'}\n",
+                  "test.yml");
+  const Check& check = *config.checks.at(0).check;
+  auto state = check.NewState();
+  // The first run probes the servers and starts the measurements (they outlast a run).
+  Result first = RunCheckOnce(check, io.services, state.get());
+  EXPECT_TRUE(first.success) << first.detail;
+  EXPECT_NE(ReportValue(first, "keepalive app " + quick_addr).find("measuring"), std::string::npos);
+  EXPECT_EQ(ObservedMap(first, "nginx_upstream_keepalive_timeout_seconds"),
+            (std::map<std::string, double>{{"app", 3}}));
+  // The agent's loop keeps running between runs: so does this one, past the 3 s wait.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(4500);
+  while (std::chrono::steady_clock::now() < until) io.loop.RunOnce(std::chrono::milliseconds(50));
+
+  Result second = RunCheckOnce(check, io.services, state.get());
+  EXPECT_EQ(second.reason, Reason::kKeepaliveMismatch) << second.detail;
+  EXPECT_NE(second.detail.find("app " + quick_addr + " closed idle connections after"),
+            std::string::npos)
+      << second.detail;
+  EXPECT_EQ(second.detail.find(patient_addr), std::string::npos) << second.detail;
+  std::map<std::string, double> idle = ObservedMap(second, "nginx_upstream_idle_close_seconds");
+  ASSERT_EQ(idle.size(), 2u);  // only the group with keepalive is measured
+  EXPECT_GE(idle["app " + quick_addr], 0.8);
+  EXPECT_LT(idle["app " + quick_addr], 2.5);
+  EXPECT_GE(idle["app " + patient_addr], 3);
+  EXPECT_NE(ReportValue(second, "keepalive app " + patient_addr).find("kept the idle connection"),
+            std::string::npos)
+      << ReportValue(second, "keepalive app " + patient_addr);
+  // The servers themselves are up: the mismatch is the only finding.
+  std::map<std::string, double> up = ObservedMap(second, "nginx_upstream_server_up");
+  EXPECT_EQ(up["app " + quick_addr], 1);
+  EXPECT_EQ(up["app " + patient_addr], 1);
+}
+
+TEST(NginxCheckAddressesTest, ProbesEveryAddressOfAName) {
+  // multi.example.test has two addresses; only 127.0.0.1 has a backend on the port.
+  Dnsmasq dns({"--local=/example.test/", "--host-record=multi.example.test,127.0.0.1",
+               "--host-record=multi.example.test,127.0.0.2"});
+  std::string error;
+  ASSERT_TRUE(dns.Start(&error)) << error;
+  FakeHttpServer backend(FakeHttpServer::Behaviour::kOk);
+  int port = FreeTcpPort();
+  std::string target = "multi.example.test:" + std::to_string(backend.port());
+  NginxInstance nginx("  resolver " + dns.server() + " valid=5s ipv6=off;\n  server {\n" +
+                      "    listen 127.0.0.1:" + std::to_string(port) + ";\n" +
+                      "    location / { proxy_pass http://" + target + "$request_uri; }\n  }\n");
+  ASSERT_TRUE(nginx.Start(&error)) << error;
+  Result r = RunYamlCheckOnce("{name: n, type: nginx, interval: 10s, timeout: 5s, config_file: '" +
+                              nginx.conf_path() + "'}");
+  EXPECT_EQ(ObservedMap(r, "nginx_upstream_server_up"),
+            (std::map<std::string, double>{{target + " " + target + "@127.0.0.1", 1},
+                                           {target + " " + target + "@127.0.0.2", 0}}));
+  EXPECT_EQ(r.reason, Reason::kConnectionRefused) << r.detail;
+  EXPECT_NE(r.detail.find("1/2 upstream servers down: " + target + " " + target + "@127.0.0.2"),
+            std::string::npos)
+      << r.detail;
+  EXPECT_EQ(ReportValue(r, "upstreams"), "1 groups, 1 servers, 2 probed");
 }
 
 }  // namespace

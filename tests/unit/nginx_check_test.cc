@@ -104,6 +104,65 @@ TEST(NginxProbesTest, SslNameAndIpv6) {
   EXPECT_EQ(plan.probes[1].group, "[::1]:9000");
 }
 
+TEST(NginxProbesTest, KeepaliveOfTheGroup) {
+  NginxTopology t = Topology(R"(http {
+  upstream ka { server 127.0.0.1:8081; keepalive 16; keepalive_timeout 4s; }
+  upstream dflt { server 127.0.0.1:8082; keepalive 2; }
+  upstream none { server 127.0.0.1:8083; }
+  upstream old { server 127.0.0.1:8085; keepalive 4; }
+  server {
+    proxy_http_version 1.1;
+    location /e/ { proxy_http_version 1.0; proxy_pass http://old; }
+    location /a/ { proxy_pass http://ka; }
+    location /b/ { proxy_pass http://dflt; }
+    location /c/ { proxy_pass http://none; }
+    location /d/ { proxy_pass http://127.0.0.1:8084; }
+  }
+})");
+  NginxProbePlan plan = BuildNginxProbes(t, {});
+  ASSERT_EQ(plan.probes.size(), 5u);
+  EXPECT_EQ(plan.probes[0].keepalive, 16);
+  EXPECT_EQ(plan.probes[0].keepalive_timeout_ms, 4000);
+  EXPECT_EQ(plan.probes[0].keepalive_from, "/etc/nginx/nginx.conf:2");
+  EXPECT_EQ(plan.probes[0].port, 8081);
+  EXPECT_EQ(plan.probes[0].path, "/");
+  EXPECT_EQ(plan.probes[1].keepalive, 2);
+  EXPECT_EQ(plan.probes[1].keepalive_timeout_ms, 60000);  // nginx's default
+  EXPECT_EQ(plan.probes[2].keepalive, 0);                 // no keepalive: not measured
+  EXPECT_EQ(plan.probes[4].keepalive, 0);                 // a proxy_pass without a block
+  // HTTP/1.0 to the upstream: nginx sends Connection: close and never reuses, nothing to measure.
+  EXPECT_EQ(plan.probes[3].group, "old");
+  EXPECT_EQ(plan.probes[3].keepalive, 0);
+  ASSERT_EQ(plan.keepalive_unused.size(), 1u);
+  EXPECT_NE(plan.keepalive_unused[0].find("old: keepalive 4 unused: proxy_http_version 1.0"),
+            std::string::npos)
+      << plan.keepalive_unused[0];
+}
+
+TEST(NginxProbesTest, EveryAddressOfAName) {
+  NginxProbe named;
+  named.group = "api.example.test:8090";
+  named.server = "api.example.test:8090";
+  named.connect_host = "api.example.test";
+  named.url = "http://api.example.test:8090/";
+  // One address: the server keeps its label, the address is pinned.
+  std::vector<NginxProbe> one = ProbesPerAddress(named, {"10.0.0.1", "10.0.0.1"});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].server, "api.example.test:8090");
+  EXPECT_EQ(one[0].address, "10.0.0.1");
+  EXPECT_EQ(one[0].url, "http://api.example.test:8090/");  // Host stays the name
+  // Several: one probe (and label) each, duplicates dropped, at most kMaxAddressesPerName.
+  std::vector<NginxProbe> two = ProbesPerAddress(named, {"10.0.0.1", "::1", "10.0.0.1"});
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].server, "api.example.test:8090@10.0.0.1");
+  EXPECT_EQ(two[1].server, "api.example.test:8090@::1");
+  EXPECT_EQ(two[1].address, "::1");
+  std::vector<std::string> many;
+  for (int i = 0; i < 50; ++i) many.push_back("10.0.1." + std::to_string(i));
+  EXPECT_EQ(ProbesPerAddress(named, many).size(), kMaxAddressesPerName);
+  EXPECT_TRUE(ProbesPerAddress(named, {}).empty());
+}
+
 TEST(StubStatusTest, Pages) {
   auto s = ParseStubStatus(
       "Active connections: 3 \nserver accepts handled requests\n 120 117 340 \n"
