@@ -110,7 +110,8 @@ case "$mode" in
   test)
     install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     if [ "${1:-}" = "--sanitize" ]; then
-      build build-asan -DGATEWATCH_SANITIZE=ON -DGATEWATCH_BUILD_TESTS=ON
+      # Debug (at -O1, see CMakeLists.txt): this pass is also the Debug build CI builds with -Werror.
+      build build-asan -DCMAKE_BUILD_TYPE=Debug -DGATEWATCH_SANITIZE=ON -DGATEWATCH_BUILD_TESTS=ON
       export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
       export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
       dir=build-asan
