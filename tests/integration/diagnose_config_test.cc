@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/integration/diagnosis_fixture.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/nginx.h"
 #include "tests/testlib/process.h"
@@ -29,14 +30,8 @@ class DiagnoseConfigTest : public ::testing::Test {
     canary_ = std::make_unique<FakeHttpServer>(FakeHttpServer::Behaviour::kOk);
     upstream_port_ = upstream_->port();
     proxy_port_ = FreeTcpPort();
-    std::string block = std::string("  include ") + GATEWATCH_SOURCE_DIR +
-                        "/deploy/nginx/gatewatch-log-format.conf;\n";
-    block += "  server {\n    listen 127.0.0.1:" + std::to_string(proxy_port_) + ";\n";
-    block += "    access_log " + dir_.path() + "/proxy.log gatewatch;\n";
-    block += "    proxy_connect_timeout 1s;\n    proxy_read_timeout 1s;\n";
-    block += "    location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream_port_) +
-             "; }\n  }\n";
-    nginx_ = std::make_unique<NginxInstance>(block);
+    nginx_ = std::make_unique<NginxInstance>(
+        ProxyServerBlock(proxy_port_, upstream_port_, dir_.path() + "/proxy.log", "1s"));
     std::string error;
     if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
     config_ = dir_.path() + "/gatewatch.yml";

@@ -1,7 +1,8 @@
 // The fault-matrix fixture of the diagnosis (issue 18): a real nginx fronting an upstream on
 // 127.0.0.1 (a FakeHttpServer, or any process the test puts on upstream_port_), and a running
 // agent whose service `shop` holds the public probe `shop`, the proxy_log check `nginx` and the
-// checks the test adds. Used by diagnosis_faults_test.cc and diagnosis_soak_test.cc.
+// checks the test adds. Used by diagnosis_test.cc, diagnosis_faults_test.cc and
+// diagnosis_soak_test.cc; diagnose_config_test.cc uses its nginx block.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -24,21 +25,30 @@
 
 namespace gatewatch::testing {
 
+// nginx's http-level block for the tests: a server on 127.0.0.1:`proxy_port` proxying to the
+// upstream on 127.0.0.1:`upstream_port`, its access log in gatewatch's recommended format.
+inline std::string ProxyServerBlock(int proxy_port, int upstream_port,
+                                    const std::string& access_log,
+                                    const std::string& read_timeout) {
+  std::string block = std::string("  include ") + GATEWATCH_SOURCE_DIR +
+                      "/deploy/nginx/gatewatch-log-format.conf;\n";
+  block += "  server {\n    listen 127.0.0.1:" + std::to_string(proxy_port) + ";\n";
+  block += "    access_log " + access_log + " gatewatch;\n";
+  block += "    proxy_connect_timeout 1s;\n    proxy_read_timeout " + read_timeout + ";\n";
+  block += "    location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream_port) +
+           "; }\n  }\n";
+  return block;
+}
+
 class DiagnosisFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     upstream_ = std::make_unique<FakeHttpServer>(FakeHttpServer::Behaviour::kOk);
     upstream_port_ = upstream_->port();
     proxy_port_ = FreeTcpPort();
-    std::string block = std::string("  include ") + GATEWATCH_SOURCE_DIR +
-                        "/deploy/nginx/gatewatch-log-format.conf;\n";
-    block += "  server {\n    listen 127.0.0.1:" + std::to_string(proxy_port_) + ";\n";
-    block += "    access_log " + dir_.path() + "/proxy.log gatewatch;\n";
     // nginx gives up on a silent upstream before the probe does: it answers 504 and logs why.
-    block += "    proxy_connect_timeout 1s;\n    proxy_read_timeout 150ms;\n";
-    block += "    location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream_port_) +
-             "; }\n  }\n";
-    nginx_ = std::make_unique<NginxInstance>(block);
+    nginx_ = std::make_unique<NginxInstance>(
+        ProxyServerBlock(proxy_port_, upstream_port_, dir_.path() + "/proxy.log", "150ms"));
     std::string error;
     if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
   }

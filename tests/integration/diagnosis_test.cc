@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/integration/diagnosis_fixture.h"
 #include "tests/testlib/dnsmasq.h"
 #include "tests/testlib/fake_http_server.h"
 #include "tests/testlib/gatewatch_process.h"
@@ -30,77 +31,13 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-class DiagnosisIntegrationTest : public ::testing::Test {
+// Checks every 300 ms, judged over 3 s, so that each fault's verdict comes within a second.
+class DiagnosisIntegrationTest : public DiagnosisFixture {
  protected:
-  void SetUp() override {
-    upstream_ = std::make_unique<FakeHttpServer>(FakeHttpServer::Behaviour::kOk);
-    upstream_port_ = upstream_->port();
-    proxy_port_ = FreeTcpPort();
-    std::string block = std::string("  include ") + GATEWATCH_SOURCE_DIR +
-                        "/deploy/nginx/gatewatch-log-format.conf;\n";
-    block += "  server {\n    listen 127.0.0.1:" + std::to_string(proxy_port_) + ";\n";
-    block += "    access_log " + dir_.path() + "/proxy.log gatewatch;\n";
-    block += "    proxy_connect_timeout 1s;\n    proxy_read_timeout 150ms;\n";
-    block += "    location / { proxy_pass http://127.0.0.1:" + std::to_string(upstream_port_) +
-             "; }\n  }\n";
-    nginx_ = std::make_unique<NginxInstance>(block);
-    std::string error;
-    if (!nginx_->Start(&error)) GW_SERVER_DID_NOT_START(kNginxBinary, error);
-  }
-
-  // The agent with the probe and the proxy_log check of nginx, `extra` checks (YAML list items)
-  // and the shop service of all of them.
-  void StartAgent(const std::string& extra = "", const std::string& extra_names = "") {
-    std::string config = dir_.path() + "/gatewatch.yml";
-    std::ofstream(config) << "diagnosis: {window: 3s, hold: 1s}\n"
-                             "checks:\n"
-                             "  - {name: shop, type: http, interval: 300ms, timeout: 250ms, url: "
-                             "'http://127.0.0.1:"
-                          << proxy_port_
-                          << "/'}\n"
-                             "  - {name: nginx, type: proxy_log, interval: 300ms, timeout: 250ms, "
-                             "format: upstream, access_log: '"
-                          << dir_.path() << "/proxy.log', error_log: '" << nginx_->error_log()
-                          << "'}\n"
-                          << extra << "services:\n  - {name: shop, checks: [shop, nginx"
-                          << extra_names << "]}\n";
-    auto started = StartGatewatch(
-        {GATEWATCH_BINARY, "--config.file=" + config, "--web.listen-address=127.0.0.1:0"});
-    agent_ = std::move(started.process);
-    agent_port_ = started.port;
-    ASSERT_NE(agent_port_, 0) << agent_->Stderr();
-  }
-
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(agent_port_); }
-
-  // The shop service's entry of /api/v1/diagnosis, null when the agent did not answer.
-  nlohmann::json Shop() {
-    HttpResponse r = HttpGet(Url() + "/api/v1/diagnosis?service=shop");
-    if (r.status != 200) return nullptr;
-    auto doc = nlohmann::json::parse(r.body, nullptr, false);
-    if (!doc.is_object() || doc["services"].size() != 1) return nullptr;
-    return doc["services"][0];
-  }
-
-  // Waits for a verdict of `cause` (and `why`, unless empty): the first result may come from the
-  // probe alone, before the proxy's log says why. Returns it (null on timeout, the last seen in
-  // *last).
-  nlohmann::json WaitForCause(const std::string& cause, const std::string& why,
-                              nlohmann::json* last) {
-    nlohmann::json found;
-    WaitFor(
-        [&] {
-          *last = Shop();
-          if (last->is_object() && (*last)["verdict"].is_object() &&
-              (*last)["verdict"]["cause"] == cause &&
-              (why.empty() || (*last)["verdict"]["why"] == why)) {
-            found = (*last)["verdict"];
-            return true;
-          }
-          return false;
-        },
-        seconds(10));
-    return found;
+  DiagnosisIntegrationTest() {
+    interval_ = "300ms";
+    timeout_ = "250ms";
+    window_ = "3s";
   }
 
   bool WaitHealthy() {
@@ -113,22 +50,10 @@ class DiagnosisIntegrationTest : public ::testing::Test {
   }
 
   // Replaces the upstream by one that behaves as `b`, on the same port.
-  void Upstream(FakeHttpServer::Behaviour b) {
+  void ReplaceUpstream(FakeHttpServer::Behaviour b) {
     upstream_.reset();
     upstream_ = std::make_unique<FakeHttpServer>(b, 200, "127.0.0.1", upstream_port_);
   }
-
-  static bool Mentions(const nlohmann::json& verdict, const std::string& text) {
-    return verdict.dump().find(text) != std::string::npos;
-  }
-
-  TempDir dir_;
-  std::unique_ptr<FakeHttpServer> upstream_;
-  int upstream_port_ = 0;
-  int proxy_port_ = 0;
-  int agent_port_ = 0;
-  std::unique_ptr<NginxInstance> nginx_;
-  std::unique_ptr<Process> agent_;
 };
 
 TEST_F(DiagnosisIntegrationTest, EachFaultGetsItsCauseAndACleanRunNone) {
@@ -184,12 +109,12 @@ TEST_F(DiagnosisIntegrationTest, EachFaultGetsItsCauseAndACleanRunNone) {
   EXPECT_NE(cli.out.find("nginx (proxy_log)"), std::string::npos) << cli.out;
   std::printf("gatewatch diagnose (upstream stopped):\n%s\n", cli.out.c_str());
 
-  Upstream(FakeHttpServer::Behaviour::kOk);
+  ReplaceUpstream(FakeHttpServer::Behaviour::kOk);
   ASSERT_TRUE(WaitHealthy()) << Shop().dump(1);
 
   // Upstream hanging: nginx gives up after proxy_read_timeout (150 ms, before the probe's 250 ms),
   // answers 504 and logs upstream timed out, naming the upstream.
-  Upstream(FakeHttpServer::Behaviour::kHang);
+  ReplaceUpstream(FakeHttpServer::Behaviour::kHang);
   v = WaitForCause("overloaded", "upstream_timeout", &last);
   ASSERT_TRUE(v.is_object()) << last.dump(1);
   EXPECT_EQ(v["why"], "upstream_timeout") << v.dump(1);
@@ -198,11 +123,11 @@ TEST_F(DiagnosisIntegrationTest, EachFaultGetsItsCauseAndACleanRunNone) {
   cli = RunToExit({GATEWATCH_BINARY, "diagnose", "--url=" + Url()}, seconds(10));
   std::printf("gatewatch diagnose (upstream hanging):\n%s\n", cli.out.c_str());
 
-  Upstream(FakeHttpServer::Behaviour::kOk);
+  ReplaceUpstream(FakeHttpServer::Behaviour::kOk);
   ASSERT_TRUE(WaitHealthy()) << Shop().dump(1);
 
   // Upstream answering garbage: nginx says the upstream sent an invalid header.
-  Upstream(FakeHttpServer::Behaviour::kGarbage);
+  ReplaceUpstream(FakeHttpServer::Behaviour::kGarbage);
   v = WaitForCause("misconfiguration", "protocol_error", &last);
   ASSERT_TRUE(v.is_object()) << last.dump(1);
   ASSERT_FALSE(v["upstreams"].empty()) << v.dump(1);
@@ -211,7 +136,7 @@ TEST_F(DiagnosisIntegrationTest, EachFaultGetsItsCauseAndACleanRunNone) {
   std::printf("gatewatch diagnose (upstream garbage):\n%s\n", cli.out.c_str());
 
   // Back to healthy: the verdict clears.
-  Upstream(FakeHttpServer::Behaviour::kOk);
+  ReplaceUpstream(FakeHttpServer::Behaviour::kOk);
   ASSERT_TRUE(WaitHealthy()) << Shop().dump(1);
   cli = RunToExit({GATEWATCH_BINARY, "diagnose", "--url=" + Url()}, seconds(10));
   EXPECT_EQ(cli.exit_code, 0) << cli.out << cli.err;
