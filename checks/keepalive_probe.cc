@@ -9,8 +9,9 @@ namespace gatewatch {
 
 namespace {
 
-// A response bigger than this is not kept to find its end: the measurement gives up.
-constexpr size_t kMaxResponseBytes = 1024 * 1024;
+// A response bigger than this is not kept to find its end: the measurement gives up. A health
+// path answers in a few bytes; the cap also bounds the rescan of what arrived, on every chunk.
+constexpr size_t kMaxResponseBytes = 64 * 1024;
 
 bool ContainsTokenIgnoreCase(std::string_view value, std::string_view token) {
   while (!value.empty()) {
@@ -199,7 +200,7 @@ void IdleCloseProbe::OnData(std::string_view chunk, bool eof) {
   }
   if (received_.size() + chunk.size() > kMaxResponseBytes) {
     IdleCloseResult r;
-    r.detail = "response larger than 1 MiB";
+    r.detail = "response larger than 64 KiB";
     return Finish(std::move(r));
   }
   received_.append(chunk);

@@ -3,12 +3,26 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "agent/base/logging.h"
 #include "checks/api/http_status.h"
 #include "checks/syslog_message.h"
 
 namespace gatewatch {
 
 namespace {
+
+// A probe's access line as it may leave the process (history, diagnosis): query values redacted
+// and, in nginx's combined shape ("ADDR - USER [TIME] ..."), the basic-auth user name too.
+std::string RedactAccessLine(std::string_view line) {
+  std::string out = RedactQueryValues(line);
+  size_t dash = out.find(' ');  // ADDR has no space
+  if (dash == std::string::npos || out.compare(dash, 3, " - ") != 0) return out;
+  size_t user = dash + 3;
+  size_t end = out.find(' ', user);
+  if (end == std::string::npos || end == user || out.compare(end, 2, " [") != 0) return out;
+  if (out.compare(user, end - user, "-") != 0) out.replace(user, end - user, "<redacted>");
+  return out;
+}
 
 constexpr uint64_t kMinMaxLine = 256;
 constexpr uint64_t kMaxMaxLine = 1024 * 1024;
@@ -339,7 +353,7 @@ void ProxyLogMonitor::OnAccessLine(std::string_view line) {
   if (request_log_ != nullptr && IsProbeRequestId(r.request_id)) {
     std::optional<int64_t> at = ParseTimeLocal(r.time_local);
     request_log_->AddAccess(r.request_id, r.connection, at.value_or(-1), r.request_time,
-                            failed_attempts, line);
+                            failed_attempts, RedactAccessLine(line));
   }
   responses_[static_cast<uint64_t>(upstream) << 16 | static_cast<uint64_t>(CodeSlot(r.status))] +=
       1;
@@ -364,8 +378,9 @@ void ProxyLogMonitor::OnErrorLine(std::string_view line) {
   ++error_parsed_;
   if (request_log_ != nullptr) {
     if (uint64_t connection = ErrorLineConnection(line); connection != 0) {
-      request_log_->AddError(connection, ParseErrorLineTime(line).value_or(-1),
-                             ErrorLineEvidence(line, RequestLogIndex::kMaxLineBytes));
+      request_log_->AddError(
+          connection, ParseErrorLineTime(line).value_or(-1),
+          RedactQueryValues(ErrorLineEvidence(line, RequestLogIndex::kMaxLineBytes)));
     }
   }
   int upstream = UpstreamId(e->upstream);

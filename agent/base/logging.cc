@@ -196,4 +196,20 @@ std::string RedactUrl(std::string_view url) {
   return out;
 }
 
+std::string RedactQueryValues(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    size_t mark = text.find('?', pos);
+    if (mark == std::string_view::npos) break;
+    size_t end = text.find_first_of(" \t\"'<>", mark + 1);
+    if (end == std::string_view::npos) end = text.size();
+    out.append(text.substr(pos, mark + 1 - pos));
+    AppendRedactedParams(out, text.substr(mark + 1, end - mark - 1));
+    pos = end;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
 }  // namespace gatewatch

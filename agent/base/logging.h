@@ -36,4 +36,9 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
 // returned unchanged.
 std::string RedactUrl(std::string_view url);
 
+// The same for free text that holds paths rather than URLs (nginx's "GET /x?token=abc HTTP/1.1",
+// `upstream: "http://h/x?sig=..."`): every query's values replaced, keys kept; a query ends at
+// whitespace, a quote or an angle bracket.
+std::string RedactQueryValues(std::string_view text);
+
 }  // namespace gatewatch

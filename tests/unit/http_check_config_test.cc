@@ -402,6 +402,15 @@ TEST(ScrubCredentialsTest, RedactsQueryValuesInText) {
             "Failed to GET https://h/x?token=<redacted>&v=<redacted> (after 3 ms)");
 }
 
+TEST(RedactQueryValuesTest, RedactsEveryQueryInFreeText) {
+  EXPECT_EQ(RedactQueryValues("\"GET /x?token=abc&v=2 HTTP/1.1\" 502"),
+            "\"GET /x?token=<redacted>&v=<redacted> HTTP/1.1\" 502");
+  EXPECT_EQ(RedactQueryValues("upstream: \"http://h/a?sig=1\", ref \"/b?k\""),
+            "upstream: \"http://h/a?sig=<redacted>\", ref \"/b?<redacted>\"");
+  EXPECT_EQ(RedactQueryValues("no query here"), "no query here");
+  EXPECT_EQ(RedactQueryValues("ends with ?"), "ends with ?");
+}
+
 // RedactUrl: the one helper every URL passes before it leaves the process.
 TEST(RedactUrlTest, DropsUserinfoAndQueryValuesKeepingKeys) {
   const std::vector<std::pair<std::string, std::string>> rows = {

@@ -290,6 +290,34 @@ TEST(RequestLogIndexTest, ProxyLogMonitorFillsItFromTheLogs) {
   EXPECT_TRUE(index.Find("gw-00000000000000a2")->errors.empty());  // *13 was another client's
 }
 
+// What leaves the process (history, diagnosis, the status page) never carries the probe's query
+// values or its basic-auth user name, as the probe's own report never does (RedactUrl).
+TEST(RequestLogIndexTest, TheProbesLinesLoseTheirSecrets) {
+  auto cfg = std::make_shared<ProxyLogConfig>();
+  cfg->format = "upstream";
+  ProxyLogMonitor monitor(cfg);
+  RequestLogIndex index;
+  monitor.set_request_log(&index);
+  monitor.OnAccessLine(
+      "127.0.0.1 - alice [07/Dec/2026:04:44:34 +0000] \"GET /health?token=s3cret&v=2 HTTP/1.1\" "
+      "502 157 \"-\" \"gatewatch\" rt=0.001 ua=\"127.0.0.1:8081\" us=\"502\" urt=\"0.001\" "
+      "rid=gw-00000000000000b1 cid=21");
+  monitor.OnErrorLine(
+      "2026/12/07 04:44:34 [error] 7#7: *21 connect() failed (111: Connection refused) while "
+      "connecting to upstream, client: 127.0.0.1, server: , request: \"GET /health?token=s3cret "
+      "HTTP/1.1\", upstream: \"http://127.0.0.1:8081/health?token=s3cret\", host: \"shop\"");
+  const RequestLogRecord* r = index.Find("gw-00000000000000b1");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->access.find("s3cret"), std::string::npos) << r->access;
+  EXPECT_EQ(r->access.find("alice"), std::string::npos) << r->access;
+  EXPECT_NE(r->access.find("/health?token=<redacted>&v=<redacted> HTTP/1.1"), std::string::npos)
+      << r->access;
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0],
+            "connect() failed (111: Connection refused) while connecting to upstream, upstream: "
+            "\"http://127.0.0.1:8081/health?token=<redacted>\"");
+}
+
 std::string ReportValue(const RunEvidence& e, const std::string& key) {
   for (const auto& [k, v] : e.report) {
     if (k == key) return v;
