@@ -11,11 +11,7 @@
 #include "agent/config.h"
 #include "agent/diagnosis.h"
 #include "agent/diagnosis_sink.h"
-#include "agent/io/curl_multi.h"
-#include "agent/io/dns_resolver.h"
 #include "agent/io/event_loop.h"
-#include "agent/io/statfs_pool.h"
-#include "agent/io/tail_registry.h"
 #include "agent/probe.h"
 #include "checks/check_types.h"
 #include "exporters/status_json.h"
@@ -84,15 +80,7 @@ int RunDiagnoseConfig(const DiagnoseOptions& options) {
     return 2;
   }
 
-  // Before the checks' states, so that they are destroyed after them (a proxy_log state gives
-  // its tails back to `tails` when it goes).
-  SystemClock clock;
-  EventLoop loop(clock);
-  CurlMulti curl(loop);
-  DnsResolver dns(loop, DnsResolver::Options{});
-  StatfsPool statfs;
-  TailRegistry tails;
-  CheckServices services{&loop, &curl, &dns, clock, statfs, tails};
+  OneShotServices io;  // before the checks' states: it outlives them
 
   // The checks of the chosen services, each once, with its state kept across the rounds.
   std::map<std::string, const Check*> by_name;
@@ -121,7 +109,7 @@ int RunDiagnoseConfig(const DiagnoseOptions& options) {
     return std::make_pair(checks, states);
   };
 
-  DiagnosisEngine engine(clock);
+  DiagnosisEngine engine(io.clock);
   engine.Configure(chosen, config.diagnosis);
 
   auto is_log = [](const std::string& type) { return type == "proxy_log"; };
@@ -130,14 +118,14 @@ int RunDiagnoseConfig(const DiagnoseOptions& options) {
   auto [main_checks, main_states] = round([&](const std::string& type) { return !is_log(type); });
   auto [logs, log_states] = round(is_log);
 
-  if (!prime.empty()) RunChecksOnce(prime, services, prime_states);
-  std::vector<Result> results = RunChecksOnce(main_checks, services, main_states);
+  if (!prime.empty()) RunChecksOnce(prime, io.services, prime_states);
+  std::vector<Result> results = RunChecksOnce(main_checks, io.services, main_states);
   for (size_t i = 0; i < main_checks.size(); ++i)
     engine.OnResult(main_checks[i]->spec().name, results[i]);
   if (!logs.empty()) {
-    TimePoint until = clock.Now() + kLogSettle;
-    while (clock.Now() < until) loop.RunOnce(until - clock.Now());
-    results = RunChecksOnce(logs, services, log_states);
+    TimePoint until = io.clock.Now() + kLogSettle;
+    while (io.clock.Now() < until) io.loop.RunOnce(until - io.clock.Now());
+    results = RunChecksOnce(logs, io.services, log_states);
     for (size_t i = 0; i < logs.size(); ++i) engine.OnResult(logs[i]->spec().name, results[i]);
   }
   engine.Evaluate();

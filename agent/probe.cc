@@ -88,14 +88,8 @@ void PrintTable(const std::string& title, const Result& r) {
 // Runs `check` once on a private loop with the agent's services and prints the result; returns
 // the exit code (0 success, 1 failure). `what` names the probed thing in JSON ("url", "check").
 int RunAndPrint(const Check& check, const std::string& what, const std::string& title, bool json) {
-  SystemClock clock;
-  EventLoop loop(clock);
-  CurlMulti curl(loop);
-  DnsResolver dns(loop, DnsResolver::Options{});
-  StatfsPool statfs;
-  TailRegistry tails;
-  CheckServices services{&loop, &curl, &dns, clock, statfs, tails};
-  Result result = RunCheckOnce(check, services);
+  OneShotServices io;
+  Result result = RunCheckOnce(check, io.services);
 
   if (json) {
     // The status API's shape (exporters/status_json.h), named by `what` instead of name/type.

@@ -9,6 +9,12 @@
 #include <vector>
 
 #include "agent/base/clock.h"
+#include "agent/io/curl_multi.h"
+#include "agent/io/dns_resolver.h"
+#include "agent/io/event_loop.h"
+#include "agent/io/statfs_pool.h"
+#include "agent/io/tail_registry.h"
+#include "checks/api/check.h"
 
 namespace gatewatch {
 
@@ -57,6 +63,19 @@ struct CheckServices;
 class Check;
 class CheckState;
 struct Result;
+
+// The loop and the services of a one-shot command (`gatewatch probe`, `gatewatch diagnose
+// --config.file`) on the calling thread. Declare it before any check state, so that it outlives
+// them (a proxy_log state gives its tails back to `tails` when it goes).
+struct OneShotServices {
+  SystemClock clock;
+  EventLoop loop{clock};
+  CurlMulti curl{loop};
+  DnsResolver dns{loop, DnsResolver::Options{}};
+  StatfsPool statfs;
+  TailRegistry tails;
+  CheckServices services{&loop, &curl, &dns, clock, statfs, tails};
+};
 
 // Runs one run of `check` now, driving `services.loop` until the run calls back or its deadline
 // (spec.timeout) aborts it, the way the scheduler would. Blocks the calling thread, which must

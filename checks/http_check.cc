@@ -102,16 +102,7 @@ HttpRun::Target HttpCheckTarget(const HttpCheckConfig& cfg, CheckServices& servi
                                 TimePoint deadline) {
   HttpRun::Target t;
   t.host = cfg.host;
-  // A numeric host asks no resolver, so it creates no per-server channel either.
-  if (cfg.resolver.empty() || DnsResolver::IsIpLiteral(cfg.host)) {
-    t.resolver = services.dns;
-    t.resolver_label = "system resolver";
-  } else {
-    DnsResolver::Options o;
-    o.servers = cfg.resolver;
-    t.resolver = &services.dns->ForServer(o);
-    t.resolver_label = cfg.resolver;
-  }
+  t.ChooseResolver(*services.dns, cfg.resolver, cfg.resolver);
   t.keep_body = cfg.keeps_body();
   t.deadline = deadline;
   return t;

@@ -38,6 +38,22 @@ class HttpRun {
     bool hash_body = false;
     TimePoint deadline;
     std::string extra_header;  // HttpTransfer::Target::extra_header
+
+    // Sets resolver and resolver_label (host first): `system` for a numeric host or no `servers`
+    // (which asks no resolver and creates no per-server channel), else `system`'s channel for
+    // `servers`, labelled `servers_label`.
+    void ChooseResolver(DnsResolver& system, const std::string& servers,
+                        std::string servers_label) {
+      if (servers.empty() || DnsResolver::IsIpLiteral(host)) {
+        resolver = &system;
+        resolver_label = "system resolver";
+        return;
+      }
+      DnsResolver::Options o;
+      o.servers = servers;
+      resolver = &system.ForServer(o);
+      resolver_label = std::move(servers_label);
+    }
   };
   // Runs once when the run finished on its own, never after Abort() or destruction. It may
   // destroy the HttpRun.

@@ -376,15 +376,7 @@ class NginxRun final : public CheckRunBase {
 
   // nginx's resolver for names it resolves at request time, else the system's (set t.host first).
   void ChooseResolver(const NginxProbe& plan, HttpRun::Target& t) {
-    if (plan.resolver.empty() || DnsResolver::IsIpLiteral(t.host)) {
-      t.resolver = services_.dns;
-      t.resolver_label = "system resolver";
-    } else {
-      DnsResolver::Options o;
-      o.servers = plan.resolver;
-      t.resolver = &services_.dns->ForServer(o);
-      t.resolver_label = "nginx resolver " + plan.resolver;
-    }
+    t.ChooseResolver(*services_.dns, plan.resolver, "nginx resolver " + plan.resolver);
   }
 
   // Adds (and starts, if `start`) one probe; beyond max_servers it is only counted.
